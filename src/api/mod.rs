@@ -1,0 +1,21 @@
+//! HTTP handlers grouped by resource. Each reads the request, calls plain functions in `db`
+//! or the cross-database modules, and returns a `Response`. Shared field readers live here.
+
+pub mod auth;
+pub mod pages;
+pub mod users;
+
+use crate::http::HttpError;
+use crate::json::Json;
+
+/// A required string field of a JSON object body.
+pub fn str_field<'a>(body: &'a Json, name: &str) -> Result<&'a str, HttpError> {
+    if !matches!(body, Json::Obj(_)) {
+        return Err(HttpError::BadRequest("The request body must be a JSON object".into()));
+    }
+    match body.get(name) {
+        Some(Json::Str(s)) => Ok(s),
+        Some(_) => Err(HttpError::BadRequest(format!("\"{name}\" must be a string"))),
+        None => Err(HttpError::BadRequest(format!("\"{name}\" is required"))),
+    }
+}

@@ -1,0 +1,293 @@
+//! The data dir and `settings.json`: first-boot creation of the layout and the secret key, and
+//! one validated, immutable `Settings`. Invalid values fall back to their default with one
+//! warning each; a file that is not JSON is an error naming the line and column.
+
+use crate::json::{self, Json};
+use anyhow::{bail, Context};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// `[max requests, window seconds]` per client IP.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub max: u32,
+    pub window_secs: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub channels: Vec<String>,
+    pub image_retention_days: u32,
+    pub file_retention_days: u32,
+    pub message_retention_days: u32,
+    pub max_upload_size_mb: u32,
+    pub max_avatar_size_mb: u32,
+    pub stun_port: u16,
+    pub max_login_attempts: u32,
+    pub lockout_duration_minutes: u32,
+    pub session_idle_days: u32,
+    pub login_rate: RateLimit,
+    pub signup_rate: RateLimit,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            channels: vec!["general".to_owned()],
+            image_retention_days: 30,
+            file_retention_days: 30,
+            message_retention_days: 770,
+            max_upload_size_mb: 25,
+            max_avatar_size_mb: 5,
+            stun_port: 3478,
+            max_login_attempts: 5,
+            lockout_duration_minutes: 15,
+            session_idle_days: 14,
+            login_rate: RateLimit { max: 60, window_secs: 60 },
+            signup_rate: RateLimit { max: 20, window_secs: 3600 },
+        }
+    }
+}
+
+/// What first boot writes: the defaults, with a second channel so a new team has somewhere to
+/// chat off-topic.
+const FIRST_BOOT_SETTINGS: &str = r#"{
+  "channels": ["general", "random"],
+  "image_retention_days": 30,
+  "file_retention_days": 30,
+  "message_retention_days": 770,
+  "max_upload_size_mb": 25,
+  "max_avatar_size_mb": 5,
+  "stun_port": 3478,
+  "max_login_attempts": 5,
+  "lockout_duration_minutes": 15,
+  "session_idle_days": 14,
+  "rate_limits": {"login": [60, 60], "signup": [20, 3600]}
+}
+"#;
+
+pub const SETTINGS_FILE: &str = "settings.json";
+pub const SECRET_FILE: &str = "secret.key";
+
+/// Creates the data dir layout if needed (directories 0700) and returns it canonicalised.
+pub fn prepare_data_dir(data_dir: &Path) -> anyhow::Result<PathBuf> {
+    fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+    let data_dir = data_dir
+        .canonicalize()
+        .with_context(|| format!("cannot open the data dir {}", data_dir.display()))?;
+    for sub in ["users", "uploads", "avatars"] {
+        let path = data_dir.join(sub);
+        if !path.exists() {
+            fs::create_dir(&path).with_context(|| format!("cannot create {}", path.display()))?;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("cannot set permissions on {}", path.display()))?;
+        }
+    }
+    Ok(data_dir)
+}
+
+/// Writes `contents` to a new file with mode 0600; fails if the file already exists.
+pub fn write_new_private_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Reads `secret.key`, generating 32 random bytes (64 hex chars) on first boot.
+pub fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join(SECRET_FILE);
+    if !path.exists() {
+        let text = crate::util::hex(&crate::util::random_bytes::<32>()) + "\n";
+        write_new_private_file(&path, text.as_bytes())?;
+    }
+    let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    match crate::util::unhex(text.trim()) {
+        Some(key) if key.len() >= 32 => Ok(key),
+        _ => bail!(
+            "{} must hold 64 hexadecimal characters; delete it to generate a new one \
+             (every user will have to log in again)",
+            path.display()
+        ),
+    }
+}
+
+/// Loads `settings.json`, writing the first-boot defaults when it is absent. Warnings for
+/// invalid or unknown keys go to `warn`.
+pub fn load_settings(data_dir: &Path, warn: &mut dyn FnMut(String)) -> anyhow::Result<Settings> {
+    let path = data_dir.join(SETTINGS_FILE);
+    if !path.exists() {
+        write_new_private_file(&path, FIRST_BOOT_SETTINGS.as_bytes())?;
+    }
+    let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse_settings(&text, warn).with_context(|| format!("{} is not valid JSON", path.display()))
+}
+
+/// Parses settings text; only a syntax error is an `Err`.
+pub fn parse_settings(text: &str, warn: &mut dyn FnMut(String)) -> anyhow::Result<Settings> {
+    let doc = json::parse(text).map_err(anyhow::Error::msg)?;
+    let Json::Obj(fields) = &doc else {
+        bail!("the top level must be an object like {{\"channels\": [\"general\"]}}");
+    };
+    let mut settings = Settings::default();
+    for (key, value) in fields {
+        let ok = match key.as_str() {
+            "channels" => parse_channels(value, warn).map(|c| settings.channels = c).is_some(),
+            "image_retention_days" => set_u32(value, 1, &mut settings.image_retention_days),
+            "file_retention_days" => set_u32(value, 1, &mut settings.file_retention_days),
+            "message_retention_days" => set_u32(value, 1, &mut settings.message_retention_days),
+            "max_upload_size_mb" => set_u32(value, 1, &mut settings.max_upload_size_mb),
+            "max_avatar_size_mb" => set_u32(value, 1, &mut settings.max_avatar_size_mb),
+            "stun_port" => match value.as_u64().and_then(|n| u16::try_from(n).ok()) {
+                Some(port) => {
+                    settings.stun_port = port;
+                    true
+                }
+                None => false,
+            },
+            "max_login_attempts" => set_u32(value, 0, &mut settings.max_login_attempts),
+            "lockout_duration_minutes" => set_u32(value, 1, &mut settings.lockout_duration_minutes),
+            "session_idle_days" => set_u32(value, 1, &mut settings.session_idle_days),
+            "rate_limits" => parse_rate_limits(value, &mut settings, warn),
+            _ => {
+                warn(format!("settings.json: unknown key \"{key}\" ignored"));
+                continue;
+            }
+        };
+        if !ok {
+            warn(format!(
+                "settings.json: invalid value for \"{key}\": {}; using the default",
+                value.to_json_string()
+            ));
+        }
+    }
+    Ok(settings)
+}
+
+fn set_u32(value: &Json, min: u32, slot: &mut u32) -> bool {
+    match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
+        Some(n) if n >= min => {
+            *slot = n;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Public channel names: 1–80 characters, no `:` (reserved for `dm:` and `private:` ids), no
+/// `/` or control characters (they travel in URLs). Bad entries are dropped with a warning.
+fn parse_channels(value: &Json, warn: &mut dyn FnMut(String)) -> Option<Vec<String>> {
+    let Json::Arr(items) = value else { return None };
+    let mut channels: Vec<String> = Vec::new();
+    for item in items {
+        match item.as_str() {
+            Some(name) if is_valid_public_channel(name) => {
+                if !channels.iter().any(|c| c == name) {
+                    channels.push(name.to_owned());
+                }
+            }
+            _ => warn(format!(
+                "settings.json: channel {} ignored (1-80 characters, no ':', '/' or control characters)",
+                item.to_json_string()
+            )),
+        }
+    }
+    (!channels.is_empty()).then_some(channels)
+}
+
+pub fn is_valid_public_channel(name: &str) -> bool {
+    let n = name.chars().count();
+    (1..=80).contains(&n)
+        && name.trim() == name
+        && !name.chars().any(|c| c == ':' || c == '/' || c.is_control())
+}
+
+fn parse_rate_limits(value: &Json, settings: &mut Settings, warn: &mut dyn FnMut(String)) -> bool {
+    let Json::Obj(fields) = value else { return false };
+    for (key, limit) in fields {
+        let slot = match key.as_str() {
+            "login" => &mut settings.login_rate,
+            "signup" => &mut settings.signup_rate,
+            _ => {
+                warn(format!("settings.json: unknown key \"rate_limits.{key}\" ignored"));
+                continue;
+            }
+        };
+        let pair = match limit {
+            Json::Arr(pair) if pair.len() == 2 => pair
+                .iter()
+                .map(|n| n.as_u64().and_then(|n| u32::try_from(n).ok()).filter(|n| *n >= 1))
+                .collect::<Option<Vec<u32>>>(),
+            _ => None,
+        };
+        match pair {
+            Some(pair) => *slot = RateLimit { max: pair[0], window_secs: pair[1] },
+            None => warn(format!(
+                "settings.json: invalid value for \"rate_limits.{key}\": {} (want [max requests, \
+                 window seconds]); using the default",
+                limit.to_json_string()
+            )),
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> (Settings, Vec<String>) {
+        let mut warnings = Vec::new();
+        let settings = parse_settings(text, &mut |w| warnings.push(w)).unwrap();
+        (settings, warnings)
+    }
+
+    #[test]
+    fn first_boot_file_is_the_defaults_plus_random() {
+        let (settings, warnings) = parse(FIRST_BOOT_SETTINGS);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let expected = Settings {
+            channels: vec!["general".into(), "random".into()],
+            ..Settings::default()
+        };
+        assert_eq!(settings, expected);
+    }
+
+    #[test]
+    fn invalid_values_fall_back_with_one_warning_each() {
+        let (settings, warnings) = parse(
+            r#"{"max_upload_size_mb": "big", "stun_port": 70000, "session_idle_days": 3,
+                "colour": 1, "rate_limits": {"login": [5]}}"#,
+        );
+        assert_eq!(settings.max_upload_size_mb, 25);
+        assert_eq!(settings.stun_port, 3478);
+        assert_eq!(settings.session_idle_days, 3);
+        assert_eq!(settings.login_rate, RateLimit { max: 60, window_secs: 60 });
+        assert_eq!(warnings.len(), 4, "{warnings:?}");
+        assert!(warnings.iter().any(|w| w.contains("max_upload_size_mb")));
+        assert!(warnings.iter().any(|w| w.contains("unknown key \"colour\"")));
+    }
+
+    #[test]
+    fn channels_are_validated() {
+        let (settings, warnings) = parse(r#"{"channels": ["general", "dm:x", "", "ops", "ops"]}"#);
+        assert_eq!(settings.channels, vec!["general", "ops"]);
+        assert_eq!(warnings.len(), 2);
+        let (settings, _) = parse(r#"{"channels": []}"#);
+        assert_eq!(settings.channels, vec!["general"]);
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line() {
+        let err = parse_settings("{\n\"channels\": [\"a\",]\n,,}", &mut |_| {}).unwrap_err();
+        assert!(format!("{err:#}").contains("line 3"), "{err:#}");
+    }
+}

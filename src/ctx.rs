@@ -1,0 +1,81 @@
+//! `Ctx`: everything a request handler may use, built once by `serve` and passed as `&Ctx`.
+//! There is no global state, so two servers can run in one process.
+
+use crate::assets::Assets;
+use crate::config::Settings;
+use crate::db::Pool;
+use crate::hub::Hub;
+use crate::limits::RateLimiter;
+use crate::password::HashGate;
+use crate::sessions::SessionKey;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+pub struct Ctx {
+    pub data_dir: PathBuf,
+    pub settings: Settings,
+    /// Whether this server terminates TLS itself (false under `--no-tls`).
+    pub tls: bool,
+    pub auth_db: Pool,
+    pub presence_db: Pool,
+    pub session_key: SessionKey,
+    pub hub: Hub,
+    pub hash_gate: HashGate,
+    pub limiter: RateLimiter,
+    /// Serialises presence announcements so the last one sent is the true state.
+    pub presence_order: Mutex<()>,
+    pub assets: Assets,
+    /// The local CA certificate, when this server generated its own TLS certificate.
+    pub ca_pem: Option<Vec<u8>>,
+    /// How long a connection may stay silent (between requests or inside one).
+    pub idle_timeout: Duration,
+    pub shutting_down: AtomicBool,
+    /// An Argon2id hash of a random password, verified against for unknown usernames so they
+    /// cost the same time as wrong passwords. Made on first use to keep startup fast.
+    dummy_hash: OnceLock<String>,
+}
+
+pub struct CtxParts {
+    pub data_dir: PathBuf,
+    pub settings: Settings,
+    pub tls: bool,
+    pub auth_db: Pool,
+    pub presence_db: Pool,
+    pub session_key: SessionKey,
+    pub ca_pem: Option<Vec<u8>>,
+    pub idle_timeout: Duration,
+}
+
+impl Ctx {
+    pub fn new(parts: CtxParts) -> Ctx {
+        let hashers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Ctx {
+            limiter: RateLimiter::new(parts.settings.login_rate, parts.settings.signup_rate),
+            data_dir: parts.data_dir,
+            settings: parts.settings,
+            tls: parts.tls,
+            auth_db: parts.auth_db,
+            presence_db: parts.presence_db,
+            session_key: parts.session_key,
+            hub: Hub::default(),
+            hash_gate: HashGate::new(hashers),
+            presence_order: Mutex::new(()),
+            assets: Assets::load(),
+            ca_pem: parts.ca_pem,
+            idle_timeout: parts.idle_timeout,
+            shutting_down: AtomicBool::new(false),
+            dummy_hash: OnceLock::new(),
+        }
+    }
+
+    pub fn dummy_hash(&self) -> &str {
+        self.dummy_hash
+            .get_or_init(|| crate::password::hash(&crate::util::hex(&crate::util::random_bytes::<16>())))
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+}

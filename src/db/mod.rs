@@ -1,0 +1,209 @@
+//! The ONLY place that opens SQLite databases. Every connection gets the same pragmas (WAL,
+//! busy timeout) and is migrated to the schema this binary knows, keyed on `PRAGMA
+//! user_version`; a database newer than the binary is refused untouched.
+//!
+//! Submodules hold the SQL for each kind of database as plain functions over `&Connection`,
+//! so callers choose the transaction.
+
+pub mod auth;
+pub mod presence;
+pub mod user;
+
+use anyhow::{bail, Context};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Auth,
+    Presence,
+    User,
+}
+
+impl Kind {
+    /// Append-only migration steps; step N takes `user_version` from N to N+1. A shipped step is
+    /// never edited. Step 1 uses `IF NOT EXISTS` so that databases written by the original
+    /// Python server (same tables, `user_version` 0) migrate in place.
+    fn migrations(self) -> &'static [&'static str] {
+        match self {
+            Kind::Auth => auth::MIGRATIONS,
+            Kind::Presence => presence::MIGRATIONS,
+            Kind::User => user::MIGRATIONS,
+        }
+    }
+
+    fn synchronous(self) -> &'static str {
+        // Accounts and sessions are rare, precious writes: fsync each commit. Presence and
+        // message databases use NORMAL, which in WAL mode can lose the last commits on power
+        // loss but never corrupts the file.
+        match self {
+            Kind::Auth => "FULL",
+            Kind::Presence | Kind::User => "NORMAL",
+        }
+    }
+}
+
+/// Opens (creating if absent) and migrates a database.
+pub fn open(path: &Path, kind: Kind) -> anyhow::Result<Connection> {
+    let mut conn = open_unmigrated(path, kind, true)?;
+    migrate(&mut conn, kind).with_context(|| format!("cannot migrate {}", path.display()))?;
+    Ok(conn)
+}
+
+/// Opens an existing database without creating it; `None` when the file does not exist.
+pub fn open_existing(path: &Path, kind: Kind) -> anyhow::Result<Option<Connection>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let mut conn = open_unmigrated(path, kind, false)?;
+    migrate(&mut conn, kind).with_context(|| format!("cannot migrate {}", path.display()))?;
+    Ok(Some(conn))
+}
+
+fn open_unmigrated(path: &Path, kind: Kind, create: bool) -> anyhow::Result<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // WAL must be set outside a transaction; it persists in the file.
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        bail!("{} could not be switched to WAL mode (got {mode})", path.display());
+    }
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {}; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = OFF;",
+        kind.synchronous()
+    ))?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection, kind: Kind) -> anyhow::Result<()> {
+    let steps = kind.migrations();
+    let known = steps.len() as i64;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version == known {
+        return Ok(());
+    }
+    if version > known {
+        bail!(
+            "the database has schema version {version} but this minimost knows only up to \
+             {known}; it was written by a newer release. Run that release (or newer) instead; \
+             nothing was changed"
+        );
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Another process may have migrated while we waited for the write lock.
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    for (n, step) in steps.iter().enumerate().skip(version.max(0) as usize) {
+        tx.execute_batch(step).with_context(|| format!("migration step {} failed", n + 1))?;
+    }
+    tx.pragma_update(None, "user_version", known)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Checkpoints the WAL into the main file and truncates it, so a cold copy is complete.
+pub fn checkpoint(path: &Path) -> anyhow::Result<()> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    conn.busy_timeout(Duration::from_secs(2))?;
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .with_context(|| format!("cannot checkpoint {}", path.display()))
+}
+
+/// A few open connections to one database, reused across requests. The mutex guards only the
+/// list; queries run outside it, and SQLite's own locking orders the writers.
+pub struct Pool {
+    path: PathBuf,
+    kind: Kind,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// How many idle connections a pool keeps; more are opened on demand and closed after use.
+const POOL_IDLE_MAX: usize = 8;
+
+impl Pool {
+    /// Opens and migrates the database once, so startup fails early on a bad file.
+    pub fn open(path: PathBuf, kind: Kind) -> anyhow::Result<Pool> {
+        let first = open(&path, kind)?;
+        Ok(Pool { path, kind, idle: Mutex::new(vec![first]) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Borrows a connection; it returns to the pool when the guard drops.
+    pub fn get(&self) -> anyhow::Result<PooledConnection<'_>> {
+        let conn = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match conn {
+            Some(conn) => conn,
+            None => open(&self.path, self.kind)?,
+        };
+        Ok(PooledConnection { pool: self, conn: Some(conn) })
+    }
+
+    /// Closes every idle connection (at shutdown, before the final checkpoint).
+    pub fn close_idle(&self) {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+pub struct PooledConnection<'a> {
+    pool: &'a Pool,
+    conn: Option<Connection>,
+}
+
+impl std::ops::Deref for PooledConnection<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn.as_ref().expect("a pooled connection is present until drop")
+    }
+}
+
+impl std::ops::DerefMut for PooledConnection<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn.as_mut().expect("a pooled connection is present until drop")
+    }
+}
+
+impl Drop for PooledConnection<'_> {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        // A connection left inside a transaction (after a panic) is not reused.
+        if !conn.is_autocommit() {
+            return;
+        }
+        let mut idle = self.pool.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < POOL_IDLE_MAX {
+            idle.push(conn);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_a_newer_database_and_changes_nothing() {
+        let dir = std::env::temp_dir().join(format!("mm-db-{}", crate::util::hex(&crate::util::random_bytes::<6>())));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("auth.db");
+        drop(open(&path, Kind::Auth).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 999).unwrap();
+        drop(conn);
+        let err = open(&path, Kind::Auth).unwrap_err();
+        assert!(format!("{err:#}").contains("newer release"), "{err:#}");
+        let conn = Connection::open(&path).unwrap();
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, 999);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,367 @@
+//! `minimost serve`: first boot, bind, TLS, the accept loop with one small-stack thread per
+//! connection (capped, with timeouts), `catch_unwind` around every request, systemd
+//! notifications, and graceful shutdown on SIGTERM/SIGINT that ends with every WAL
+//! checkpointed.
+
+use crate::cli::ServeArgs;
+use crate::config;
+use crate::ctx::{Ctx, CtxParts};
+use crate::db::{self, Kind, Pool};
+use crate::http::{self, Body, Conn, HeadError, HttpError, Request, Stream};
+use crate::hub::WakeFd;
+use anyhow::Context;
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsRawFd, RawFd};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Stack for connection threads: enough for rustls, SQLite and our handlers, small enough
+/// that thousands of idle sockets stay cheap (untouched stack pages cost no memory).
+const CONNECTION_STACK: usize = 256 * 1024;
+/// Most simultaneous connections (further ones are closed at once).
+const MAX_CONNECTIONS: usize = 8192;
+/// Default for how long a connection may stay silent; `MINIMOST_IDLE_TIMEOUT_MS` overrides.
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// In-flight requests get this long to finish after SIGTERM before their sockets are cut.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Every thread inherits this mask, so only the signal thread sees SIGTERM/SIGINT.
+    let signals = block_shutdown_signals();
+    let fd_limit = raise_fd_limit();
+    let ctx = boot(&args)?;
+    let listener = bind(&args.host, args.port)?;
+    let tls_config = if args.tls { Some(crate::tls::server_config(&ctx.data_dir)?) } else { None };
+    let addr = listener.local_addr()?;
+    let scheme = if args.tls { "https" } else { "http" };
+    println!("listening on {scheme}://{addr}");
+    std::io::stdout().flush()?;
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+
+    let max_connections = MAX_CONNECTIONS.min(fd_limit.saturating_sub(64) / 2).max(16);
+    let stop = WakeFd::new().context("cannot create the shutdown eventfd")?;
+    let conns = Connections::default();
+    let (ctx, stop, conns, signals) = (&ctx, &stop, &conns, &signals);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn_scoped(scope, move || wait_for_signal(signals, ctx, stop))?;
+        if let Some(interval) = watchdog_interval() {
+            std::thread::Builder::new()
+                .name("watchdog".into())
+                .spawn_scoped(scope, move || watchdog(ctx, interval))?;
+        }
+        accept_loop(ctx, &listener, stop, conns, max_connections, |stream, peer| {
+            let tls_config = tls_config.clone();
+            std::thread::Builder::new()
+                .name("conn".into())
+                .stack_size(CONNECTION_STACK)
+                .spawn_scoped(scope, move || {
+                    let _guard = conns.track(&stream);
+                    handle_connection(ctx, stream, peer, tls_config);
+                })
+                .map(drop)
+        });
+        drop(listener);
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+        ctx.hub.close_all();
+        conns.shutdown_all(std::net::Shutdown::Read);
+        if !conns.wait_idle(SHUTDOWN_GRACE) {
+            conns.shutdown_all(std::net::Shutdown::Both);
+        }
+        Ok(())
+    })?;
+    finish(ctx);
+    Ok(())
+}
+
+/// First boot and every boot: data dir, settings, keys, certificates, databases.
+fn boot(args: &ServeArgs) -> anyhow::Result<Ctx> {
+    let data_dir = config::prepare_data_dir(&args.common.data_dir)?;
+    let settings = config::load_settings(&data_dir, &mut |w| eprintln!("warning: {w}"))?;
+    let secret = config::load_or_create_secret(&data_dir)?;
+    let mut ca_pem = None;
+    if args.tls {
+        crate::tls::ensure_files(&data_dir)?;
+        if data_dir.join(crate::tls::CA_KEY_FILE).exists() {
+            ca_pem = std::fs::read(data_dir.join(crate::tls::CA_FILE)).ok();
+        }
+    }
+    let auth_db = Pool::open(data_dir.join("auth.db"), Kind::Auth)?;
+    let presence_db = Pool::open(data_dir.join("presence.db"), Kind::Presence)?;
+    db::presence::reset_after_restart(&*presence_db.get()?, crate::util::now())
+        .context("cannot reset presence after restart")?;
+    let idle_timeout = match std::env::var("MINIMOST_IDLE_TIMEOUT_MS") {
+        Ok(ms) => Duration::from_millis(
+            ms.parse().with_context(|| format!("MINIMOST_IDLE_TIMEOUT_MS={ms:?} is not a number"))?,
+        ),
+        Err(_) => DEFAULT_IDLE_TIMEOUT,
+    };
+    Ok(Ctx::new(CtxParts {
+        data_dir,
+        settings,
+        tls: args.tls,
+        auth_db,
+        presence_db,
+        session_key: crate::sessions::SessionKey::new(secret),
+        ca_pem,
+        idle_timeout,
+    }))
+}
+
+fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve the listen address {host}"))?
+        .collect();
+    TcpListener::bind(&addrs[..]).with_context(|| {
+        format!("cannot listen on {host}:{port} (is another server using the port? try --port)")
+    })
+}
+
+/// Accepts until `stop` is signalled, handing each connection to `spawn`.
+fn accept_loop(
+    ctx: &Ctx,
+    listener: &TcpListener,
+    stop: &WakeFd,
+    conns: &Connections,
+    max_connections: usize,
+    mut spawn: impl FnMut(TcpStream, SocketAddr) -> std::io::Result<()>,
+) {
+    if let Err(e) = listener.set_nonblocking(true) {
+        eprintln!("error: cannot make the listener non-blocking: {e}");
+        return;
+    }
+    while !ctx.is_shutting_down() {
+        let mut fds = [
+            libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: stop.raw_fd(), events: libc::POLLIN, revents: 0 },
+        ];
+        // SAFETY: fds is a valid array of two pollfd for the duration of the call.
+        unsafe { libc::poll(fds.as_mut_ptr(), 2, 1000) };
+        loop {
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    if conns.count() >= max_connections {
+                        continue; // Dropping the stream closes it: over the cap.
+                    }
+                    let _ = stream.set_nonblocking(false);
+                    if let Err(e) = spawn(stream, peer) {
+                        eprintln!("warning: cannot start a connection thread: {e}");
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    // Out of file descriptors or memory: back off rather than spin.
+                    eprintln!("warning: accept failed: {e}");
+                    std::thread::sleep(Duration::from_millis(50));
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn handle_connection(ctx: &Ctx, tcp: TcpStream, peer: SocketAddr, tls: Option<Arc<rustls::ServerConfig>>) {
+    let _ = tcp.set_nodelay(true);
+    let _ = tcp.set_write_timeout(Some(WRITE_TIMEOUT));
+    let stream = match tls {
+        Some(config) => match rustls::ServerConnection::new(config) {
+            Ok(tls) => Stream::Tls(Box::new(rustls::StreamOwned::new(tls, tcp))),
+            Err(e) => {
+                eprintln!("warning: cannot start TLS: {e}");
+                return;
+            }
+        },
+        None => Stream::Plain(tcp),
+    };
+    let mut conn = Conn { stream, buffered: Vec::new(), peer: peer.ip() };
+    loop {
+        let head = match http::read_head(&mut conn, ctx.idle_timeout) {
+            Ok(head) => head,
+            Err(HeadError::Closed) => return,
+            Err(HeadError::Bad(e)) => {
+                let _ = conn.write_response(&e.into_response(), false, false);
+                return;
+            }
+        };
+        let head_only = head.method == "HEAD";
+        let (response, keep_alive) = {
+            let mut req = match Request::new(head, &mut conn, ctx.idle_timeout) {
+                Ok(req) => req,
+                Err(e) => {
+                    let _ = conn.write_response(&e.into_response(), false, false);
+                    return;
+                }
+            };
+            let mut keep_alive = !req.wants_close();
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| crate::router::route(ctx, &mut req)));
+            let response = match outcome {
+                Ok(Ok(response)) => response,
+                Ok(Err(e)) => e.into_response(),
+                Err(_) => {
+                    keep_alive = false;
+                    HttpError::Internal(anyhow::anyhow!("a handler panicked on {} {}", req.method, req.path))
+                        .into_response()
+                }
+            };
+            keep_alive &= req.finish_body() && !ctx.is_shutting_down();
+            (response, keep_alive)
+        };
+        if let Body::WebSocket(_) = &response.body {
+            if conn.write_response(&response, false, true).is_err() {
+                return;
+            }
+            let Body::WebSocket(upgrade) = response.body else { unreachable!("matched above") };
+            crate::ws::serve(ctx, conn, upgrade);
+            return;
+        }
+        if conn.write_response(&response, head_only, keep_alive).is_err() || !keep_alive {
+            return;
+        }
+    }
+}
+
+/// The sockets of live connections, so shutdown can wake threads blocked reading them.
+#[derive(Default)]
+struct Connections {
+    open: Mutex<HashMap<u64, RawFd>>,
+    next: std::sync::atomic::AtomicU64,
+    closed: Condvar,
+}
+
+struct Tracked<'a> {
+    conns: &'a Connections,
+    id: u64,
+}
+
+impl Connections {
+    fn track(&self, stream: &TcpStream) -> Tracked<'_> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).insert(id, stream.as_raw_fd());
+        Tracked { conns: self, id }
+    }
+
+    fn count(&self) -> usize {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    fn shutdown_all(&self, how: std::net::Shutdown) {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let how = match how {
+            std::net::Shutdown::Read => libc::SHUT_RD,
+            std::net::Shutdown::Write => libc::SHUT_WR,
+            std::net::Shutdown::Both => libc::SHUT_RDWR,
+        };
+        for fd in open.values() {
+            // SAFETY: the fd stays open while it is in the map: `Tracked` removes it (under
+            // this lock) before the thread drops its stream.
+            unsafe { libc::shutdown(*fd, how) };
+        }
+    }
+
+    /// Waits until every connection has ended; false if `limit` passed first.
+    fn wait_idle(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        while !open.is_empty() {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else { return false };
+            open = self.closed.wait_timeout(open, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        true
+    }
+}
+
+impl Drop for Tracked<'_> {
+    fn drop(&mut self) {
+        self.conns.open.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+        self.conns.closed.notify_all();
+    }
+}
+
+/// Closes the databases and checkpoints every WAL so a cold copy of the data dir is complete.
+fn finish(ctx: &Ctx) {
+    ctx.auth_db.close_idle();
+    ctx.presence_db.close_idle();
+    let mut paths = vec![ctx.auth_db.path().to_owned(), ctx.presence_db.path().to_owned()];
+    if let Ok(entries) = std::fs::read_dir(ctx.data_dir.join("users")) {
+        paths.extend(
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "db")),
+        );
+    }
+    for path in paths {
+        if let Err(e) = db::checkpoint(&path) {
+            eprintln!("warning: {e:#}");
+        }
+    }
+}
+
+fn block_shutdown_signals() -> libc::sigset_t {
+    // SAFETY: plain libc calls on a local sigset_t.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+/// Waits for SIGTERM/SIGINT (checking a few times a second whether to stop anyway), then
+/// starts the shutdown.
+fn wait_for_signal(set: &libc::sigset_t, ctx: &Ctx, stop: &WakeFd) {
+    let timeout = libc::timespec { tv_sec: 0, tv_nsec: 250_000_000 };
+    while !ctx.is_shutting_down() {
+        // SAFETY: set and timeout are valid for the call; the info pointer may be null.
+        let sig = unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), &timeout) };
+        if sig == libc::SIGTERM || sig == libc::SIGINT {
+            eprintln!("shutting down");
+            ctx.shutting_down.store(true, Ordering::Release);
+            stop.signal();
+        }
+    }
+}
+
+/// Raises the soft open-file limit to the hard one (each WebSocket needs two descriptors).
+fn raise_fd_limit() -> usize {
+    // SAFETY: getrlimit/setrlimit on a local struct.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 1024;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max.min(1 << 20);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        }
+        usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
+    }
+}
+
+fn watchdog_interval() -> Option<Duration> {
+    let mut usec = 0;
+    sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec / 2))
+}
+
+/// Pings systemd's watchdog at half its timeout until shutdown.
+fn watchdog(ctx: &Ctx, interval: Duration) {
+    let step = Duration::from_millis(250);
+    let mut last = Instant::now() - interval;
+    while !ctx.is_shutting_down() {
+        if last.elapsed() >= interval {
+            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+            last = Instant::now();
+        }
+        std::thread::sleep(step);
+    }
+}

@@ -1,0 +1,61 @@
+// Owns talking to the MiniMost HTTP API: one fetch wrapper (same-origin cookies, JSON in and
+// out) and the wording of errors shown to the user. It never touches the DOM.
+
+/** Thrown when the server could not be reached at all (offline, server down, TLS failure). */
+export class NetworkError extends Error {
+  constructor() {
+    super("Can't reach the MiniMost server. Check your connection and try again.");
+    this.name = 'NetworkError';
+  }
+}
+
+/**
+ * Sends one request and resolves to `{ok, status, data, headers}`, where `data` is the parsed
+ * JSON body or null. HTTP error statuses resolve normally; only network failure rejects.
+ */
+export async function request(method, url, body) {
+  const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  let text;
+  try {
+    response = await fetch(url, init);
+    text = await response.text();
+  } catch {
+    throw new NetworkError();
+  }
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      // A proxy's HTML error page, for example: fall back to the status-based message.
+    }
+  }
+  return { ok: response.ok, status: response.status, data, headers: response.headers };
+}
+
+/** The message to show for a failed response: the server's own words when it sent any. */
+export function describeError(result) {
+  const message = result.data && typeof result.data.error === 'string' ? result.data.error.trim() : '';
+  if (message) return message;
+  if (result.status === 429) {
+    const wait = waitText(result.headers.get('Retry-After'));
+    return wait ? `Too many attempts. Try again in ${wait}.` : 'Too many attempts. Try again later.';
+  }
+  if (result.status >= 500) {
+    return `The server ran into a problem (HTTP ${result.status}). Please try again.`;
+  }
+  return `The request failed (HTTP ${result.status}).`;
+}
+
+function waitText(retryAfter) {
+  const seconds = Number.parseInt(retryAfter || '', 10);
+  if (!Number.isFinite(seconds) || seconds <= 0) return '';
+  if (seconds < 60) return seconds === 1 ? '1 second' : `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+}
