@@ -144,7 +144,8 @@ pub struct Head {
 pub fn read_head(conn: &mut Conn, idle: Duration) -> Result<Head, HeadError> {
     let deadline = Instant::now() + idle;
     loop {
-        if let Some(end) = find_head_end(&conn.buffered) {
+        let end = find_head_end(&conn.buffered[..conn.buffered.len().min(MAX_HEAD_BYTES + 4)]);
+        if let Some(end) = end {
             let head = parse_head(&conn.buffered[..end]).map_err(HeadError::Bad)?;
             conn.buffered.drain(..end);
             return Ok(head);

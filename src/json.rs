@@ -29,10 +29,8 @@ pub fn parse(text: &str) -> Result<Json, String> {
     let mut state = DeJsonState::default();
     let mut chars = text.chars();
     state.next(&mut chars);
-    let value = state
-        .next_tok(&mut chars)
-        .and_then(|()| read_value(&mut state, &mut chars, 0))
-        .map_err(describe)?;
+    let parsed = state.next_tok(&mut chars).and_then(|()| read_value(&mut state, &mut chars, 0));
+    let value = parsed.map_err(|err| describe(&err, state.cur))?;
     if state.tok != DeJsonTok::Eof {
         return Err(format!(
             "invalid JSON at line {}, column {}: unexpected text after the value",
@@ -43,14 +41,16 @@ pub fn parse(text: &str) -> Result<Json, String> {
     Ok(value)
 }
 
-fn describe(err: DeJsonErr) -> String {
+/// The tokenizer reports the position of its one-character lookahead; when that is a line
+/// break, the offending token ended the previous line.
+fn describe(err: &DeJsonErr, lookahead: char) -> String {
     let detail = format!("{:?}", err.msg);
-    format!(
-        "invalid JSON at line {}, column {}: {}",
-        err.line + 1,
-        err.col + 1,
-        detail.trim()
-    )
+    let detail = detail.trim();
+    if lookahead == '\n' {
+        format!("invalid JSON at the end of line {}: {detail}", err.line)
+    } else {
+        format!("invalid JSON at line {}, column {}: {detail}", err.line + 1, err.col.max(1))
+    }
 }
 
 fn read_value(s: &mut DeJsonState, i: &mut Chars, depth: usize) -> Result<Json, DeJsonErr> {

@@ -1,0 +1,389 @@
+//! Starts the real `minimost` binary on port 0 with a fresh temp data dir, and talks to it like
+//! a browser: HTTPS (trusting the server's own `ca.pem`), cookies, and WebSockets.
+
+use crate::json::{self, Json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const PASSWORD: &str = "Passw0rd!";
+
+/// A directory removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let path = std::env::temp_dir().join(format!("minimost-it-{}-{n}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// How to start a server.
+#[derive(Default, Clone)]
+pub struct Options {
+    pub settings: Option<String>,
+    pub no_tls: bool,
+    pub env: Vec<(String, String)>,
+}
+
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    pub tls: bool,
+    data_dir: PathBuf,
+    _temp: Option<Arc<TempDir>>,
+    stderr: Arc<Mutex<String>>,
+    client_config: Option<Arc<rustls::ClientConfig>>,
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_minimost")
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Server::start_with(Options::default())
+    }
+
+    pub fn start_with(options: Options) -> Server {
+        let temp = Arc::new(TempDir::new());
+        let dir = temp.path().to_owned();
+        let mut server = Server::start_in(&dir, options).expect("server starts");
+        server._temp = Some(temp);
+        server
+    }
+
+    /// Starts on an existing data dir (kept after the server stops); `Err(stderr)` if the
+    /// server exits before listening.
+    pub fn start_in(data_dir: &Path, options: Options) -> Result<Server, String> {
+        if let Some(settings) = &options.settings {
+            std::fs::create_dir_all(data_dir).unwrap();
+            std::fs::write(data_dir.join("settings.json"), settings).unwrap();
+        }
+        let mut cmd = Command::new(binary());
+        cmd.args(["--port", "0", "--data-dir"]).arg(data_dir);
+        if options.no_tls {
+            cmd.arg("--no-tls");
+        }
+        for (k, v) in &options.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn minimost");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err_pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err_pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let Some(url) = line.trim().strip_prefix("listening on ") else {
+            let _ = child.wait();
+            std::thread::sleep(Duration::from_millis(50));
+            let err = stderr.lock().unwrap().clone();
+            return Err(err);
+        };
+        let tls = url.starts_with("https://");
+        let addr: SocketAddr = url.split("://").nth(1).unwrap().parse().unwrap();
+        let client_config = tls.then(|| client_config(&data_dir.join("ca.pem")));
+        Ok(Server { child, addr, tls, data_dir: data_dir.to_owned(), _temp: None, stderr, client_config })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn origin(&self) -> String {
+        format!("{}://localhost:{}", if self.tls { "https" } else { "http" }, self.addr.port())
+    }
+
+    /// A raw connection (TLS when the server uses it).
+    pub fn connect(&self) -> Box<dyn ReadWrite> {
+        self.connect_with_tcp().0
+    }
+
+    /// A raw connection plus a handle on its TCP socket (for timeouts and shutdown).
+    pub fn connect_with_tcp(&self) -> (Box<dyn ReadWrite>, TcpStream) {
+        let tcp = TcpStream::connect(self.addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let handle = tcp.try_clone().unwrap();
+        let stream: Box<dyn ReadWrite> = match &self.client_config {
+            Some(config) => {
+                let name = "localhost".try_into().unwrap();
+                let conn = rustls::ClientConnection::new(config.clone(), name).unwrap();
+                Box::new(rustls::StreamOwned::new(conn, tcp))
+            }
+            None => Box::new(tcp),
+        };
+        (stream, handle)
+    }
+
+    /// Sends one request on a new connection and reads the response.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        let mut stream = self.connect();
+        send_request(&mut *stream, self.addr.port(), method, path, headers, body);
+        read_response(&mut *stream).expect("a response")
+    }
+
+    pub fn client(&self) -> Client<'_> {
+        Client { server: self, cookie: None }
+    }
+
+    /// Signs up `name` with the standard password and returns its logged-in client.
+    pub fn signup(&self, name: &str) -> Client<'_> {
+        let mut client = self.client();
+        let body = Json::obj([("username", name.into()), ("password", PASSWORD.into()), ("confirm_password", PASSWORD.into())]);
+        let res = client.post("/api/signup", &body);
+        assert_eq!(res.status, 201, "signup {name}: {}", res.text());
+        client
+    }
+
+    /// Sends SIGTERM and waits; returns the exit status and how long it took.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, Duration) {
+        let start = Instant::now();
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().unwrap();
+        (status, start.elapsed())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub trait ReadWrite: Read + Write + Send {}
+impl<T: Read + Write + Send> ReadWrite for T {}
+
+fn client_config(ca: &Path) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca).expect("ca.pem exists") {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+pub fn send_request(stream: &mut dyn ReadWrite, port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) {
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("Host: localhost:{port}\r\n"));
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    stream.flush().unwrap();
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Json {
+        json::parse(&self.text()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    /// The `error` message of a JSON error response.
+    pub fn error(&self) -> String {
+        self.json().get("error").and_then(Json::as_str).unwrap_or_default().to_owned()
+    }
+}
+
+/// Reads one response; `None` if the connection closed first.
+pub fn read_response(stream: &mut dyn ReadWrite) -> Option<Response> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let (status, headers, head_len) = loop {
+        let mut parsed = [httparse::EMPTY_HEADER; 64];
+        let mut res = httparse::Response::new(&mut parsed);
+        if let Ok(httparse::Status::Complete(n)) = res.parse(&buf) {
+            let headers = res
+                .headers
+                .iter()
+                .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
+                .collect::<Vec<_>>();
+            break (res.code.unwrap(), headers, n);
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let mut body = buf.split_off(head_len);
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .map_or(0, |(_, v)| v.parse().unwrap());
+    while body.len() < len {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Some(Response { status, headers, body })
+}
+
+/// A browser-like client: same-origin headers and a cookie jar of one session cookie.
+pub struct Client<'s> {
+    pub server: &'s Server,
+    pub cookie: Option<String>,
+}
+
+impl Client<'_> {
+    pub fn send(&mut self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> Response {
+        let origin = self.server.origin();
+        let cookie = self.cookie.as_ref().map(|c| format!("minimost_session={c}"));
+        let mut headers = vec![("Origin", origin.as_str())];
+        if let Some(cookie) = &cookie {
+            headers.push(("Cookie", cookie));
+        }
+        if let Some(ct) = content_type {
+            headers.push(("Content-Type", ct));
+        }
+        let res = self.server.request(method, path, &headers, body);
+        if let Some(set) = res.header("set-cookie") {
+            let value = set.split(';').next().unwrap().trim_start_matches("minimost_session=");
+            self.cookie = (!value.is_empty()).then(|| value.to_owned());
+        }
+        res
+    }
+
+    pub fn get(&mut self, path: &str) -> Response {
+        self.send("GET", path, None, b"")
+    }
+
+    pub fn post(&mut self, path: &str, body: &Json) -> Response {
+        self.send("POST", path, Some("application/json"), body.to_json_string().as_bytes())
+    }
+
+    pub fn login(&mut self, name: &str, password: &str) -> Response {
+        self.post("/api/login", &Json::obj([("username", name.into()), ("password", password.into())]))
+    }
+
+    /// Opens the live socket and checks the `hello` frame.
+    pub fn ws(&self) -> Ws {
+        let mut ws = self.try_ws(&self.server.origin()).expect("websocket upgrade");
+        let hello = ws.next_event(Duration::from_secs(5)).expect("hello");
+        assert_eq!(hello.get("type").and_then(Json::as_str), Some("hello"));
+        ws
+    }
+
+    pub fn try_ws(&self, origin: &str) -> Result<Ws, Response> {
+        use tungstenite::client::IntoClientRequest;
+        let scheme = if self.server.tls { "wss" } else { "ws" };
+        let url = format!("{scheme}://localhost:{}/api/ws", self.server.addr.port());
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert("Origin", origin.parse().unwrap());
+        if let Some(c) = &self.cookie {
+            request.headers_mut().insert("Cookie", format!("minimost_session={c}").parse().unwrap());
+        }
+        let (stream, tcp) = self.server.connect_with_tcp();
+        match tungstenite::client::client(request, stream) {
+            Ok((socket, _)) => Ok(Ws { socket, tcp }),
+            Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(res))) => Err(Response {
+                status: res.status().as_u16(),
+                headers: vec![],
+                body: res.body().clone().unwrap_or_default(),
+            }),
+            Err(e) => panic!("websocket handshake failed: {e}"),
+        }
+    }
+}
+
+pub struct Ws {
+    pub socket: tungstenite::WebSocket<Box<dyn ReadWrite>>,
+    tcp: TcpStream,
+}
+
+impl Ws {
+    /// The next JSON event within `timeout`, or `None` on timeout or close.
+    pub fn next_event(&mut self, timeout: Duration) -> Option<Json> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            self.set_timeout(left);
+            match self.socket.read() {
+                Ok(tungstenite::Message::Text(text)) => return Some(json::parse(&text).unwrap()),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Waits for the next event of `kind`, skipping others.
+    pub fn expect_event(&mut self, kind: &str) -> Json {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.next_event(left) {
+                Some(event) if event.get("type").and_then(Json::as_str) == Some(kind) => return event,
+                Some(_) => continue,
+                None => break,
+            }
+        }
+        panic!("no {kind} event within 5 s");
+    }
+
+    pub fn send(&mut self, event: &Json) {
+        self.socket.send(tungstenite::Message::Text(event.to_json_string())).unwrap();
+    }
+
+    fn set_timeout(&mut self, timeout: Duration) {
+        let _ = self.tcp.set_read_timeout(Some(timeout.max(Duration::from_millis(1))));
+    }
+}

@@ -1,0 +1,19 @@
+//! Integration tests: every test starts the real `minimost` binary (see `harness`) and talks
+//! HTTPS and WebSocket to it like a browser would.
+
+// The server's JSON module, shared so tests read responses with the same rules.
+#[path = "../../src/json.rs"]
+#[allow(dead_code)]
+mod json;
+
+/// Starting the binary, HTTPS/WebSocket clients, temp data dirs.
+mod harness;
+
+/// First boot, restarts, settings.json, TLS files, CLI flags and shutdown.
+mod boot;
+/// The HTTP/1.1 layer: framing, limits, timeouts, headers, assets.
+mod http_layer;
+/// Signup, login, sessions, lockout, rate limits, CSRF.
+mod auth;
+/// The live socket: authentication, hello, pushes, revocation.
+mod websocket;
