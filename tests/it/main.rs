@@ -8,6 +8,8 @@ mod json;
 
 /// Starting the binary, HTTPS/WebSocket clients, temp data dirs.
 mod harness;
+/// A small W3C WebDriver client driving headless Chromium through chromedriver.
+mod webdriver;
 
 /// First boot, restarts, settings.json, TLS files, CLI flags and shutdown.
 mod boot;
@@ -17,3 +19,5 @@ mod http_layer;
 mod auth;
 /// The live socket: authentication, hello, pushes, revocation.
 mod websocket;
+/// The web UI in headless Chromium: signup, login, presence, Content-Security-Policy.
+mod browser;
