@@ -28,7 +28,8 @@ pub fn create(ctx: &Ctx, username: &Username, password_hash: &str) -> anyhow::Re
     // a re-registered name starts with a fresh database.
     remove_database_files(&path)?;
     drop(db::open(&path, db::Kind::User)?);
-    let committed = db::auth::insert_user(&tx, username.as_str(), password_hash).and_then(|()| tx.commit());
+    let committed =
+        db::auth::insert_user(&tx, username.as_str(), password_hash).and_then(|()| tx.commit());
     if let Err(e) = committed {
         let _ = remove_database_files(&path);
         return Err(e.into());

@@ -28,7 +28,9 @@ impl Assets {
                 if let Some(sub) = entry.as_dir() {
                     dirs.push(sub);
                 } else if let Some(file) = entry.as_file() {
-                    let Some(path) = file.path().to_str() else { continue };
+                    let Some(path) = file.path().to_str() else {
+                        continue;
+                    };
                     let digest = Sha256::digest(file.contents());
                     files.insert(
                         path,
@@ -76,7 +78,9 @@ mod tests {
     #[test]
     fn embeds_the_pages_with_types() {
         let assets = Assets::load();
-        let login = assets.get("login.html").expect("www/login.html is embedded");
+        let login = assets
+            .get("login.html")
+            .expect("www/login.html is embedded");
         assert_eq!(login.content_type, "text/html; charset=utf-8");
         assert!(assets.get("js/app.js").is_some());
         assert_eq!(content_type("x.JS"), "text/javascript; charset=utf-8");

@@ -57,7 +57,9 @@ pub fn parse(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>) -> anyho
     if args.contains(["-V", "--version"]) {
         return Ok(Command::Version);
     }
-    let subcommand = args.subcommand().context("the subcommand is not valid UTF-8")?;
+    let subcommand = args
+        .subcommand()
+        .context("the subcommand is not valid UTF-8")?;
     let help = args.contains(["-h", "--help"]);
     let command = match subcommand.as_deref() {
         None | Some("serve") => {
@@ -84,7 +86,11 @@ fn parse_common(
         Ok::<_, std::convert::Infallible>(PathBuf::from(s))
     })?;
     let data_dir = data_dir
-        .or_else(|| env("MINIMOST_DATA_DIR").filter(|s| !s.is_empty()).map(PathBuf::from))
+        .or_else(|| {
+            env("MINIMOST_DATA_DIR")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        })
         .unwrap_or_else(|| PathBuf::from("."));
     Ok(Common { data_dir })
 }
@@ -104,15 +110,20 @@ fn parse_serve(
     let port = match port {
         Some(p) => p,
         None => match env("MINIMOST_PORT").filter(|s| !s.is_empty()) {
-            Some(text) => text
-                .parse()
-                .with_context(|| format!("MINIMOST_PORT={text:?} is not a port number (0-65535)"))?,
+            Some(text) => text.parse().with_context(|| {
+                format!("MINIMOST_PORT={text:?} is not a port number (0-65535)")
+            })?,
             None => 5000,
         },
     };
     let no_tls = args.contains("--no-tls")
         || env("MINIMOST_NO_TLS").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
-    Ok(ServeArgs { common, host, port, tls: !no_tls })
+    Ok(ServeArgs {
+        common,
+        host,
+        port,
+        tls: !no_tls,
+    })
 }
 
 #[cfg(test)]
@@ -120,28 +131,39 @@ mod tests {
     use super::*;
 
     fn parse_with(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Command> {
-        let env: Vec<(String, String)> =
-            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let lookup = move |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
         parse(args.iter().map(OsString::from).collect(), &lookup)
     }
 
     #[test]
     fn serve_defaults_and_flags() {
-        let Command::Serve(s) = parse_with(&[], &[]).unwrap() else { panic!() };
-        assert_eq!((s.host.as_str(), s.port, s.tls), ("127.0.0.1", 5000, true));
-        let Command::Serve(s) =
-            parse_with(&["serve", "--port", "0", "--no-tls", "--data-dir", "/x"], &[]).unwrap()
-        else {
+        let Command::Serve(s) = parse_with(&[], &[]).unwrap() else {
             panic!()
         };
-        assert_eq!((s.port, s.tls, s.common.data_dir), (0, false, PathBuf::from("/x")));
+        assert_eq!((s.host.as_str(), s.port, s.tls), ("127.0.0.1", 5000, true));
+        let Command::Serve(s) = parse_with(
+            &["serve", "--port", "0", "--no-tls", "--data-dir", "/x"],
+            &[],
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (s.port, s.tls, s.common.data_dir),
+            (0, false, PathBuf::from("/x"))
+        );
     }
 
     #[test]
     fn flags_win_over_environment() {
         let env = [("MINIMOST_PORT", "6000"), ("MINIMOST_HOST", "0.0.0.0")];
-        let Command::Serve(s) = parse_with(&["--port", "7000"], &env).unwrap() else { panic!() };
+        let Command::Serve(s) = parse_with(&["--port", "7000"], &env).unwrap() else {
+            panic!()
+        };
         assert_eq!((s.host.as_str(), s.port), ("0.0.0.0", 7000));
     }
 

@@ -45,8 +45,14 @@ impl Default for Settings {
             max_login_attempts: 5,
             lockout_duration_minutes: 15,
             session_idle_days: 14,
-            login_rate: RateLimit { max: 60, window_secs: 60 },
-            signup_rate: RateLimit { max: 20, window_secs: 3600 },
+            login_rate: RateLimit {
+                max: 60,
+                window_secs: 60,
+            },
+            signup_rate: RateLimit {
+                max: 20,
+                window_secs: 3600,
+            },
         }
     }
 }
@@ -109,7 +115,8 @@ pub fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
         let text = crate::util::hex(&crate::util::random_bytes::<32>()) + "\n";
         write_new_private_file(&path, text.as_bytes())?;
     }
-    let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     match crate::util::unhex(text.trim()) {
         Some(key) if key.len() >= 32 => Ok(key),
         _ => bail!(
@@ -127,7 +134,8 @@ pub fn load_settings(data_dir: &Path, warn: &mut dyn FnMut(String)) -> anyhow::R
     if !path.exists() {
         write_new_private_file(&path, FIRST_BOOT_SETTINGS.as_bytes())?;
     }
-    let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     parse_settings(&text, warn).with_context(|| format!("{} is not valid JSON", path.display()))
 }
 
@@ -140,7 +148,9 @@ pub fn parse_settings(text: &str, warn: &mut dyn FnMut(String)) -> anyhow::Resul
     let mut settings = Settings::default();
     for (key, value) in fields {
         let ok = match key.as_str() {
-            "channels" => parse_channels(value, warn).map(|c| settings.channels = c).is_some(),
+            "channels" => parse_channels(value, warn)
+                .map(|c| settings.channels = c)
+                .is_some(),
             "image_retention_days" => set_u32(value, 1, &mut settings.image_retention_days),
             "file_retention_days" => set_u32(value, 1, &mut settings.file_retention_days),
             "message_retention_days" => set_u32(value, 1, &mut settings.message_retention_days),
@@ -211,25 +221,38 @@ pub fn is_valid_public_channel(name: &str) -> bool {
 }
 
 fn parse_rate_limits(value: &Json, settings: &mut Settings, warn: &mut dyn FnMut(String)) -> bool {
-    let Json::Obj(fields) = value else { return false };
+    let Json::Obj(fields) = value else {
+        return false;
+    };
     for (key, limit) in fields {
         let slot = match key.as_str() {
             "login" => &mut settings.login_rate,
             "signup" => &mut settings.signup_rate,
             _ => {
-                warn(format!("settings.json: unknown key \"rate_limits.{key}\" ignored"));
+                warn(format!(
+                    "settings.json: unknown key \"rate_limits.{key}\" ignored"
+                ));
                 continue;
             }
         };
         let pair = match limit {
             Json::Arr(pair) if pair.len() == 2 => pair
                 .iter()
-                .map(|n| n.as_u64().and_then(|n| u32::try_from(n).ok()).filter(|n| *n >= 1))
+                .map(|n| {
+                    n.as_u64()
+                        .and_then(|n| u32::try_from(n).ok())
+                        .filter(|n| *n >= 1)
+                })
                 .collect::<Option<Vec<u32>>>(),
             _ => None,
         };
         match pair {
-            Some(pair) => *slot = RateLimit { max: pair[0], window_secs: pair[1] },
+            Some(pair) => {
+                *slot = RateLimit {
+                    max: pair[0],
+                    window_secs: pair[1],
+                }
+            }
             None => warn(format!(
                 "settings.json: invalid value for \"rate_limits.{key}\": {} (want [max requests, \
                  window seconds]); using the default",
@@ -270,10 +293,18 @@ mod tests {
         assert_eq!(settings.max_upload_size_mb, 25);
         assert_eq!(settings.stun_port, 3478);
         assert_eq!(settings.session_idle_days, 3);
-        assert_eq!(settings.login_rate, RateLimit { max: 60, window_secs: 60 });
+        assert_eq!(
+            settings.login_rate,
+            RateLimit {
+                max: 60,
+                window_secs: 60
+            }
+        );
         assert_eq!(warnings.len(), 4, "{warnings:?}");
         assert!(warnings.iter().any(|w| w.contains("max_upload_size_mb")));
-        assert!(warnings.iter().any(|w| w.contains("unknown key \"colour\"")));
+        assert!(warnings
+            .iter()
+            .any(|w| w.contains("unknown key \"colour\"")));
     }
 
     #[test]

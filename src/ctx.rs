@@ -71,8 +71,9 @@ impl Ctx {
     }
 
     pub fn dummy_hash(&self) -> &str {
-        self.dummy_hash
-            .get_or_init(|| crate::password::hash(&crate::util::hex(&crate::util::random_bytes::<16>())))
+        self.dummy_hash.get_or_init(|| {
+            crate::password::hash(&crate::util::hex(&crate::util::random_bytes::<16>()))
+        })
     }
 
     pub fn is_shutting_down(&self) -> bool {

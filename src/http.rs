@@ -6,7 +6,7 @@
 
 use crate::json::{self, Json};
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Shutdown, TcpStream};
+use std::net::{IpAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 /// Largest request head (request line + headers) accepted.
@@ -88,18 +88,32 @@ impl Conn {
     }
 
     /// Sends a response head and body. `head_only` is for HEAD requests.
-    pub fn write_response(&mut self, response: &Response, head_only: bool, keep_alive: bool) -> io::Result<()> {
+    pub fn write_response(
+        &mut self,
+        response: &Response,
+        head_only: bool,
+        keep_alive: bool,
+    ) -> io::Result<()> {
         let body: &[u8] = match &response.body {
             Body::Empty | Body::WebSocket(_) => &[],
             Body::Bytes(b) => b,
             Body::Static(b) => b,
         };
-        let mut head = format!("HTTP/1.1 {} {}\r\n", response.status, reason(response.status));
+        let mut head = format!(
+            "HTTP/1.1 {} {}\r\n",
+            response.status,
+            reason(response.status)
+        );
         for (name, value) in &response.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
-        head.push_str(&format!("Date: {}\r\n", crate::util::http_date(crate::util::now() as i64)));
-        head.push_str(&format!("Content-Security-Policy: {CONTENT_SECURITY_POLICY}\r\n"));
+        head.push_str(&format!(
+            "Date: {}\r\n",
+            crate::util::http_date(crate::util::now() as i64)
+        ));
+        head.push_str(&format!(
+            "Content-Security-Policy: {CONTENT_SECURITY_POLICY}\r\n"
+        ));
         head.push_str(
             "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n\
              X-Frame-Options: DENY\r\n\
@@ -112,7 +126,11 @@ impl Conn {
             if response.status != 204 && response.status != 304 {
                 head.push_str(&format!("Content-Length: {}\r\n", body.len()));
             }
-            head.push_str(if keep_alive { "Connection: keep-alive\r\n" } else { "Connection: close\r\n" });
+            head.push_str(if keep_alive {
+                "Connection: keep-alive\r\n"
+            } else {
+                "Connection: close\r\n"
+            });
         }
         head.push_str("\r\n");
         let mut out = head.into_bytes();
@@ -158,7 +176,12 @@ pub fn read_head(conn: &mut Conn, idle: Duration) -> Result<Head, HeadError> {
                 return Err(HeadError::Closed)
             }
             Ok(0) => return Err(HeadError::Closed),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 return Err(HeadError::Bad(HttpError::Timeout))
             }
             Err(_) => return Err(HeadError::Closed),
@@ -173,19 +196,26 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
 
 fn parse_head(bytes: &[u8]) -> Result<Head, HttpError> {
     // Tolerate blank lines before a request (RFC 9112 §2.2).
-    let start = bytes.iter().position(|b| *b != b'\r' && *b != b'\n').unwrap_or(0);
+    let start = bytes
+        .iter()
+        .position(|b| *b != b'\r' && *b != b'\n')
+        .unwrap_or(0);
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     match req.parse(&bytes[start..]) {
         Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err(HttpError::BadRequest("Incomplete request head".into())),
+        Ok(httparse::Status::Partial) => {
+            return Err(HttpError::BadRequest("Incomplete request head".into()))
+        }
         Err(httparse::Error::TooManyHeaders) => return Err(HttpError::HeaderTooLarge),
         Err(e) => return Err(HttpError::BadRequest(format!("Malformed request: {e}"))),
     }
     let method = req.method.unwrap_or_default().to_owned();
     let target = req.path.unwrap_or_default().to_owned();
     if !target.starts_with('/') {
-        return Err(HttpError::BadRequest("The request target must be an absolute path".into()));
+        return Err(HttpError::BadRequest(
+            "The request target must be an absolute path".into(),
+        ));
     }
     let mut owned = Vec::with_capacity(req.headers.len());
     for h in req.headers.iter() {
@@ -193,7 +223,12 @@ fn parse_head(bytes: &[u8]) -> Result<Head, HttpError> {
             .map_err(|_| HttpError::BadRequest(format!("Header {} is not valid UTF-8", h.name)))?;
         owned.push((h.name.to_ascii_lowercase(), value.trim().to_owned()));
     }
-    Ok(Head { method, target, http11: req.version == Some(1), headers: owned })
+    Ok(Head {
+        method,
+        target,
+        http11: req.version == Some(1),
+        headers: owned,
+    })
 }
 
 /// One request: its head and a reader for its body, borrowed from the connection.
@@ -215,32 +250,43 @@ pub struct Request<'c> {
 impl<'c> Request<'c> {
     /// Validates framing headers and wraps the head; refuses ambiguous bodies.
     pub fn new(head: Head, conn: &'c mut Conn, idle: Duration) -> Result<Request<'c>, HttpError> {
-        fn values<'h>(headers: &'h [(String, String)], name: &'h str) -> impl Iterator<Item = &'h str> {
-            headers.iter().filter(move |(n, _)| n == name).map(|(_, v)| v.as_str())
+        fn values<'h>(
+            headers: &'h [(String, String)],
+            name: &'h str,
+        ) -> impl Iterator<Item = &'h str> {
+            headers
+                .iter()
+                .filter(move |(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
         }
         let header = |name: &'static str| values(&head.headers, name);
         let (body_left, expect_continue, path, query) = {
-        if header("transfer-encoding").next().is_some() {
-            return Err(HttpError::LengthRequired);
-        }
-        let mut lengths = header("content-length");
-        let body_left = match lengths.next() {
-            None => 0,
-            Some(first) => {
-                if lengths.any(|other| other != first) || first.is_empty() || !first.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(HttpError::BadRequest("Invalid Content-Length".into()));
-                }
-                first.parse().map_err(|_| HttpError::BadRequest("Invalid Content-Length".into()))?
+            if header("transfer-encoding").next().is_some() {
+                return Err(HttpError::LengthRequired);
             }
-        };
-        if head.http11 && header("host").next().is_none() {
-            return Err(HttpError::BadRequest("Missing Host header".into()));
-        }
-        let expect_continue = header("expect").any(|v| v.eq_ignore_ascii_case("100-continue"));
-        let (path, query) = match head.target.split_once('?') {
-            Some((p, q)) => (p.to_owned(), q.to_owned()),
-            None => (head.target.clone(), String::new()),
-        };
+            let mut lengths = header("content-length");
+            let body_left = match lengths.next() {
+                None => 0,
+                Some(first) => {
+                    if lengths.any(|other| other != first)
+                        || first.is_empty()
+                        || !first.bytes().all(|b| b.is_ascii_digit())
+                    {
+                        return Err(HttpError::BadRequest("Invalid Content-Length".into()));
+                    }
+                    first
+                        .parse()
+                        .map_err(|_| HttpError::BadRequest("Invalid Content-Length".into()))?
+                }
+            };
+            if head.http11 && header("host").next().is_none() {
+                return Err(HttpError::BadRequest("Missing Host header".into()));
+            }
+            let expect_continue = header("expect").any(|v| v.eq_ignore_ascii_case("100-continue"));
+            let (path, query) = match head.target.split_once('?') {
+                Some((p, q)) => (p.to_owned(), q.to_owned()),
+                None => (head.target.clone(), String::new()),
+            };
             (body_left, expect_continue, path, query)
         };
         Ok(Request {
@@ -261,7 +307,10 @@ impl<'c> Request<'c> {
     /// The first value of a header (names are compared case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Whether the client asked to close the connection after this request.
@@ -279,18 +328,17 @@ impl<'c> Request<'c> {
     pub fn query_param(&self, name: &str) -> Option<String> {
         self.query.split('&').find_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(&k.replace('+', " "))? == name).then(|| percent_decode(&v.replace('+', " ")))?
+            (percent_decode(&k.replace('+', " "))? == name)
+                .then(|| percent_decode(&v.replace('+', " ")))?
         })
-    }
-
-    pub fn body_len(&self) -> u64 {
-        self.body_left
     }
 
     /// Reads the whole body, refusing (413) one larger than `cap` before reading it.
     pub fn read_body(&mut self, cap: u64) -> Result<Vec<u8>, HttpError> {
         if self.body_left > cap {
-            return Err(HttpError::TooLarge(format!("The request body is larger than {cap} bytes")));
+            return Err(HttpError::TooLarge(format!(
+                "The request body is larger than {cap} bytes"
+            )));
         }
         let mut body = Vec::with_capacity(self.body_left as usize);
         self.read_to_end(&mut body)
@@ -323,9 +371,6 @@ impl<'c> Request<'c> {
         io::copy(self, &mut io::sink()).is_ok() && self.body_left == 0
     }
 
-    pub fn into_conn(self) -> &'c mut Conn {
-        self.conn
-    }
 }
 
 impl Read for Request<'_> {
@@ -335,10 +380,14 @@ impl Read for Request<'_> {
         }
         if self.expect_continue {
             self.expect_continue = false;
-            self.conn.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            self.conn
+                .stream
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
             self.conn.stream.flush()?;
         }
-        let want = buf.len().min(usize::try_from(self.body_left).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(self.body_left).unwrap_or(usize::MAX));
         let n = if !self.conn.buffered.is_empty() {
             let n = want.min(self.conn.buffered.len());
             buf[..n].copy_from_slice(&self.conn.buffered[..n]);
@@ -348,7 +397,10 @@ impl Read for Request<'_> {
             self.conn.stream.tcp().set_read_timeout(Some(self.idle))?;
             let n = self.conn.stream.read(&mut buf[..want])?;
             if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the body ended early"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the body ended early",
+                ));
             }
             n
         };
@@ -402,14 +454,21 @@ impl Response {
     }
 
     pub fn no_content() -> Response {
-        Response { status: 204, headers: vec![("Cache-Control", "no-store".to_owned())], body: Body::Empty }
+        Response {
+            status: 204,
+            headers: vec![("Cache-Control", "no-store".to_owned())],
+            body: Body::Empty,
+        }
     }
 
     /// A 302 to a same-site path.
     pub fn redirect(location: &str) -> Response {
         Response {
             status: 302,
-            headers: vec![("Location", location.to_owned()), ("Cache-Control", "no-store".to_owned())],
+            headers: vec![
+                ("Location", location.to_owned()),
+                ("Cache-Control", "no-store".to_owned()),
+            ],
             body: Body::Empty,
         }
     }
@@ -434,7 +493,10 @@ pub enum HttpError {
     TooLarge(String),
     UnsupportedMediaType,
     Locked(String),
-    TooMany { retry_after_secs: u64, message: String },
+    TooMany {
+        retry_after_secs: u64,
+        message: String,
+    },
     HeaderTooLarge,
     Timeout,
     Unavailable(String),
@@ -480,10 +542,14 @@ impl HttpError {
             HttpError::LengthRequired => {
                 "Chunked request bodies are not supported; send a Content-Length".into()
             }
-            HttpError::UnsupportedMediaType => "Send the body as Content-Type: application/json".into(),
+            HttpError::UnsupportedMediaType => {
+                "Send the body as Content-Type: application/json".into()
+            }
             HttpError::HeaderTooLarge => "The request headers are too large".into(),
             HttpError::Timeout => "The request took too long to arrive".into(),
-            HttpError::Internal(_) => "Internal server error; the details are in the server log".into(),
+            HttpError::Internal(_) => {
+                "Internal server error; the details are in the server log".into()
+            }
         }
     }
 
@@ -491,12 +557,21 @@ impl HttpError {
         if let HttpError::Internal(e) = &self {
             eprintln!("error: {e:#}");
         }
-        let mut response = Response::json(self.status(), &Json::obj([("error", Json::str(self.message()))]));
+        let mut response = Response::json(
+            self.status(),
+            &Json::obj([("error", Json::str(self.message()))]),
+        );
         match self {
-            HttpError::TooMany { retry_after_secs, .. } => {
-                response.headers.push(("Retry-After", retry_after_secs.max(1).to_string()));
+            HttpError::TooMany {
+                retry_after_secs, ..
+            } => {
+                response
+                    .headers
+                    .push(("Retry-After", retry_after_secs.max(1).to_string()));
             }
-            HttpError::MethodNotAllowed(allowed) => response.headers.push(("Allow", allowed.join(", "))),
+            HttpError::MethodNotAllowed(allowed) => {
+                response.headers.push(("Allow", allowed.join(", ")))
+            }
             _ => {}
         }
         response
@@ -544,11 +619,6 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Closes the read side of a socket so a thread blocked reading it wakes up (at shutdown).
-pub fn shutdown_read(stream: &TcpStream) {
-    let _ = stream.shutdown(Shutdown::Read);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -556,19 +626,27 @@ mod tests {
     #[test]
     fn parses_heads_strictly() {
         let head = parse_head(b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nX-A:  v \r\n\r\n").unwrap();
-        assert_eq!((head.method.as_str(), head.target.as_str(), head.http11), ("GET", "/a?b=1", true));
+        assert_eq!(
+            (head.method.as_str(), head.target.as_str(), head.http11),
+            ("GET", "/a?b=1", true)
+        );
         assert_eq!(head.headers[1], ("x-a".to_owned(), "v".to_owned()));
         assert!(parse_head(b"GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n").is_err());
         assert!(parse_head(b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n").is_err());
         assert!(parse_head(b"GET / HTTP/2.0\r\n\r\n").is_err());
         let many: String = (0..70).map(|i| format!("X-{i}: v\r\n")).collect();
-        let err = parse_head(format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes()).err().unwrap();
+        let err = parse_head(format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes())
+            .err()
+            .unwrap();
         assert_eq!(err.status(), 431);
     }
 
     #[test]
     fn decodes_percent_escapes() {
-        assert_eq!(percent_decode("dm%3Aalice%3Abob").as_deref(), Some("dm:alice:bob"));
+        assert_eq!(
+            percent_decode("dm%3Aalice%3Abob").as_deref(),
+            Some("dm:alice:bob")
+        );
         assert_eq!(percent_decode("%E2%9C%93").as_deref(), Some("✓"));
         assert_eq!(percent_decode("%zz"), None);
         assert_eq!(percent_decode("%FF"), None);

@@ -29,7 +29,9 @@ pub fn parse(text: &str) -> Result<Json, String> {
     let mut state = DeJsonState::default();
     let mut chars = text.chars();
     state.next(&mut chars);
-    let parsed = state.next_tok(&mut chars).and_then(|()| read_value(&mut state, &mut chars, 0));
+    let parsed = state
+        .next_tok(&mut chars)
+        .and_then(|()| read_value(&mut state, &mut chars, 0));
     let value = parsed.map_err(|err| describe(&err, state.cur))?;
     if state.tok != DeJsonTok::Eof {
         return Err(format!(
@@ -49,7 +51,11 @@ fn describe(err: &DeJsonErr, lookahead: char) -> String {
     if lookahead == '\n' {
         format!("invalid JSON at the end of line {}: {detail}", err.line)
     } else {
-        format!("invalid JSON at line {}, column {}: {detail}", err.line + 1, err.col.max(1))
+        format!(
+            "invalid JSON at line {}, column {}: {detail}",
+            err.line + 1,
+            err.col.max(1)
+        )
     }
 }
 
@@ -227,12 +233,15 @@ mod tests {
     #[test]
     fn parses_nested_values() {
         let v = parse(r#"{"a": [1, -2, 3.5, "x\u00e9\n"], "b": {"c": null, "d": true}}"#).unwrap();
-        assert_eq!(v.get("a").unwrap(), &Json::Arr(vec![
-            Json::Num(1.0),
-            Json::Num(-2.0),
-            Json::Num(3.5),
-            Json::str("xé\n"),
-        ]));
+        assert_eq!(
+            v.get("a").unwrap(),
+            &Json::Arr(vec![
+                Json::Num(1.0),
+                Json::Num(-2.0),
+                Json::Num(3.5),
+                Json::str("xé\n"),
+            ])
+        );
         assert_eq!(v.get("b").unwrap().get("c"), Some(&Json::Null));
         assert_eq!(v.get("b").unwrap().get("d"), Some(&Json::Bool(true)));
     }
@@ -259,6 +268,9 @@ mod tests {
     #[test]
     fn writes_whole_numbers_without_fraction() {
         assert_eq!(Json::Num(5.0).to_json_string(), "5");
-        assert_eq!(Json::Num(1716000000.123456).to_json_string(), "1716000000.123456");
+        assert_eq!(
+            Json::Num(1716000000.123456).to_json_string(),
+            "1716000000.123456"
+        );
     }
 }

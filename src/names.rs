@@ -4,7 +4,13 @@
 use std::fmt;
 
 /// Names nobody may register, compared case-insensitively.
-const RESERVED: &[&str] = &["minimost", "system", "everyone", "deleted-user", "deleted_user"];
+const RESERVED: &[&str] = &[
+    "minimost",
+    "system",
+    "everyone",
+    "deleted-user",
+    "deleted_user",
+];
 
 /// `[A-Za-z0-9_-]{1,32}`, not reserved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -15,7 +21,9 @@ impl Username {
     pub fn parse(text: &str) -> Result<Username, String> {
         let name = Username::parse_existing(text)?;
         if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(text)) {
-            return Err(format!("The username \"{text}\" is reserved; choose another"));
+            return Err(format!(
+                "The username \"{text}\" is reserved; choose another"
+            ));
         }
         Ok(name)
     }
@@ -25,7 +33,10 @@ impl Username {
         if text.is_empty() || text.len() > 32 {
             return Err("Username must be 1 to 32 characters".to_owned());
         }
-        if !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        if !text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
             return Err("Username may contain only letters, digits, '_' and '-'".to_owned());
         }
         Ok(Username(text.to_owned()))
@@ -81,28 +92,50 @@ mod tests {
         assert!(Username::parse("al ice").is_err());
         assert!(Username::parse("../x").is_err());
         assert!(Username::parse("élise").is_err());
-        for reserved in ["System", "MINIMOST", "everyone", "Deleted-User", "deleted_user"] {
-            assert!(Username::parse(reserved).unwrap_err().contains("reserved"), "{reserved}");
+        for reserved in [
+            "System",
+            "MINIMOST",
+            "everyone",
+            "Deleted-User",
+            "deleted_user",
+        ] {
+            assert!(
+                Username::parse(reserved).unwrap_err().contains("reserved"),
+                "{reserved}"
+            );
         }
         assert!(Username::parse_existing("system").is_ok());
     }
 
     #[test]
     fn password_rules_first_failure_wins() {
-        assert_eq!(check_new_password("short", "x"), Err("Password must be at least 8 characters long"));
-        assert_eq!(check_new_password("abcdefgh", "x"), Err("Password must contain at least one digit"));
+        assert_eq!(
+            check_new_password("short", "x"),
+            Err("Password must be at least 8 characters long")
+        );
+        assert_eq!(
+            check_new_password("abcdefgh", "x"),
+            Err("Password must contain at least one digit")
+        );
         assert_eq!(
             check_new_password("abcdefg1", "x"),
             Err("Password must contain at least one uppercase letter")
         );
-        assert!(check_new_password("Abcdefg1", "x").unwrap_err().contains("special"));
-        assert_eq!(check_new_password("Abcdefg1!", "x"), Err("Passwords do not match"));
+        assert!(check_new_password("Abcdefg1", "x")
+            .unwrap_err()
+            .contains("special"));
+        assert_eq!(
+            check_new_password("Abcdefg1!", "x"),
+            Err("Passwords do not match")
+        );
         assert_eq!(check_new_password("Abcdefg1!", "Abcdefg1!"), Ok(()));
         for special in PASSWORD_SPECIALS.chars() {
             let pw = format!("Abcdefg1{special}");
             assert_eq!(check_new_password(&pw, &pw), Ok(()), "{special}");
         }
         let long = format!("Aa1!{}", "x".repeat(1021));
-        assert!(check_new_password(&long, &long).unwrap_err().contains("1024"));
+        assert!(check_new_password(&long, &long)
+            .unwrap_err()
+            .contains("1024"));
     }
 }

@@ -24,8 +24,11 @@ pub fn hash(password: &str) -> String {
 /// stored hash never matches.
 pub fn verify(password: &str, stored: &str) -> bool {
     if stored.starts_with("$argon2") {
-        return PasswordHash::new(stored)
-            .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok());
+        return PasswordHash::new(stored).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        });
     }
     verify_werkzeug(password, stored).unwrap_or(false)
 }
@@ -49,7 +52,7 @@ fn verify_werkzeug(password: &str, stored: &str) -> Option<bool> {
             let digest = method.next().unwrap_or("sha256");
             // Werkzeug's default when the count is omitted (2.x era).
             let iterations: u32 = method.next().map_or(Some(260_000), |n| n.parse().ok())?;
-            if iterations == 0 || iterations > 10_000_000 {
+            if !(1..=10_000_000).contains(&iterations) {
                 return None;
             }
             let (pw, salt) = (password.as_bytes(), salt.as_bytes());
@@ -63,7 +66,7 @@ fn verify_werkzeug(password: &str, stored: &str) -> Option<bool> {
             let n: u64 = method.next().map_or(Some(32_768), |n| n.parse().ok())?;
             let r: u32 = method.next().map_or(Some(8), |n| n.parse().ok())?;
             let p: u32 = method.next().map_or(Some(1), |n| n.parse().ok())?;
-            if !n.is_power_of_two() || n < 2 || n > 1 << 20 || r > 32 || p > 16 {
+            if !n.is_power_of_two() || !(2..=1 << 20).contains(&n) || r > 32 || p > 16 {
                 return None;
             }
             let params = scrypt::Params::new(n.trailing_zeros() as u8, r, p, actual.len()).ok()?;
@@ -88,7 +91,10 @@ pub struct HashPermit<'a>(&'a HashGate);
 
 impl HashGate {
     pub fn new(permits: usize) -> HashGate {
-        HashGate { free: Mutex::new(permits.max(1)), freed: Condvar::new() }
+        HashGate {
+            free: Mutex::new(permits.max(1)),
+            freed: Condvar::new(),
+        }
     }
 
     /// Waits up to `patience` for a permit; `None` means the server is saturated.
@@ -97,7 +103,11 @@ impl HashGate {
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
         while *free == 0 {
             let left = deadline.checked_duration_since(Instant::now())?;
-            free = self.freed.wait_timeout(free, left).unwrap_or_else(|e| e.into_inner()).0;
+            free = self
+                .freed
+                .wait_timeout(free, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
         *free -= 1;
         Some(HashPermit(self))
@@ -128,7 +138,10 @@ mod tests {
     fn verifies_werkzeug_hashes_made_by_the_python_original() {
         let vectors = include_str!("../tests/data/werkzeug_hashes.tsv");
         let mut n = 0;
-        for line in vectors.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        for line in vectors
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
             let (password, stored) = line.split_once('\t').unwrap();
             assert!(verify(password, stored), "{stored}");
             assert!(!verify(&format!("{password}x"), stored), "{stored}");
@@ -140,8 +153,15 @@ mod tests {
 
     #[test]
     fn malformed_hashes_never_match() {
-        for bad in ["", "$argon2id$garbage", "pbkdf2:sha256:1000$salt", "pbkdf2:md5:1$s$00",
-                    "scrypt:1000:8:1$s$00", "plain$text$zz", "pbkdf2:sha256:0$s$00"] {
+        for bad in [
+            "",
+            "$argon2id$garbage",
+            "pbkdf2:sha256:1000$salt",
+            "pbkdf2:md5:1$s$00",
+            "scrypt:1000:8:1$s$00",
+            "plain$text$zz",
+            "pbkdf2:sha256:0$s$00",
+        ] {
             assert!(!verify("anything", bad), "{bad}");
         }
     }

@@ -23,7 +23,8 @@ pub fn route(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         check_same_origin(req)?;
     }
     let decoded: Option<Vec<String>> = req.path[1..].split('/').map(percent_decode).collect();
-    let segments = decoded.ok_or_else(|| HttpError::BadRequest("Malformed percent-encoding in the path".into()))?;
+    let segments = decoded
+        .ok_or_else(|| HttpError::BadRequest("Malformed percent-encoding in the path".into()))?;
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     match segments.as_slice() {
         [""] => methods!(req, "GET" => pages::get_app(ctx, req)),
@@ -51,11 +52,19 @@ pub fn route(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
 /// same-origin`) must name the host it was sent to. The scheme is not compared, so a
 /// TLS-terminating proxy that keeps `Host` works.
 pub fn check_same_origin(req: &Request) -> Result<(), HttpError> {
-    let refused = |why: &str| Err(HttpError::Forbidden(format!("Cross-origin request refused: {why}")));
-    let Some(host) = req.header("host") else { return refused("no Host header") };
+    let refused = |why: &str| {
+        Err(HttpError::Forbidden(format!(
+            "Cross-origin request refused: {why}"
+        )))
+    };
+    let Some(host) = req.header("host") else {
+        return refused("no Host header");
+    };
     match req.header("origin") {
         Some(origin) => {
-            let authority = origin.split_once("://").map_or("", |(_, a)| a.trim_end_matches('/'));
+            let authority = origin
+                .split_once("://")
+                .map_or("", |(_, a)| a.trim_end_matches('/'));
             if without_default_port(authority).eq_ignore_ascii_case(without_default_port(host)) {
                 Ok(())
             } else {
@@ -68,5 +77,8 @@ pub fn check_same_origin(req: &Request) -> Result<(), HttpError> {
 }
 
 fn without_default_port(authority: &str) -> &str {
-    authority.strip_suffix(":443").or_else(|| authority.strip_suffix(":80")).unwrap_or(authority)
+    authority
+        .strip_suffix(":443")
+        .or_else(|| authority.strip_suffix(":80"))
+        .unwrap_or(authority)
 }

@@ -36,7 +36,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let fd_limit = raise_fd_limit();
     let ctx = boot(&args)?;
     let listener = bind(&args.host, args.port)?;
-    let tls_config = if args.tls { Some(crate::tls::server_config(&ctx.data_dir)?) } else { None };
+    let tls_config = if args.tls {
+        Some(crate::tls::server_config(&ctx.data_dir)?)
+    } else {
+        None
+    };
     let addr = listener.local_addr()?;
     let scheme = if args.tls { "https" } else { "http" };
     println!("listening on {scheme}://{addr}");
@@ -56,17 +60,24 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .name("watchdog".into())
                 .spawn_scoped(scope, move || watchdog(ctx, interval))?;
         }
-        accept_loop(ctx, &listener, stop, conns, max_connections, |stream, peer| {
-            let tls_config = tls_config.clone();
-            std::thread::Builder::new()
-                .name("conn".into())
-                .stack_size(CONNECTION_STACK)
-                .spawn_scoped(scope, move || {
-                    let _guard = conns.track(&stream);
-                    handle_connection(ctx, stream, peer, tls_config);
-                })
-                .map(drop)
-        });
+        accept_loop(
+            ctx,
+            &listener,
+            stop,
+            conns,
+            max_connections,
+            |stream, peer| {
+                let tls_config = tls_config.clone();
+                std::thread::Builder::new()
+                    .name("conn".into())
+                    .stack_size(CONNECTION_STACK)
+                    .spawn_scoped(scope, move || {
+                        let _guard = conns.track(&stream);
+                        handle_connection(ctx, stream, peer, tls_config);
+                    })
+                    .map(drop)
+            },
+        );
         drop(listener);
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
         ctx.hub.close_all();
@@ -98,7 +109,8 @@ fn boot(args: &ServeArgs) -> anyhow::Result<Ctx> {
         .context("cannot reset presence after restart")?;
     let idle_timeout = match std::env::var("MINIMOST_IDLE_TIMEOUT_MS") {
         Ok(ms) => Duration::from_millis(
-            ms.parse().with_context(|| format!("MINIMOST_IDLE_TIMEOUT_MS={ms:?} is not a number"))?,
+            ms.parse()
+                .with_context(|| format!("MINIMOST_IDLE_TIMEOUT_MS={ms:?} is not a number"))?,
         ),
         Err(_) => DEFAULT_IDLE_TIMEOUT,
     };
@@ -139,8 +151,16 @@ fn accept_loop(
     }
     while !ctx.is_shutting_down() {
         let mut fds = [
-            libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: stop.raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd: listener.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: stop.raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         // SAFETY: fds is a valid array of two pollfd for the duration of the call.
         unsafe { libc::poll(fds.as_mut_ptr(), 2, 1000) };
@@ -167,7 +187,12 @@ fn accept_loop(
     }
 }
 
-fn handle_connection(ctx: &Ctx, tcp: TcpStream, peer: SocketAddr, tls: Option<Arc<rustls::ServerConfig>>) {
+fn handle_connection(
+    ctx: &Ctx,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
     let _ = tcp.set_nodelay(true);
     let _ = tcp.set_write_timeout(Some(WRITE_TIMEOUT));
     let stream = match tls {
@@ -180,7 +205,11 @@ fn handle_connection(ctx: &Ctx, tcp: TcpStream, peer: SocketAddr, tls: Option<Ar
         },
         None => Stream::Plain(tcp),
     };
-    let mut conn = Conn { stream, buffered: Vec::new(), peer: peer.ip() };
+    let mut conn = Conn {
+        stream,
+        buffered: Vec::new(),
+        peer: peer.ip(),
+    };
     loop {
         let head = match http::read_head(&mut conn, ctx.idle_timeout) {
             Ok(head) => head,
@@ -200,14 +229,19 @@ fn handle_connection(ctx: &Ctx, tcp: TcpStream, peer: SocketAddr, tls: Option<Ar
                 }
             };
             let mut keep_alive = !req.wants_close();
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| crate::router::route(ctx, &mut req)));
+            let outcome =
+                std::panic::catch_unwind(AssertUnwindSafe(|| crate::router::route(ctx, &mut req)));
             let response = match outcome {
                 Ok(Ok(response)) => response,
                 Ok(Err(e)) => e.into_response(),
                 Err(_) => {
                     keep_alive = false;
-                    HttpError::Internal(anyhow::anyhow!("a handler panicked on {} {}", req.method, req.path))
-                        .into_response()
+                    HttpError::Internal(anyhow::anyhow!(
+                        "a handler panicked on {} {}",
+                        req.method,
+                        req.path
+                    ))
+                    .into_response()
                 }
             };
             keep_alive &= req.finish_body() && !ctx.is_shutting_down();
@@ -217,11 +251,17 @@ fn handle_connection(ctx: &Ctx, tcp: TcpStream, peer: SocketAddr, tls: Option<Ar
             if conn.write_response(&response, false, true).is_err() {
                 return;
             }
-            let Body::WebSocket(upgrade) = response.body else { unreachable!("matched above") };
+            let Body::WebSocket(upgrade) = response.body else {
+                unreachable!("matched above")
+            };
             crate::ws::serve(ctx, conn, upgrade);
             return;
         }
-        if conn.write_response(&response, head_only, keep_alive).is_err() || !keep_alive {
+        if conn
+            .write_response(&response, head_only, keep_alive)
+            .is_err()
+            || !keep_alive
+        {
             return;
         }
     }
@@ -243,7 +283,10 @@ struct Tracked<'a> {
 impl Connections {
     fn track(&self, stream: &TcpStream) -> Tracked<'_> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        self.open.lock().unwrap_or_else(|e| e.into_inner()).insert(id, stream.as_raw_fd());
+        self.open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, stream.as_raw_fd());
         Tracked { conns: self, id }
     }
 
@@ -270,8 +313,14 @@ impl Connections {
         let deadline = Instant::now() + limit;
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         while !open.is_empty() {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else { return false };
-            open = self.closed.wait_timeout(open, left).unwrap_or_else(|e| e.into_inner()).0;
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            open = self
+                .closed
+                .wait_timeout(open, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
         true
     }
@@ -279,7 +328,11 @@ impl Connections {
 
 impl Drop for Tracked<'_> {
     fn drop(&mut self) {
-        self.conns.open.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+        self.conns
+            .open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
         self.conns.closed.notify_all();
     }
 }
@@ -288,7 +341,10 @@ impl Drop for Tracked<'_> {
 fn finish(ctx: &Ctx) {
     ctx.auth_db.close_idle();
     ctx.presence_db.close_idle();
-    let mut paths = vec![ctx.auth_db.path().to_owned(), ctx.presence_db.path().to_owned()];
+    let mut paths = vec![
+        ctx.auth_db.path().to_owned(),
+        ctx.presence_db.path().to_owned(),
+    ];
     if let Ok(entries) = std::fs::read_dir(ctx.data_dir.join("users")) {
         paths.extend(
             entries
@@ -319,7 +375,10 @@ fn block_shutdown_signals() -> libc::sigset_t {
 /// Waits for SIGTERM/SIGINT (checking a few times a second whether to stop anyway), then
 /// starts the shutdown.
 fn wait_for_signal(set: &libc::sigset_t, ctx: &Ctx, stop: &WakeFd) {
-    let timeout = libc::timespec { tv_sec: 0, tv_nsec: 250_000_000 };
+    let timeout = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 250_000_000,
+    };
     while !ctx.is_shutting_down() {
         // SAFETY: set and timeout are valid for the call; the info pointer may be null.
         let sig = unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), &timeout) };

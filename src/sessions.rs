@@ -23,7 +23,10 @@ impl SessionKey {
     /// A fresh session id and its signed cookie value.
     pub fn new_session(&self) -> (String, String) {
         let id = crate::util::hex(&crate::util::random_bytes::<16>());
-        let value = format!("{id}.{}", crate::util::hex(&self.mac(&id).finalize().into_bytes()));
+        let value = format!(
+            "{id}.{}",
+            crate::util::hex(&self.mac(&id).finalize().into_bytes())
+        );
         (id, value)
     }
 
@@ -81,7 +84,11 @@ mod tests {
         assert_eq!(cookie_value(header, COOKIE_NAME), Some("abc.def"));
         assert_eq!(cookie_value("x=1", COOKIE_NAME), None);
         let cookie = set_cookie("v", true, 60);
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.ends_with("; Secure"));
+        assert!(
+            cookie.contains("HttpOnly")
+                && cookie.contains("SameSite=Lax")
+                && cookie.ends_with("; Secure")
+        );
         assert!(!set_cookie("v", false, 60).contains("Secure"));
     }
 }

@@ -6,8 +6,8 @@
 use crate::config::write_new_private_file;
 use anyhow::{bail, Context};
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, SanType,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -31,12 +31,15 @@ pub fn ensure_files(data_dir: &Path) -> anyhow::Result<()> {
     let ca_key = if ca_key_path.exists() {
         let pem = std::fs::read_to_string(&ca_key_path)
             .with_context(|| format!("cannot read {}", ca_key_path.display()))?;
-        KeyPair::from_pem(&pem).with_context(|| format!("{} is not a valid key", ca_key_path.display()))?
+        KeyPair::from_pem(&pem)
+            .with_context(|| format!("{} is not a valid key", ca_key_path.display()))?
     } else {
         KeyPair::generate().context("cannot generate the CA key")?
     };
     // Rebuilding the CA from its fixed name and key yields the same issuer for signing.
-    let ca_cert = ca_params()?.self_signed(&ca_key).context("cannot create the local CA")?;
+    let ca_cert = ca_params()?
+        .self_signed(&ca_key)
+        .context("cannot create the local CA")?;
     if !ca_key_path.exists() {
         let _ = std::fs::remove_file(data_dir.join(CA_FILE));
         write_new_private_file(&ca_key_path, ca_key.serialize_pem().as_bytes())?;
@@ -47,7 +50,10 @@ pub fn ensure_files(data_dir: &Path) -> anyhow::Result<()> {
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     let host = hostname();
     params.distinguished_name = DistinguishedName::new();
-    params.distinguished_name.push(DnType::CommonName, host.clone().unwrap_or_else(|| "localhost".into()));
+    params.distinguished_name.push(
+        DnType::CommonName,
+        host.clone().unwrap_or_else(|| "localhost".into()),
+    );
     let mut names: Vec<String> = vec!["localhost".to_owned()];
     names.extend(host);
     for name in names {
@@ -64,12 +70,16 @@ pub fn ensure_files(data_dir: &Path) -> anyhow::Result<()> {
             addrs.push(addr);
         }
     }
-    params.subject_alt_names.extend(addrs.into_iter().map(SanType::IpAddress));
+    params
+        .subject_alt_names
+        .extend(addrs.into_iter().map(SanType::IpAddress));
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     // 825 days: the longest validity Apple platforms accept for a TLS server certificate.
     set_validity(&mut params, 825)?;
-    let cert = params.signed_by(&key, &ca_cert, &ca_key).context("cannot sign the certificate")?;
+    let cert = params
+        .signed_by(&key, &ca_cert, &ca_key)
+        .context("cannot sign the certificate")?;
 
     for file in [CERT_FILE, KEY_FILE] {
         let _ = std::fs::remove_file(data_dir.join(file));
@@ -82,8 +92,12 @@ pub fn ensure_files(data_dir: &Path) -> anyhow::Result<()> {
 fn ca_params() -> anyhow::Result<CertificateParams> {
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.distinguished_name = DistinguishedName::new();
-    params.distinguished_name.push(DnType::OrganizationName, "MiniMost");
-    params.distinguished_name.push(DnType::CommonName, "MiniMost local CA");
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "MiniMost");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "MiniMost local CA");
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     set_validity(&mut params, 3653)?;
@@ -134,7 +148,9 @@ pub fn interface_addresses() -> Vec<IpAddr> {
                 match i32::from((*addr).sa_family) {
                     libc::AF_INET => {
                         let sin = &*(addr as *const libc::sockaddr_in);
-                        out.push(IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes()));
+                        out.push(IpAddr::from(
+                            u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+                        ));
                     }
                     libc::AF_INET6 => {
                         let sin6 = &*(addr as *const libc::sockaddr_in6);
@@ -168,7 +184,11 @@ pub fn server_config(data_dir: &Path) -> anyhow::Result<Arc<rustls::ServerConfig
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .with_context(|| {
-            format!("{} and {} do not form a usable pair", cert_path.display(), key_path.display())
+            format!(
+                "{} and {} do not form a usable pair",
+                cert_path.display(),
+                key_path.display()
+            )
         })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))

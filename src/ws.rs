@@ -39,10 +39,14 @@ pub fn upgrade(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
             .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     };
     if !has_token("upgrade", "websocket") || !has_token("connection", "upgrade") {
-        return Err(HttpError::BadRequest("This endpoint only speaks WebSocket".into()));
+        return Err(HttpError::BadRequest(
+            "This endpoint only speaks WebSocket".into(),
+        ));
     }
     if req.header("sec-websocket-version") != Some("13") {
-        return Err(HttpError::BadRequest("Unsupported WebSocket version; use 13".into()));
+        return Err(HttpError::BadRequest(
+            "Unsupported WebSocket version; use 13".into(),
+        ));
     }
     let key = req
         .header("sec-websocket-key")
@@ -55,7 +59,10 @@ pub fn upgrade(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
             ("Connection", "Upgrade".to_owned()),
             ("Sec-WebSocket-Accept", accept),
         ],
-        body: Body::WebSocket(Upgrade { user: user.name.to_string(), session_id: user.session_id }),
+        body: Body::WebSocket(Upgrade {
+            user: user.name.to_string(),
+            session_id: user.session_id,
+        }),
     })
 }
 
@@ -70,7 +77,12 @@ pub fn serve(ctx: &Ctx, conn: Conn, upgrade: Upgrade) {
     };
     publish_presence(ctx, &client.user);
     if let Err(e) = run(ctx, conn, &client) {
-        if !matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::UnexpectedEof) {
+        if !matches!(
+            e.kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof
+        ) {
             eprintln!("websocket {}: {e}", client.user);
         }
     }
@@ -82,21 +94,33 @@ pub fn serve(ctx: &Ctx, conn: Conn, upgrade: Upgrade) {
 pub fn publish_presence(ctx: &Ctx, user: &str) {
     // One announcement at a time, so the last recorded and sent state is the true one.
     let _order = ctx.presence_order.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(state) = ctx.hub.presence_change(user) else { return };
+    let Some(state) = ctx.hub.presence_change(user) else {
+        return;
+    };
     match ctx.presence_db.get() {
         Ok(db) => {
-            if let Err(e) = crate::db::presence::set_state(&db, user, state.as_str(), crate::util::now() as i64) {
+            if let Err(e) =
+                crate::db::presence::set_state(&db, user, state.as_str(), crate::util::now() as i64)
+            {
                 eprintln!("warning: cannot record presence of {user}: {e}");
             }
         }
         Err(e) => eprintln!("warning: cannot record presence of {user}: {e:#}"),
     }
-    let event = Json::obj([("type", "presence".into()), ("user", user.into()), ("state", state.as_str().into())]);
+    let event = Json::obj([
+        ("type", "presence".into()),
+        ("user", user.into()),
+        ("state", state.as_str().into()),
+    ]);
     ctx.hub.broadcast(&Arc::from(event.to_json_string()));
 }
 
 fn run(ctx: &Ctx, conn: Conn, client: &Client) -> io::Result<()> {
-    let Conn { mut stream, buffered, .. } = conn;
+    let Conn {
+        mut stream,
+        buffered,
+        ..
+    } = conn;
     if let crate::http::Stream::Tls(tls) = &mut stream {
         // The outgoing queue bounds what we hand rustls; do not let rustls refuse a batch.
         tls.conn.set_buffer_limit(None);
@@ -110,8 +134,12 @@ fn run(ctx: &Ctx, conn: Conn, client: &Client) -> io::Result<()> {
         ..WebSocketConfig::default()
     };
     let mut ws = WebSocket::from_partially_read(stream, buffered, Role::Server, Some(config));
-    let hello = Json::obj([("type", "hello".into()), ("user", client.user.as_str().into())]);
-    ws.write(Message::Text(hello.to_json_string())).map_err(to_io)?;
+    let hello = Json::obj([
+        ("type", "hello".into()),
+        ("user", client.user.as_str().into()),
+    ]);
+    ws.write(Message::Text(hello.to_json_string()))
+        .map_err(to_io)?;
     let mut want_write = !flush(&mut ws)?;
     let mut last_heard = Instant::now();
     let mut pinged = false;
@@ -133,7 +161,9 @@ fn run(ctx: &Ctx, conn: Conn, client: &Client) -> io::Result<()> {
                     }
                 }
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => return Ok(()),
+                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                    return Ok(())
+                }
                 Err(tungstenite::Error::Io(e)) => return Err(e),
                 Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
             }
@@ -165,7 +195,9 @@ fn run(ctx: &Ctx, conn: Conn, client: &Client) -> io::Result<()> {
             want_write = !flush(&mut ws)?;
         }
         let next_timer = if pinged { DEAD_AFTER } else { PING_AFTER };
-        let timeout = next_timer.saturating_sub(idle).max(Duration::from_millis(10));
+        let timeout = next_timer
+            .saturating_sub(idle)
+            .max(Duration::from_millis(10));
         wait(fd, client.wake.raw_fd(), want_write, timeout)?;
     }
 }
@@ -182,7 +214,7 @@ fn flush<S: io::Read + io::Write>(ws: &mut WebSocket<S>) -> io::Result<bool> {
 fn to_io(e: tungstenite::Error) -> io::Error {
     match e {
         tungstenite::Error::Io(e) => e,
-        other => io::Error::new(io::ErrorKind::Other, other.to_string()),
+        other => io::Error::other(other.to_string()),
     }
 }
 
@@ -196,7 +228,10 @@ fn close<S: io::Read + io::Write>(ws: &mut WebSocket<S>, why: Kick) -> io::Resul
         Kick::ShuttingDown => (CloseCode::Away, "server shutting down"),
         Kick::TooSlow | Kick::None => (CloseCode::Again, "too slow; reconnect"),
     };
-    let _ = ws.close(Some(CloseFrame { code, reason: reason.into() }));
+    let _ = ws.close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
     // Give the close frame a moment to leave; the peer's reply is not needed.
     let deadline = Instant::now() + Duration::from_millis(200);
     while !flush(ws).unwrap_or(true) && Instant::now() < deadline {
@@ -209,8 +244,16 @@ fn close<S: io::Read + io::Write>(ws: &mut WebSocket<S>, why: Kick) -> io::Resul
 fn wait(socket: i32, wake: i32, want_write: bool, timeout: Duration) -> io::Result<()> {
     let socket_events = libc::POLLIN | if want_write { libc::POLLOUT } else { 0 };
     let mut fds = [
-        libc::pollfd { fd: socket, events: socket_events, revents: 0 },
-        libc::pollfd { fd: wake, events: libc::POLLIN, revents: 0 },
+        libc::pollfd {
+            fd: socket,
+            events: socket_events,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: wake,
+            events: libc::POLLIN,
+            revents: 0,
+        },
     ];
     let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
     // SAFETY: fds is a valid array of two pollfd for the duration of the call.
@@ -226,11 +269,17 @@ fn wait(socket: i32, wake: i32, want_write: bool, timeout: Duration) -> io::Resu
 
 /// Client → server frames: `presence {state}`, `ping`; others are ignored.
 fn handle_client_message(ctx: &Ctx, client: &Client, text: &str) {
-    let Ok(message) = json::parse(text) else { return };
+    let Ok(message) = json::parse(text) else {
+        return;
+    };
     match message.get("type").and_then(Json::as_str) {
         Some("ping") => client.push(Arc::from(r#"{"type":"pong"}"#)),
         Some("presence") => {
-            if let Some(state) = message.get("state").and_then(Json::as_str).and_then(Presence::parse_client_state) {
+            if let Some(state) = message
+                .get("state")
+                .and_then(Json::as_str)
+                .and_then(Presence::parse_client_state)
+            {
                 ctx.hub.set_client_state(client, state);
                 publish_presence(ctx, &client.user);
             }

@@ -29,7 +29,10 @@ pub fn require_user(ctx: &Ctx, req: &Request) -> Result<AuthUser, HttpError> {
         .header("cookie")
         .and_then(|h| sessions::cookie_value(h, COOKIE_NAME))
         .ok_or(HttpError::Unauthorized)?;
-    let session_id = ctx.session_key.verify(cookie).ok_or(HttpError::Unauthorized)?;
+    let session_id = ctx
+        .session_key
+        .verify(cookie)
+        .ok_or(HttpError::Unauthorized)?;
     let conn = ctx.auth_db.get()?;
     let row = db::auth::session(&conn, &session_id)?.ok_or(HttpError::Unauthorized)?;
     let now = crate::util::now();
@@ -62,7 +65,10 @@ pub fn post_signup(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> 
         crate::accounts::Created::NameTaken => return Err(taken()),
     }
     let cookie = start_session(ctx, req, username.as_str())?;
-    Ok(Response::json(201, &Json::obj([("username", username.as_str().into())])).with_header("Set-Cookie", cookie))
+    Ok(
+        Response::json(201, &Json::obj([("username", username.as_str().into())]))
+            .with_header("Set-Cookie", cookie),
+    )
 }
 
 fn taken() -> HttpError {
@@ -83,7 +89,8 @@ pub fn post_login(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         return Err(HttpError::BadCredentials);
     };
     let now = crate::util::now();
-    let (failures, locked_until) = db::auth::login_failures(&*ctx.auth_db.get()?, &account.username)?;
+    let (failures, locked_until) =
+        db::auth::login_failures(&*ctx.auth_db.get()?, &account.username)?;
     if let Some(until) = locked_until.filter(|until| *until > now) {
         let minutes = ((until - now) / 60.0).ceil().max(1.0) as u64;
         return Err(HttpError::Locked(format!(
@@ -97,11 +104,20 @@ pub fn post_login(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     };
     let conn = ctx.auth_db.get()?;
     if !matches {
-        let failures = if locked_until.is_some() { 1 } else { failures + 1 };
+        let failures = if locked_until.is_some() {
+            1
+        } else {
+            failures + 1
+        };
         let max = ctx.settings.max_login_attempts;
         let lock = (max > 0 && failures >= max)
             .then(|| now + f64::from(ctx.settings.lockout_duration_minutes) * 60.0);
-        db::auth::set_login_failures(&conn, &account.username, if lock.is_some() { 0 } else { failures }, lock)?;
+        db::auth::set_login_failures(
+            &conn,
+            &account.username,
+            if lock.is_some() { 0 } else { failures },
+            lock,
+        )?;
         return Err(HttpError::BadCredentials);
     }
     db::auth::clear_login_failures(&conn, &account.username)?;
@@ -111,8 +127,11 @@ pub fn post_login(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     }
     drop(conn);
     let cookie = start_session(ctx, req, &account.username)?;
-    Ok(Response::json(200, &Json::obj([("username", account.username.as_str().into())]))
-        .with_header("Set-Cookie", cookie))
+    Ok(Response::json(
+        200,
+        &Json::obj([("username", account.username.as_str().into())]),
+    )
+    .with_header("Set-Cookie", cookie))
 }
 
 /// POST /api/logout — ends this session (and its sockets); always clears the cookie.
@@ -121,7 +140,10 @@ pub fn post_logout(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> 
         db::auth::delete_session(&*ctx.auth_db.get()?, &user.session_id)?;
         ctx.hub.revoke(user.name.as_str(), Some(&user.session_id));
     }
-    Ok(Response::no_content().with_header("Set-Cookie", sessions::clear_cookie(secure_cookie(ctx, req))))
+    Ok(Response::no_content().with_header(
+        "Set-Cookie",
+        sessions::clear_cookie(secure_cookie(ctx, req)),
+    ))
 }
 
 /// GET /api/me
@@ -132,22 +154,38 @@ pub fn get_me(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         ("username", user.name.as_str().into()),
         ("name_color", Json::opt_str(profile.name_color)),
         ("bio", Json::opt_str(profile.bio)),
-        ("avatar_url", Json::opt_str(crate::api::users::avatar_url(user.name.as_str(), profile.avatar_file.as_deref()))),
-        ("max_upload_mb", u64::from(ctx.settings.max_upload_size_mb).into()),
-        ("max_avatar_mb", u64::from(ctx.settings.max_avatar_size_mb).into()),
+        (
+            "avatar_url",
+            Json::opt_str(crate::api::users::avatar_url(
+                user.name.as_str(),
+                profile.avatar_file.as_deref(),
+            )),
+        ),
+        (
+            "max_upload_mb",
+            u64::from(ctx.settings.max_upload_size_mb).into(),
+        ),
+        (
+            "max_avatar_mb",
+            u64::from(ctx.settings.max_avatar_size_mb).into(),
+        ),
         ("version", crate::cli::VERSION.into()),
     ]);
     Ok(Response::json(200, &me))
 }
 
 fn rate_limit(ctx: &Ctx, req: &Request, bucket: Bucket) -> Result<(), HttpError> {
-    ctx.limiter.check(bucket, req.peer, Instant::now()).map_err(|wait| {
-        let secs = wait.as_secs_f64().ceil() as u64;
-        HttpError::TooMany {
-            retry_after_secs: secs,
-            message: format!("Too many attempts from your address; try again in {secs} seconds"),
-        }
-    })
+    ctx.limiter
+        .check(bucket, req.peer, Instant::now())
+        .map_err(|wait| {
+            let secs = wait.as_secs_f64().ceil() as u64;
+            HttpError::TooMany {
+                retry_after_secs: secs,
+                message: format!(
+                    "Too many attempts from your address; try again in {secs} seconds"
+                ),
+            }
+        })
 }
 
 fn acquire_hasher(ctx: &Ctx) -> Result<crate::password::HashPermit<'_>, HttpError> {
@@ -163,13 +201,21 @@ fn hash_password(ctx: &Ctx, password: &str) -> Result<String, HttpError> {
 
 /// Whether the cookie should be `Secure`: under our TLS, or behind a proxy that says https.
 fn secure_cookie(ctx: &Ctx, req: &Request) -> bool {
-    ctx.tls || req.header("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"))
+    ctx.tls
+        || req
+            .header("x-forwarded-proto")
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
 /// Creates a session row and returns its `Set-Cookie` value.
 fn start_session(ctx: &Ctx, req: &Request, username: &str) -> Result<String, HttpError> {
     let (id, value) = ctx.session_key.new_session();
-    let user_agent: String = req.header("user-agent").unwrap_or("").chars().take(256).collect();
+    let user_agent: String = req
+        .header("user-agent")
+        .unwrap_or("")
+        .chars()
+        .take(256)
+        .collect();
     db::auth::insert_session(
         &*ctx.auth_db.get()?,
         &db::auth::NewSession {
@@ -181,5 +227,9 @@ fn start_session(ctx: &Ctx, req: &Request, username: &str) -> Result<String, Htt
         },
     )?;
     let max_age = u64::from(ctx.settings.session_idle_days) * 86_400;
-    Ok(sessions::set_cookie(&value, secure_cookie(ctx, req), max_age))
+    Ok(sessions::set_cookie(
+        &value,
+        secure_cookie(ctx, req),
+        max_age,
+    ))
 }

@@ -11,11 +11,15 @@ use crate::json::Json;
 /// A required string field of a JSON object body.
 pub fn str_field<'a>(body: &'a Json, name: &str) -> Result<&'a str, HttpError> {
     if !matches!(body, Json::Obj(_)) {
-        return Err(HttpError::BadRequest("The request body must be a JSON object".into()));
+        return Err(HttpError::BadRequest(
+            "The request body must be a JSON object".into(),
+        ));
     }
     match body.get(name) {
         Some(Json::Str(s)) => Ok(s),
-        Some(_) => Err(HttpError::BadRequest(format!("\"{name}\" must be a string"))),
+        Some(_) => Err(HttpError::BadRequest(format!(
+            "\"{name}\" must be a string"
+        ))),
         None => Err(HttpError::BadRequest(format!("\"{name}\" is required"))),
     }
 }

@@ -31,18 +31,30 @@ pub fn get_asset(ctx: &Ctx, req: &Request, path: &str) -> Result<Response, HttpE
         ("ETag", asset.etag.clone()),
         ("Cache-Control", "no-cache".to_owned()),
     ];
-    let fresh = req
-        .header("if-none-match")
-        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == asset.etag || t.trim() == "*"));
+    let fresh = req.header("if-none-match").is_some_and(|tags| {
+        tags.split(',')
+            .any(|t| t.trim() == asset.etag || t.trim() == "*")
+    });
     if fresh {
-        return Ok(Response { status: 304, headers, body: Body::Empty });
+        return Ok(Response {
+            status: 304,
+            headers,
+            body: Body::Empty,
+        });
     }
-    Ok(Response { status: 200, headers, body: Body::Static(asset.bytes) })
+    Ok(Response {
+        status: 200,
+        headers,
+        body: Body::Static(asset.bytes),
+    })
 }
 
 /// GET /healthz — no authentication.
 pub fn get_health() -> Result<Response, HttpError> {
-    let body = Json::obj([("status", "ok".into()), ("version", crate::cli::VERSION.into())]);
+    let body = Json::obj([
+        ("status", "ok".into()),
+        ("version", crate::cli::VERSION.into()),
+    ]);
     Ok(Response::json(200, &body))
 }
 
@@ -53,7 +65,10 @@ pub fn get_ca(ctx: &Ctx) -> Result<Response, HttpError> {
         status: 200,
         headers: vec![
             ("Content-Type", "application/x-pem-file".to_owned()),
-            ("Content-Disposition", "attachment; filename=\"minimost-ca.pem\"".to_owned()),
+            (
+                "Content-Disposition",
+                "attachment; filename=\"minimost-ca.pem\"".to_owned(),
+            ),
         ],
         body: Body::Bytes(pem.clone()),
     })

@@ -2,8 +2,8 @@
 
 use crate::api::auth::require_user;
 use crate::ctx::Ctx;
-use crate::hub::Presence;
 use crate::http::{HttpError, Request, Response};
+use crate::hub::Presence;
 use crate::json::Json;
 
 /// GET /api/users
@@ -19,7 +19,10 @@ pub fn get_users(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
                 .find(|(u, _)| *u == username)
                 .map_or(Presence::Offline, |(_, p)| *p);
             Json::obj([
-                ("avatar_url", Json::opt_str(avatar_url(&username, profile.avatar_file.as_deref()))),
+                (
+                    "avatar_url",
+                    Json::opt_str(avatar_url(&username, profile.avatar_file.as_deref())),
+                ),
                 ("username", username.into()),
                 ("name_color", Json::opt_str(profile.name_color)),
                 ("bio", Json::opt_str(profile.bio)),

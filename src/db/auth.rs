@@ -32,7 +32,12 @@ pub fn find_user(conn: &Connection, name: &str) -> Result<Option<Account>> {
         "SELECT username, password_hash FROM users WHERE username = ?1 COLLATE NOCASE
          ORDER BY username = ?1 DESC LIMIT 1",
         [name],
-        |row| Ok(Account { username: row.get(0)?, password_hash: row.get(1)? }),
+        |row| {
+            Ok(Account {
+                username: row.get(0)?,
+                password_hash: row.get(1)?,
+            })
+        },
     )
     .optional()
 }
@@ -69,10 +74,20 @@ pub fn profile(conn: &Connection, username: &str) -> Result<Profile> {
         .query_row(
             "SELECT name_color, avatar_file, bio FROM user_settings WHERE username = ?1",
             [username],
-            |row| Ok(Profile { name_color: row.get(0)?, avatar_file: row.get(1)?, bio: row.get(2)? }),
+            |row| {
+                Ok(Profile {
+                    name_color: row.get(0)?,
+                    avatar_file: row.get(1)?,
+                    bio: row.get(2)?,
+                })
+            },
         )
         .optional()?;
-    Ok(profile.unwrap_or(Profile { name_color: None, avatar_file: None, bio: None }))
+    Ok(profile.unwrap_or(Profile {
+        name_color: None,
+        avatar_file: None,
+        bio: None,
+    }))
 }
 
 pub struct NewSession<'a> {
@@ -103,33 +118,27 @@ pub fn session(conn: &Connection, id: &str) -> Result<Option<SessionRow>> {
         "SELECT s.username, s.last_seen_ts FROM sessions s
          JOIN users u ON u.username = s.username WHERE s.id = ?1",
         [id],
-        |row| Ok(SessionRow { username: row.get(0)?, last_seen_ts: row.get(1)? }),
+        |row| {
+            Ok(SessionRow {
+                username: row.get(0)?,
+                last_seen_ts: row.get(1)?,
+            })
+        },
     )
     .optional()
 }
 
 pub fn touch_session(conn: &Connection, id: &str, now: f64) -> Result<()> {
-    conn.execute("UPDATE sessions SET last_seen_ts = ?2 WHERE id = ?1", params![id, now])?;
+    conn.execute(
+        "UPDATE sessions SET last_seen_ts = ?2 WHERE id = ?1",
+        params![id, now],
+    )?;
     Ok(())
 }
 
 pub fn delete_session(conn: &Connection, id: &str) -> Result<()> {
     conn.execute("DELETE FROM sessions WHERE id = ?1", [id])?;
     Ok(())
-}
-
-/// Deletes every session of `username` except `keep`; returns the deleted ids.
-pub fn delete_sessions_of(conn: &Connection, username: &str, keep: Option<&str>) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare(
-        "DELETE FROM sessions WHERE username = ?1 AND id IS NOT ?2 RETURNING id",
-    )?;
-    let ids = stmt.query_map(params![username, keep], |row| row.get(0))?;
-    ids.collect()
-}
-
-/// Removes sessions idle since before `cutoff`; returns how many.
-pub fn delete_idle_sessions(conn: &Connection, cutoff: f64) -> Result<usize> {
-    conn.execute("DELETE FROM sessions WHERE last_seen_ts < ?1", [cutoff])
 }
 
 /// `(consecutive failures, locked until)` for an account.
@@ -170,7 +179,14 @@ pub fn list_profiles(conn: &Connection) -> Result<Vec<(String, Profile)>> {
          LEFT JOIN user_settings s ON s.username = u.username ORDER BY u.username COLLATE NOCASE",
     )?;
     let rows = stmt.query_map([], |row| {
-        Ok((row.get(0)?, Profile { name_color: row.get(1)?, avatar_file: row.get(2)?, bio: row.get(3)? }))
+        Ok((
+            row.get(0)?,
+            Profile {
+                name_color: row.get(1)?,
+                avatar_file: row.get(2)?,
+                bio: row.get(3)?,
+            },
+        ))
     })?;
     rows.collect()
 }

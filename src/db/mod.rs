@@ -52,16 +52,6 @@ pub fn open(path: &Path, kind: Kind) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
-/// Opens an existing database without creating it; `None` when the file does not exist.
-pub fn open_existing(path: &Path, kind: Kind) -> anyhow::Result<Option<Connection>> {
-    if !path.exists() {
-        return Ok(None);
-    }
-    let mut conn = open_unmigrated(path, kind, false)?;
-    migrate(&mut conn, kind).with_context(|| format!("cannot migrate {}", path.display()))?;
-    Ok(Some(conn))
-}
-
 fn open_unmigrated(path: &Path, kind: Kind, create: bool) -> anyhow::Result<Connection> {
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if create {
@@ -73,7 +63,10 @@ fn open_unmigrated(path: &Path, kind: Kind, create: bool) -> anyhow::Result<Conn
     // WAL must be set outside a transaction; it persists in the file.
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        bail!("{} could not be switched to WAL mode (got {mode})", path.display());
+        bail!(
+            "{} could not be switched to WAL mode (got {mode})",
+            path.display()
+        );
     }
     conn.execute_batch(&format!(
         "PRAGMA synchronous = {}; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = OFF;",
@@ -100,7 +93,8 @@ fn migrate(conn: &mut Connection, kind: Kind) -> anyhow::Result<()> {
     // Another process may have migrated while we waited for the write lock.
     let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     for (n, step) in steps.iter().enumerate().skip(version.max(0) as usize) {
-        tx.execute_batch(step).with_context(|| format!("migration step {} failed", n + 1))?;
+        tx.execute_batch(step)
+            .with_context(|| format!("migration step {} failed", n + 1))?;
     }
     tx.pragma_update(None, "user_version", known)?;
     tx.commit()?;
@@ -131,7 +125,11 @@ impl Pool {
     /// Opens and migrates the database once, so startup fails early on a bad file.
     pub fn open(path: PathBuf, kind: Kind) -> anyhow::Result<Pool> {
         let first = open(&path, kind)?;
-        Ok(Pool { path, kind, idle: Mutex::new(vec![first]) })
+        Ok(Pool {
+            path,
+            kind,
+            idle: Mutex::new(vec![first]),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -145,7 +143,10 @@ impl Pool {
             Some(conn) => conn,
             None => open(&self.path, self.kind)?,
         };
-        Ok(PooledConnection { pool: self, conn: Some(conn) })
+        Ok(PooledConnection {
+            pool: self,
+            conn: Some(conn),
+        })
     }
 
     /// Closes every idle connection (at shutdown, before the final checkpoint).
@@ -162,13 +163,17 @@ pub struct PooledConnection<'a> {
 impl std::ops::Deref for PooledConnection<'_> {
     type Target = Connection;
     fn deref(&self) -> &Connection {
-        self.conn.as_ref().expect("a pooled connection is present until drop")
+        self.conn
+            .as_ref()
+            .expect("a pooled connection is present until drop")
     }
 }
 
 impl std::ops::DerefMut for PooledConnection<'_> {
     fn deref_mut(&mut self) -> &mut Connection {
-        self.conn.as_mut().expect("a pooled connection is present until drop")
+        self.conn
+            .as_mut()
+            .expect("a pooled connection is present until drop")
     }
 }
 
@@ -192,7 +197,10 @@ mod tests {
 
     #[test]
     fn refuses_a_newer_database_and_changes_nothing() {
-        let dir = std::env::temp_dir().join(format!("mm-db-{}", crate::util::hex(&crate::util::random_bytes::<6>())));
+        let dir = std::env::temp_dir().join(format!(
+            "mm-db-{}",
+            crate::util::hex(&crate::util::random_bytes::<6>())
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("auth.db");
         drop(open(&path, Kind::Auth).unwrap());
@@ -202,7 +210,9 @@ mod tests {
         let err = open(&path, Kind::Auth).unwrap_err();
         assert!(format!("{err:#}").contains("newer release"), "{err:#}");
         let conn = Connection::open(&path).unwrap();
-        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(v, 999);
         std::fs::remove_dir_all(&dir).unwrap();
     }

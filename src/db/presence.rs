@@ -47,7 +47,10 @@ pub fn set_state(conn: &Connection, user: &str, state: &str, now: i64) -> Result
 
 /// Startup: nobody is connected yet, and no call survives a restart.
 pub fn reset_after_restart(conn: &Connection, now: f64) -> Result<()> {
-    conn.execute("UPDATE presence SET state = 'offline' WHERE state != 'offline'", [])?;
+    conn.execute(
+        "UPDATE presence SET state = 'offline' WHERE state != 'offline'",
+        [],
+    )?;
     conn.execute(
         "UPDATE calls SET state = 'ended', ended_ts = ?1 WHERE state IN ('ringing', 'active')",
         [now],

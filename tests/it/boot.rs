@@ -12,8 +12,21 @@ fn first_boot_creates_the_data_dir_privately_and_a_restart_reuses_it() {
     let temp = TempDir::new();
     let dir = temp.path().join("data");
     let server = Server::start_in(&dir, Options::default()).unwrap();
-    for file in ["secret.key", "key.pem", "ca-key.pem", "cert.pem", "ca.pem", "auth.db", "presence.db", "settings.json"] {
-        assert_eq!(mode(&dir.join(file)) & 0o077, 0, "{file} must not be readable by others");
+    for file in [
+        "secret.key",
+        "key.pem",
+        "ca-key.pem",
+        "cert.pem",
+        "ca.pem",
+        "auth.db",
+        "presence.db",
+        "settings.json",
+    ] {
+        assert_eq!(
+            mode(&dir.join(file)) & 0o077,
+            0,
+            "{file} must not be readable by others"
+        );
     }
     for sub in ["users", "uploads", "avatars"] {
         assert_eq!(mode(&dir.join(sub)), 0o700, "{sub}/");
@@ -21,9 +34,15 @@ fn first_boot_creates_the_data_dir_privately_and_a_restart_reuses_it() {
     assert_eq!(mode(&dir), 0o700);
     let secret = std::fs::read_to_string(dir.join("secret.key")).unwrap();
     assert_eq!(secret.trim().len(), 64);
-    assert!(secret.trim().bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert!(secret
+        .trim()
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     let settings = std::fs::read_to_string(dir.join("settings.json")).unwrap();
-    assert!(settings.contains(r#""channels": ["general", "random"]"#), "{settings}");
+    assert!(
+        settings.contains(r#""channels": ["general", "random"]"#),
+        "{settings}"
+    );
     let cert = std::fs::read(dir.join("cert.pem")).unwrap();
 
     let cookie = server.signup("alice").cookie;
@@ -35,11 +54,18 @@ fn first_boot_creates_the_data_dir_privately_and_a_restart_reuses_it() {
     assert!(!dir.join("users/alice.db-wal").exists());
 
     let server = Server::start_in(&dir, Options::default()).unwrap();
-    assert_eq!(std::fs::read_to_string(dir.join("secret.key")).unwrap(), secret);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("secret.key")).unwrap(),
+        secret
+    );
     assert_eq!(std::fs::read(dir.join("cert.pem")).unwrap(), cert);
     let mut alice = server.client();
     alice.cookie = cookie;
-    assert_eq!(alice.get("/api/me").status, 200, "the session survives a restart");
+    assert_eq!(
+        alice.get("/api/me").status,
+        200,
+        "the session survives a restart"
+    );
 }
 
 #[test]
@@ -48,17 +74,27 @@ fn the_certificate_covers_local_names_and_the_ca_is_served() {
     // The harness client trusts only ca.pem and checks the name `localhost`.
     let res = server.request("GET", "/healthz", &[], b"");
     assert_eq!(res.status, 200);
-    assert_eq!(res.json().get("status").and_then(crate::json::Json::as_str), Some("ok"));
+    assert_eq!(
+        res.json().get("status").and_then(crate::json::Json::as_str),
+        Some("ok")
+    );
     let ca = server.request("GET", "/ca.pem", &[], b"");
     assert_eq!(ca.status, 200);
-    assert_eq!(ca.body, std::fs::read(server.data_dir().join("ca.pem")).unwrap());
+    assert_eq!(
+        ca.body,
+        std::fs::read(server.data_dir().join("ca.pem")).unwrap()
+    );
     let out = Command::new("openssl")
         .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
         .arg(server.data_dir().join("cert.pem"))
         .output()
         .unwrap();
     let sans = String::from_utf8_lossy(&out.stdout);
-    for expected in ["DNS:localhost", "IP Address:127.0.0.1", "IP Address:0:0:0:0:0:0:0:1"] {
+    for expected in [
+        "DNS:localhost",
+        "IP Address:127.0.0.1",
+        "IP Address:0:0:0:0:0:0:0:1",
+    ] {
         assert!(sans.contains(expected), "{expected} missing from {sans}");
     }
 }
@@ -68,8 +104,23 @@ fn admin_supplied_certificates_are_used_as_they_are() {
     let temp = TempDir::new();
     let dir = temp.path();
     let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30"])
-        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "30",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ])
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .arg("-keyout")
         .arg(dir.join("key.pem"))
@@ -84,16 +135,28 @@ fn admin_supplied_certificates_are_used_as_they_are() {
     std::fs::copy(dir.join("cert.pem"), dir.join("ca.pem")).unwrap();
     let server = Server::start_in(dir, Options::default()).unwrap();
     assert_eq!(server.request("GET", "/healthz", &[], b"").status, 200);
-    assert_eq!(std::fs::read(dir.join("cert.pem")).unwrap(), cert, "cert.pem untouched");
-    assert!(!dir.join("ca-key.pem").exists(), "no local CA when the admin brings a certificate");
+    assert_eq!(
+        std::fs::read(dir.join("cert.pem")).unwrap(),
+        cert,
+        "cert.pem untouched"
+    );
+    assert!(
+        !dir.join("ca-key.pem").exists(),
+        "no local CA when the admin brings a certificate"
+    );
     assert_eq!(server.request("GET", "/ca.pem", &[], b"").status, 404);
 }
 
 #[test]
 fn a_settings_syntax_error_stops_startup_naming_the_line() {
     let temp = TempDir::new();
-    let options = Options { settings: Some("{\n  \"channels\": [\"general\"]\n  \"stun_port\": 0\n}\n".into()), ..Options::default() };
-    let err = Server::start_in(temp.path(), options).err().expect("startup must fail");
+    let options = Options {
+        settings: Some("{\n  \"channels\": [\"general\"]\n  \"stun_port\": 0\n}\n".into()),
+        ..Options::default()
+    };
+    let err = Server::start_in(temp.path(), options)
+        .err()
+        .expect("startup must fail");
     assert!(err.contains("settings.json"), "{err}");
     assert!(err.contains("line 3"), "{err}");
 }
@@ -107,7 +170,10 @@ fn invalid_settings_fall_back_with_one_warning_per_key() {
     let server = Server::start_with(options);
     server.signup("alice").get("/api/me");
     let me = server.signup("bob").get("/api/me").json();
-    assert_eq!(me.get("max_upload_mb").and_then(crate::json::Json::as_u64), Some(25));
+    assert_eq!(
+        me.get("max_upload_mb").and_then(crate::json::Json::as_u64),
+        Some(25)
+    );
     let stderr = server.stderr();
     assert_eq!(stderr.matches("max_upload_size_mb").count(), 1, "{stderr}");
     assert_eq!(stderr.matches("session_idle_days").count(), 1, "{stderr}");
@@ -121,10 +187,14 @@ fn a_database_from_a_newer_release_is_refused_untouched() {
     let conn = rusqlite::Connection::open(dir.join("auth.db")).unwrap();
     conn.execute_batch("CREATE TABLE users(username TEXT PRIMARY KEY, password_hash TEXT NOT NULL); PRAGMA user_version = 99;").unwrap();
     drop(conn);
-    let err = Server::start_in(dir, Options::default()).err().expect("startup must fail");
+    let err = Server::start_in(dir, Options::default())
+        .err()
+        .expect("startup must fail");
     assert!(err.contains("newer release"), "{err}");
     let conn = rusqlite::Connection::open(dir.join("auth.db")).unwrap();
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(version, 99);
 }
 
@@ -133,12 +203,21 @@ fn flags_help_and_version() {
     let out = Command::new(binary()).arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--host", "--port", "--data-dir", "--no-tls", "MINIMOST_PORT"] {
+    for flag in [
+        "--host",
+        "--port",
+        "--data-dir",
+        "--no-tls",
+        "MINIMOST_PORT",
+    ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }
     let out = Command::new(binary()).arg("--version").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("minimost "));
-    let out = Command::new(binary()).args(["--port", "nope"]).output().unwrap();
+    let out = Command::new(binary())
+        .args(["--port", "nope"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--port"));
 }
@@ -154,12 +233,19 @@ fn environment_variables_configure_serve() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
     let _ = child.kill();
     let _ = child.wait();
     assert!(line.starts_with("listening on http://127.0.0.1:"), "{line}");
     assert!(temp.path().join("auth.db").exists());
-    assert!(!temp.path().join("cert.pem").exists(), "no certificate under --no-tls");
+    assert!(
+        !temp.path().join("cert.pem").exists(),
+        "no certificate under --no-tls"
+    );
 }
 
 #[test]
@@ -176,8 +262,16 @@ fn startup_resets_presence_left_from_a_crash() {
     drop(conn);
     let _server = Server::start_in(temp.path(), Options::default()).unwrap();
     let conn = rusqlite::Connection::open(temp.path().join("presence.db")).unwrap();
-    let state: String = conn.query_row("SELECT state FROM presence WHERE user = 'ghost'", [], |r| r.get(0)).unwrap();
+    let state: String = conn
+        .query_row("SELECT state FROM presence WHERE user = 'ghost'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
     assert_eq!(state, "offline");
-    let call: String = conn.query_row("SELECT state FROM calls WHERE call_id = 'c1'", [], |r| r.get(0)).unwrap();
+    let call: String = conn
+        .query_row("SELECT state FROM calls WHERE call_id = 'c1'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
     assert_eq!(call, "ended");
 }

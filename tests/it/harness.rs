@@ -18,8 +18,12 @@ impl TempDir {
     pub fn new() -> TempDir {
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        let path = std::env::temp_dir().join(format!("minimost-it-{}-{n}-{nanos}", std::process::id()));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let path =
+            std::env::temp_dir().join(format!("minimost-it-{}-{n}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&path).unwrap();
         TempDir(path)
     }
@@ -85,7 +89,11 @@ impl Server {
         for (k, v) in &options.env {
             cmd.env(k, v);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn minimost");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn minimost");
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut err_pipe = child.stderr.take().unwrap();
         let sink = stderr.clone();
@@ -95,7 +103,9 @@ impl Server {
                 if n == 0 {
                     break;
                 }
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -111,7 +121,15 @@ impl Server {
         let tls = url.starts_with("https://");
         let addr: SocketAddr = url.split("://").nth(1).unwrap().parse().unwrap();
         let client_config = tls.then(|| client_config(&data_dir.join("ca.pem")));
-        Ok(Server { child, addr, tls, data_dir: data_dir.to_owned(), _temp: None, stderr, client_config })
+        Ok(Server {
+            child,
+            addr,
+            tls,
+            data_dir: data_dir.to_owned(),
+            _temp: None,
+            stderr,
+            client_config,
+        })
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -123,7 +141,11 @@ impl Server {
     }
 
     pub fn origin(&self) -> String {
-        format!("{}://localhost:{}", if self.tls { "https" } else { "http" }, self.addr.port())
+        format!(
+            "{}://localhost:{}",
+            if self.tls { "https" } else { "http" },
+            self.addr.port()
+        )
     }
 
     /// A raw connection (TLS when the server uses it).
@@ -148,20 +170,33 @@ impl Server {
     }
 
     /// Sends one request on a new connection and reads the response.
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
         let mut stream = self.connect();
         send_request(&mut *stream, self.addr.port(), method, path, headers, body);
         read_response(&mut *stream).expect("a response")
     }
 
     pub fn client(&self) -> Client<'_> {
-        Client { server: self, cookie: None }
+        Client {
+            server: self,
+            cookie: None,
+        }
     }
 
     /// Signs up `name` with the standard password and returns its logged-in client.
     pub fn signup(&self, name: &str) -> Client<'_> {
         let mut client = self.client();
-        let body = Json::obj([("username", name.into()), ("password", PASSWORD.into()), ("confirm_password", PASSWORD.into())]);
+        let body = Json::obj([
+            ("username", name.into()),
+            ("password", PASSWORD.into()),
+            ("confirm_password", PASSWORD.into()),
+        ]);
         let res = client.post("/api/signup", &body);
         assert_eq!(res.status, 201, "signup {name}: {}", res.text());
         client
@@ -202,7 +237,14 @@ fn client_config(ca: &Path) -> Arc<rustls::ClientConfig> {
     Arc::new(config)
 }
 
-pub fn send_request(stream: &mut dyn ReadWrite, port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) {
+pub fn send_request(
+    stream: &mut dyn ReadWrite,
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) {
     let mut head = format!("{method} {path} HTTP/1.1\r\n");
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
         head.push_str(&format!("Host: localhost:{port}\r\n"));
@@ -228,7 +270,10 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -241,7 +286,11 @@ impl Response {
 
     /// The `error` message of a JSON error response.
     pub fn error(&self) -> String {
-        self.json().get("error").and_then(Json::as_str).unwrap_or_default().to_owned()
+        self.json()
+            .get("error")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_owned()
     }
 }
 
@@ -256,7 +305,12 @@ pub fn read_response(stream: &mut dyn ReadWrite) -> Option<Response> {
             let headers = res
                 .headers
                 .iter()
-                .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
+                .map(|h| {
+                    (
+                        h.name.to_owned(),
+                        String::from_utf8_lossy(h.value).into_owned(),
+                    )
+                })
                 .collect::<Vec<_>>();
             break (res.code.unwrap(), headers, n);
         }
@@ -276,7 +330,11 @@ pub fn read_response(stream: &mut dyn ReadWrite) -> Option<Response> {
             Ok(n) => body.extend_from_slice(&chunk[..n]),
         }
     }
-    Some(Response { status, headers, body })
+    Some(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// A browser-like client: same-origin headers and a cookie jar of one session cookie.
@@ -286,9 +344,18 @@ pub struct Client<'s> {
 }
 
 impl Client<'_> {
-    pub fn send(&mut self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> Response {
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Response {
         let origin = self.server.origin();
-        let cookie = self.cookie.as_ref().map(|c| format!("minimost_session={c}"));
+        let cookie = self
+            .cookie
+            .as_ref()
+            .map(|c| format!("minimost_session={c}"));
         let mut headers = vec![("Origin", origin.as_str())];
         if let Some(cookie) = &cookie {
             headers.push(("Cookie", cookie));
@@ -298,7 +365,11 @@ impl Client<'_> {
         }
         let res = self.server.request(method, path, &headers, body);
         if let Some(set) = res.header("set-cookie") {
-            let value = set.split(';').next().unwrap().trim_start_matches("minimost_session=");
+            let value = set
+                .split(';')
+                .next()
+                .unwrap()
+                .trim_start_matches("minimost_session=");
             self.cookie = (!value.is_empty()).then(|| value.to_owned());
         }
         res
@@ -309,16 +380,26 @@ impl Client<'_> {
     }
 
     pub fn post(&mut self, path: &str, body: &Json) -> Response {
-        self.send("POST", path, Some("application/json"), body.to_json_string().as_bytes())
+        self.send(
+            "POST",
+            path,
+            Some("application/json"),
+            body.to_json_string().as_bytes(),
+        )
     }
 
     pub fn login(&mut self, name: &str, password: &str) -> Response {
-        self.post("/api/login", &Json::obj([("username", name.into()), ("password", password.into())]))
+        self.post(
+            "/api/login",
+            &Json::obj([("username", name.into()), ("password", password.into())]),
+        )
     }
 
     /// Opens the live socket and checks the `hello` frame.
     pub fn ws(&self) -> Ws {
-        let mut ws = self.try_ws(&self.server.origin()).expect("websocket upgrade");
+        let mut ws = self
+            .try_ws(&self.server.origin())
+            .expect("websocket upgrade");
         let hello = ws.next_event(Duration::from_secs(5)).expect("hello");
         assert_eq!(hello.get("type").and_then(Json::as_str), Some("hello"));
         ws
@@ -329,18 +410,24 @@ impl Client<'_> {
         let scheme = if self.server.tls { "wss" } else { "ws" };
         let url = format!("{scheme}://localhost:{}/api/ws", self.server.addr.port());
         let mut request = url.into_client_request().unwrap();
-        request.headers_mut().insert("Origin", origin.parse().unwrap());
+        request
+            .headers_mut()
+            .insert("Origin", origin.parse().unwrap());
         if let Some(c) = &self.cookie {
-            request.headers_mut().insert("Cookie", format!("minimost_session={c}").parse().unwrap());
+            request
+                .headers_mut()
+                .insert("Cookie", format!("minimost_session={c}").parse().unwrap());
         }
         let (stream, tcp) = self.server.connect_with_tcp();
         match tungstenite::client::client(request, stream) {
             Ok((socket, _)) => Ok(Ws { socket, tcp }),
-            Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(res))) => Err(Response {
-                status: res.status().as_u16(),
-                headers: vec![],
-                body: res.body().clone().unwrap_or_default(),
-            }),
+            Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(res))) => {
+                Err(Response {
+                    status: res.status().as_u16(),
+                    headers: vec![],
+                    body: res.body().clone().unwrap_or_default(),
+                })
+            }
             Err(e) => panic!("websocket handshake failed: {e}"),
         }
     }
@@ -371,7 +458,9 @@ impl Ws {
         let deadline = Instant::now() + Duration::from_secs(5);
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.next_event(left) {
-                Some(event) if event.get("type").and_then(Json::as_str) == Some(kind) => return event,
+                Some(event) if event.get("type").and_then(Json::as_str) == Some(kind) => {
+                    return event
+                }
                 Some(_) => continue,
                 None => break,
             }
@@ -380,10 +469,14 @@ impl Ws {
     }
 
     pub fn send(&mut self, event: &Json) {
-        self.socket.send(tungstenite::Message::Text(event.to_json_string())).unwrap();
+        self.socket
+            .send(tungstenite::Message::Text(event.to_json_string()))
+            .unwrap();
     }
 
     fn set_timeout(&mut self, timeout: Duration) {
-        let _ = self.tcp.set_read_timeout(Some(timeout.max(Duration::from_millis(1))));
+        let _ = self
+            .tcp
+            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))));
     }
 }

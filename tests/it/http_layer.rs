@@ -3,13 +3,22 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 fn assert_security_headers(res: &crate::harness::Response, tls: bool) {
-    let csp = res.header("content-security-policy").expect("CSP on every response");
-    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    let csp = res
+        .header("content-security-policy")
+        .expect("CSP on every response");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(res.header("referrer-policy"), Some("no-referrer"));
     let permissions = res.header("permissions-policy").unwrap();
-    for feature in ["camera=(self)", "microphone=(self)", "display-capture=(self)"] {
+    for feature in [
+        "camera=(self)",
+        "microphone=(self)",
+        "display-capture=(self)",
+    ] {
         assert!(permissions.contains(feature), "{permissions}");
     }
     assert_eq!(res.header("strict-transport-security").is_some(), tls);
@@ -30,7 +39,10 @@ fn every_response_carries_the_security_headers() {
     ] {
         assert_security_headers(&res, true);
     }
-    let plain = Server::start_with(Options { no_tls: true, ..Options::default() });
+    let plain = Server::start_with(Options {
+        no_tls: true,
+        ..Options::default()
+    });
     assert_security_headers(&plain.request("GET", "/healthz", &[], b""), false);
 }
 
@@ -38,7 +50,16 @@ fn every_response_carries_the_security_headers() {
 fn routes_are_exact_with_404_and_405() {
     let server = Server::start();
     let mut client = server.client();
-    for path in ["/nope", "/login.html", "/index.html", "/api", "/api/nope", "/js/../index.html", "/js/nope.js", "/login/"] {
+    for path in [
+        "/nope",
+        "/login.html",
+        "/index.html",
+        "/api",
+        "/api/nope",
+        "/js/../index.html",
+        "/js/nope.js",
+        "/login/",
+    ] {
         let res = client.get(path);
         assert_eq!(res.status, 404, "{path}");
         assert_eq!(res.error(), "Not found");
@@ -63,7 +84,9 @@ fn pages_redirect_by_login_state() {
     let mut alice = server.signup("alice");
     let res = alice.get("/");
     assert_eq!(res.status, 200);
-    assert!(res.text().contains("<script type=\"module\" src=\"/js/app.js\">"));
+    assert!(res
+        .text()
+        .contains("<script type=\"module\" src=\"/js/app.js\">"));
     assert_eq!(alice.get("/login").header("location"), Some("/"));
 }
 
@@ -84,7 +107,10 @@ fn assets_have_types_and_revalidate_by_etag() {
         assert!(again.body.is_empty());
         let head = server.request("HEAD", path, &[], b"");
         assert_eq!(head.status, 200);
-        assert_eq!(head.header("content-length").unwrap(), res.body.len().to_string());
+        assert_eq!(
+            head.header("content-length").unwrap(),
+            res.body.len().to_string()
+        );
     }
 }
 
@@ -93,14 +119,34 @@ fn keep_alive_serves_several_requests_on_one_connection() {
     let server = Server::start();
     let mut stream = server.connect();
     for _ in 0..3 {
-        send_request(&mut *stream, server.addr.port(), "GET", "/healthz", &[], b"");
+        send_request(
+            &mut *stream,
+            server.addr.port(),
+            "GET",
+            "/healthz",
+            &[],
+            b"",
+        );
         let res = read_response(&mut *stream).unwrap();
         assert_eq!(res.status, 200);
         assert_eq!(res.header("connection"), Some("keep-alive"));
     }
-    send_request(&mut *stream, server.addr.port(), "GET", "/healthz", &[("Connection", "close")], b"");
-    assert_eq!(read_response(&mut *stream).unwrap().header("connection"), Some("close"));
-    assert!(read_response(&mut *stream).is_none(), "the server closes after Connection: close");
+    send_request(
+        &mut *stream,
+        server.addr.port(),
+        "GET",
+        "/healthz",
+        &[("Connection", "close")],
+        b"",
+    );
+    assert_eq!(
+        read_response(&mut *stream).unwrap().header("connection"),
+        Some("close")
+    );
+    assert!(
+        read_response(&mut *stream).is_none(),
+        "the server closes after Connection: close"
+    );
 }
 
 /// Sends raw bytes and reads the status of the answer.
@@ -114,13 +160,27 @@ fn raw(server: &Server, bytes: &[u8]) -> crate::harness::Response {
 #[test]
 fn malformed_and_oversized_requests_get_clear_errors() {
     let server = Server::start();
-    let big_header = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(20_000));
+    let big_header = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
     assert_eq!(raw(&server, big_header.as_bytes()).status, 431);
     let many: String = (0..100).map(|i| format!("X-{i}: v\r\n")).collect();
-    assert_eq!(raw(&server, format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes()).status, 431);
+    assert_eq!(
+        raw(
+            &server,
+            format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes()
+        )
+        .status,
+        431
+    );
     assert_eq!(raw(&server, b"GARBAGE\r\n\r\n").status, 400);
-    assert_eq!(raw(&server, b"GET /healthz HTTP/1.1\r\n\r\n").error(), "Missing Host header");
-    let chunked = b"POST /api/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    assert_eq!(
+        raw(&server, b"GET /healthz HTTP/1.1\r\n\r\n").error(),
+        "Missing Host header"
+    );
+    let chunked =
+        b"POST /api/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
     assert_eq!(raw(&server, chunked).status, 411);
     let both = b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\nhello";
     assert_eq!(raw(&server, both).status, 411);
@@ -130,16 +190,42 @@ fn malformed_and_oversized_requests_get_clear_errors() {
     assert_eq!(raw(&server, bad_length).status, 400);
 
     let mut client = server.client();
-    let res = client.send("POST", "/api/login", Some("application/json"), &vec![b' '; 70_000]);
+    let res = client.send(
+        "POST",
+        "/api/login",
+        Some("application/json"),
+        &vec![b' '; 70_000],
+    );
     assert_eq!(res.status, 413);
-    let res = client.send("POST", "/api/login", Some("application/json"), b"{\"username\": ");
+    let res = client.send(
+        "POST",
+        "/api/login",
+        Some("application/json"),
+        b"{\"username\": ",
+    );
     assert_eq!(res.status, 400);
     assert!(res.error().contains("invalid JSON"), "{}", res.error());
     let res = client.send("POST", "/api/login", Some("application/json"), b"[1, 2]");
-    assert_eq!((res.status, res.error().as_str()), (400, "The request body must be a JSON object"));
-    let res = client.send("POST", "/api/login", Some("application/json"), b"{\"username\": 5, \"password\": \"x\"}");
-    assert_eq!((res.status, res.error().as_str()), (400, "\"username\" must be a string"));
-    let res = client.send("POST", "/api/login", Some("application/json"), b"{\"username\": \"\xff\"}");
+    assert_eq!(
+        (res.status, res.error().as_str()),
+        (400, "The request body must be a JSON object")
+    );
+    let res = client.send(
+        "POST",
+        "/api/login",
+        Some("application/json"),
+        b"{\"username\": 5, \"password\": \"x\"}",
+    );
+    assert_eq!(
+        (res.status, res.error().as_str()),
+        (400, "\"username\" must be a string")
+    );
+    let res = client.send(
+        "POST",
+        "/api/login",
+        Some("application/json"),
+        b"{\"username\": \"\xff\"}",
+    );
     assert_eq!(res.status, 400);
     assert!(res.error().contains("UTF-8"));
     let res = client.send("POST", "/api/login", Some("text/plain"), b"{}");
@@ -150,7 +236,10 @@ fn malformed_and_oversized_requests_get_clear_errors() {
 
 #[test]
 fn a_silent_connection_is_dropped() {
-    let options = Options { env: vec![("MINIMOST_IDLE_TIMEOUT_MS".into(), "300".into())], ..Options::default() };
+    let options = Options {
+        env: vec![("MINIMOST_IDLE_TIMEOUT_MS".into(), "300".into())],
+        ..Options::default()
+    };
     let server = Server::start_with(options);
     // Raw TCP that never starts the TLS handshake.
     let mut tcp = std::net::TcpStream::connect(server.addr).unwrap();
@@ -162,7 +251,9 @@ fn a_silent_connection_is_dropped() {
     assert!(start.elapsed() < Duration::from_secs(5));
     // A request head that stalls half-way is dropped too.
     let (mut stream, _) = server.connect_with_tcp();
-    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
     stream.flush().unwrap();
     let res = read_response(&mut *stream);
     assert!(res.is_none() || res.unwrap().status == 408);
@@ -170,7 +261,10 @@ fn a_silent_connection_is_dropped() {
 
 #[test]
 fn plain_http_under_no_tls() {
-    let server = Server::start_with(Options { no_tls: true, ..Options::default() });
+    let server = Server::start_with(Options {
+        no_tls: true,
+        ..Options::default()
+    });
     assert!(!server.tls);
     let mut alice = server.signup("alice");
     assert_eq!(alice.get("/api/me").status, 200);

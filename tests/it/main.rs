@@ -11,13 +11,13 @@ mod harness;
 /// A small W3C WebDriver client driving headless Chromium through chromedriver.
 mod webdriver;
 
-/// First boot, restarts, settings.json, TLS files, CLI flags and shutdown.
-mod boot;
-/// The HTTP/1.1 layer: framing, limits, timeouts, headers, assets.
-mod http_layer;
 /// Signup, login, sessions, lockout, rate limits, CSRF.
 mod auth;
-/// The live socket: authentication, hello, pushes, revocation.
-mod websocket;
+/// First boot, restarts, settings.json, TLS files, CLI flags and shutdown.
+mod boot;
 /// The web UI in headless Chromium: signup, login, presence, Content-Security-Policy.
 mod browser;
+/// The HTTP/1.1 layer: framing, limits, timeouts, headers, assets.
+mod http_layer;
+/// The live socket: authentication, hello, pushes, revocation.
+mod websocket;

@@ -40,11 +40,17 @@ window.addEventListener('unhandledrejection', (e) => {
 /// Whether the browser tests can run here. Under CI a missing browser fails the test; a
 /// developer without one gets a notice and the test returns early.
 pub fn available() -> bool {
-    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER].into_iter().filter(|p| !Path::new(p).exists()).collect();
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+        .into_iter()
+        .filter(|p| !Path::new(p).exists())
+        .collect();
     if missing.is_empty() {
         return true;
     }
-    let message = format!("browser tests need {} (install with `{INSTALL_HINT}`)", missing.join(" and "));
+    let message = format!(
+        "browser tests need {} (install with `{INSTALL_HINT}`)",
+        missing.join(" and ")
+    );
     assert!(std::env::var_os("CI").is_none(), "{message}");
     eprintln!("skipping browser test: {message}");
     false
@@ -68,7 +74,9 @@ impl Driver {
                 .stderr(Stdio::null())
                 .process_group(0)
                 .spawn()
-                .unwrap_or_else(|e| panic!("spawn {CHROMEDRIVER}: {e} (install with `{INSTALL_HINT}`)"));
+                .unwrap_or_else(|e| {
+                    panic!("spawn {CHROMEDRIVER}: {e} (install with `{INSTALL_HINT}`)")
+                });
             let stdout = child.stdout.take().expect("stdout is piped");
             let (ready_tx, ready) = mpsc::channel();
             std::thread::Builder::new()
@@ -98,20 +106,38 @@ impl Driver {
     fn call(&self, method: &str, path: &str, body: Option<&Json>) -> Result<Json, String> {
         let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port))
             .map_err(|e| format!("connect to chromedriver: {e}"))?;
-        stream.set_read_timeout(Some(COMMAND_TIMEOUT)).expect("a non-zero timeout is valid");
+        stream
+            .set_read_timeout(Some(COMMAND_TIMEOUT))
+            .expect("a non-zero timeout is valid");
         let body = body.map(Json::to_json_string).unwrap_or_default();
-        let headers = [("Content-Type", "application/json; charset=utf-8"), ("Connection", "close")];
-        harness::send_request(&mut stream, self.port, method, path, &headers, body.as_bytes());
+        let headers = [
+            ("Content-Type", "application/json; charset=utf-8"),
+            ("Connection", "close"),
+        ];
+        harness::send_request(
+            &mut stream,
+            self.port,
+            method,
+            path,
+            &headers,
+            body.as_bytes(),
+        );
         let res = harness::read_response(&mut stream)
             .ok_or_else(|| format!("no response from chromedriver to {method} {path}"))?;
-        let json =
-            json::parse(&res.text()).map_err(|e| format!("chromedriver sent invalid JSON ({e}): {}", res.text()))?;
+        let json = json::parse(&res.text())
+            .map_err(|e| format!("chromedriver sent invalid JSON ({e}): {}", res.text()))?;
         let value = json.get("value").cloned().unwrap_or(Json::Null);
         if res.status == 200 {
             return Ok(value);
         }
-        let code = value.get("error").and_then(Json::as_str).unwrap_or("unknown error");
-        let message = value.get("message").and_then(Json::as_str).unwrap_or_default();
+        let code = value
+            .get("error")
+            .and_then(Json::as_str)
+            .unwrap_or("unknown error");
+        let message = value
+            .get("message")
+            .and_then(Json::as_str)
+            .unwrap_or_default();
         Err(format!("{code}: {message}"))
     }
 }
@@ -128,7 +154,10 @@ impl Drop for Driver {
 
 fn free_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a free localhost port");
-    listener.local_addr().expect("a bound listener has an address").port()
+    listener
+        .local_addr()
+        .expect("a bound listener has an address")
+        .port()
 }
 
 /// One headless Chromium session with its own profile directory.
@@ -157,7 +186,10 @@ impl Browser {
         ]
         .into_iter()
         .map(Json::from)
-        .chain([Json::from(format!("--user-data-dir={}", profile.path().display()))])
+        .chain([Json::from(format!(
+            "--user-data-dir={}",
+            profile.path().display()
+        ))])
         .collect();
         let chrome_options = Json::obj([("binary", CHROMIUM.into()), ("args", args.into())]);
         let capabilities = Json::obj([
@@ -167,10 +199,19 @@ impl Browser {
             ("goog:chromeOptions", chrome_options),
         ]);
         let body = Json::obj([("capabilities", Json::obj([("alwaysMatch", capabilities)]))]);
-        let created =
-            driver.call("POST", "/session", Some(&body)).unwrap_or_else(|e| panic!("start a Chromium session: {e}"));
-        let session = created.get("sessionId").and_then(Json::as_str).expect("a new session has an id").to_owned();
-        let browser = Browser { session, driver, _profile: profile };
+        let created = driver
+            .call("POST", "/session", Some(&body))
+            .unwrap_or_else(|e| panic!("start a Chromium session: {e}"));
+        let session = created
+            .get("sessionId")
+            .and_then(Json::as_str)
+            .expect("a new session has an id")
+            .to_owned();
+        let browser = Browser {
+            session,
+            driver,
+            _profile: profile,
+        };
         let watcher = Json::obj([
             ("cmd", "Page.addScriptToEvaluateOnNewDocument".into()),
             ("params", Json::obj([("source", PROBLEM_WATCHER.into())])),
@@ -180,11 +221,13 @@ impl Browser {
     }
 
     fn try_command(&self, method: &str, path: &str, body: Option<&Json>) -> Result<Json, String> {
-        self.driver.call(method, &format!("/session/{}{path}", self.session), body)
+        self.driver
+            .call(method, &format!("/session/{}{path}", self.session), body)
     }
 
     fn command(&self, method: &str, path: &str, body: Option<&Json>) -> Json {
-        self.try_command(method, path, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+        self.try_command(method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
     /// Opens `url` and waits for the page to load.
@@ -193,7 +236,10 @@ impl Browser {
     }
 
     pub fn current_url(&self) -> String {
-        self.command("GET", "/url", None).as_str().unwrap_or_default().to_owned()
+        self.command("GET", "/url", None)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// The path part of the current URL (`/login`), without query or fragment.
@@ -209,11 +255,16 @@ impl Browser {
         let by = Json::obj([("using", "css selector".into()), ("value", css.into())]);
         let found = self.try_command("POST", "/element", Some(&by)).ok()?;
         let id = found.get(ELEMENT_KEY).and_then(Json::as_str)?.to_owned();
-        Some(Element { browser: self, id, css: css.to_owned() })
+        Some(Element {
+            browser: self,
+            id,
+            css: css.to_owned(),
+        })
     }
 
     fn expect(&self, css: &str) -> Element<'_> {
-        self.find(css).unwrap_or_else(|| panic!("no element matches {css} on {}", self.current_url()))
+        self.find(css)
+            .unwrap_or_else(|| panic!("no element matches {css} on {}", self.current_url()))
     }
 
     /// Types `text` key by key into the field, as a person would (input events fire per key).
@@ -239,7 +290,10 @@ impl Browser {
 
     /// The element's classes, empty if it does not exist.
     pub fn classes(&self, css: &str) -> Vec<String> {
-        let class = self.find(css).and_then(|e| e.attribute("class")).unwrap_or_default();
+        let class = self
+            .find(css)
+            .and_then(|e| e.attribute("class"))
+            .unwrap_or_default();
         class.split_whitespace().map(str::to_owned).collect()
     }
 
@@ -255,21 +309,36 @@ impl Browser {
 
     /// CSP violations and uncaught script errors seen since the current page started loading.
     pub fn page_problems(&self) -> Vec<String> {
-        match self.execute("return window.__problems || ['the problem watcher is not installed'];") {
-            Json::Arr(items) => items.iter().map(|p| p.as_str().unwrap_or("?").to_owned()).collect(),
-            other => vec![format!("unexpected problem list: {}", other.to_json_string())],
+        match self.execute("return window.__problems || ['the problem watcher is not installed'];")
+        {
+            Json::Arr(items) => items
+                .iter()
+                .map(|p| p.as_str().unwrap_or("?").to_owned())
+                .collect(),
+            other => vec![format!(
+                "unexpected problem list: {}",
+                other.to_json_string()
+            )],
         }
     }
 
     /// Polls `condition` every 50 ms until it holds; panics naming `what` after `timeout`.
-    pub fn wait_for(&self, what: &str, timeout: Duration, mut condition: impl FnMut(&Browser) -> bool) {
+    pub fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut condition: impl FnMut(&Browser) -> bool,
+    ) {
         let deadline = Instant::now() + timeout;
         loop {
             if condition(self) {
                 return;
             }
             if Instant::now() >= deadline {
-                panic!("waited {timeout:?} for {what}; the page is {}", self.current_url());
+                panic!(
+                    "waited {timeout:?} for {what}; the page is {}",
+                    self.current_url()
+                );
             }
             std::thread::sleep(POLL_EVERY);
         }
@@ -287,7 +356,9 @@ impl Browser {
 
     /// Waits until the browser is on `path` of any origin.
     pub fn wait_for_path(&self, path: &str) {
-        self.wait_for(&format!("the page {path}"), Duration::from_secs(5), |b| b.current_path() == path);
+        self.wait_for(&format!("the page {path}"), Duration::from_secs(5), |b| {
+            b.current_path() == path
+        });
     }
 
     /// Saves a PNG of the viewport.
@@ -314,11 +385,13 @@ pub struct Element<'b> {
 
 impl Element<'_> {
     fn command(&self, method: &str, action: &str, body: Option<&Json>) -> Result<Json, String> {
-        self.browser.try_command(method, &format!("/element/{}{action}", self.id), body)
+        self.browser
+            .try_command(method, &format!("/element/{}{action}", self.id), body)
     }
 
     fn expect(&self, method: &str, action: &str, body: Option<&Json>) -> Json {
-        self.command(method, action, body).unwrap_or_else(|e| panic!("{method} {action} on {}: {e}", self.css))
+        self.command(method, action, body)
+            .unwrap_or_else(|e| panic!("{method} {action} on {}: {e}", self.css))
     }
 
     pub fn type_text(&self, text: &str) {
@@ -334,16 +407,25 @@ impl Element<'_> {
     }
 
     pub fn text(&self) -> String {
-        self.expect("GET", "/text", None).as_str().unwrap_or_default().to_owned()
+        self.expect("GET", "/text", None)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// The text, or `None` if the element went away (the page changed under us).
     pub fn try_text(&self) -> Option<String> {
-        self.command("GET", "/text", None).ok()?.as_str().map(str::to_owned)
+        self.command("GET", "/text", None)
+            .ok()?
+            .as_str()
+            .map(str::to_owned)
     }
 
     pub fn attribute(&self, name: &str) -> Option<String> {
-        self.command("GET", &format!("/attribute/{name}"), None).ok()?.as_str().map(str::to_owned)
+        self.command("GET", &format!("/attribute/{name}"), None)
+            .ok()?
+            .as_str()
+            .map(str::to_owned)
     }
 
     pub fn is_displayed(&self) -> bool {
@@ -363,10 +445,16 @@ fn base64_decode(text: &str) -> Vec<u8> {
             _ => panic!("not base64: {:?}", char::from(c)),
         }
     }
-    let digits: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=').collect();
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+        .collect();
     let mut out = Vec::with_capacity(digits.len() * 3 / 4);
     for chunk in digits.chunks(4) {
-        let bits = chunk.iter().enumerate().fold(0u32, |acc, (i, c)| acc | sextet(*c) << (18 - 6 * i));
+        let bits = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, c)| acc | sextet(*c) << (18 - 6 * i));
         let bytes = bits.to_be_bytes();
         out.extend_from_slice(&bytes[1..chunk.len()]);
     }

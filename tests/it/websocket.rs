@@ -6,9 +6,15 @@ use std::time::{Duration, Instant};
 fn the_socket_requires_a_session_and_the_same_origin() {
     let server = Server::start();
     let anonymous = server.client();
-    assert_eq!(anonymous.try_ws(&server.origin()).err().unwrap().status, 401);
+    assert_eq!(
+        anonymous.try_ws(&server.origin()).err().unwrap().status,
+        401
+    );
     let alice = server.signup("alice");
-    assert_eq!(alice.try_ws("https://evil.example").err().unwrap().status, 403);
+    assert_eq!(
+        alice.try_ws("https://evil.example").err().unwrap().status,
+        403
+    );
     let mut ws = alice.ws();
     let presence = ws.expect_event("presence");
     assert_eq!(presence.get("user").and_then(Json::as_str), Some("alice"));
@@ -21,7 +27,7 @@ fn an_idle_client_receives_pushes_at_once() {
     let bob = server.signup("bob");
     let mut alice_ws = alice.ws();
     alice_ws.expect_event("presence"); // Her own arrival.
-    // Alice now only listens. Bob connecting must reach her without her sending anything.
+                                       // Alice now only listens. Bob connecting must reach her without her sending anything.
     std::thread::sleep(Duration::from_millis(200));
     let start = Instant::now();
     let bob_ws = bob.ws();
@@ -35,7 +41,9 @@ fn an_idle_client_receives_pushes_at_once() {
     assert_eq!(event.get("state").and_then(Json::as_str), Some("offline"));
     let presence: String = rusqlite::Connection::open(server.data_dir().join("presence.db"))
         .unwrap()
-        .query_row("SELECT state FROM presence WHERE user = 'bob'", [], |r| r.get(0))
+        .query_row("SELECT state FROM presence WHERE user = 'bob'", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(presence, "offline");
 }
@@ -48,10 +56,15 @@ fn presence_follows_what_the_client_reports() {
     let mut alice_ws = alice.ws();
     let mut bob_ws = bob.ws();
     alice_ws.expect_event("presence");
-    bob_ws.send(&Json::obj([("type", "presence".into()), ("state", "idle".into())]));
+    bob_ws.send(&Json::obj([
+        ("type", "presence".into()),
+        ("state", "idle".into()),
+    ]));
     loop {
         let event = alice_ws.expect_event("presence");
-        if event.get("user").and_then(Json::as_str) == Some("bob") && event.get("state").and_then(Json::as_str) == Some("idle") {
+        if event.get("user").and_then(Json::as_str) == Some("bob")
+            && event.get("state").and_then(Json::as_str) == Some("idle")
+        {
             break;
         }
     }
@@ -68,5 +81,8 @@ fn logging_out_closes_that_sessions_socket() {
     let mut ws = alice.ws();
     assert_eq!(alice.post("/api/logout", &Json::Null).status, 204);
     ws.expect_event("session_revoked");
-    assert!(ws.next_event(Duration::from_secs(2)).is_none(), "the socket is closed");
+    assert!(
+        ws.next_event(Duration::from_secs(2)).is_none(),
+        "the socket is closed"
+    );
 }
