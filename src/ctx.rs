@@ -3,7 +3,7 @@
 
 use crate::assets::Assets;
 use crate::config::Settings;
-use crate::db::Pool;
+use crate::db::{Pool, UserDbs};
 use crate::hub::Hub;
 use crate::limits::RateLimiter;
 use crate::password::HashGate;
@@ -22,6 +22,10 @@ pub struct Ctx {
     pub presence_db: Pool,
     pub session_key: SessionKey,
     pub hub: Hub,
+    /// The writer thread's queue: every write to users' databases goes through it.
+    pub store: crate::writer::Store,
+    /// Idle read connections to users' databases.
+    pub user_dbs: UserDbs,
     pub hash_gate: HashGate,
     pub limiter: RateLimiter,
     /// Serialises presence announcements so the last one sent is the true state.
@@ -51,7 +55,9 @@ pub struct CtxParts {
 impl Ctx {
     pub fn new(parts: CtxParts) -> Ctx {
         let hashers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let user_dbs = UserDbs::new(parts.data_dir.join("users"));
         Ctx {
+            user_dbs,
             limiter: RateLimiter::new(parts.settings.login_rate, parts.settings.signup_rate),
             data_dir: parts.data_dir,
             settings: parts.settings,
@@ -60,6 +66,7 @@ impl Ctx {
             presence_db: parts.presence_db,
             session_key: parts.session_key,
             hub: Hub::default(),
+            store: crate::writer::Store::default(),
             hash_gate: HashGate::new(hashers),
             presence_order: Mutex::new(()),
             assets: Assets::load(),

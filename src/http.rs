@@ -370,7 +370,6 @@ impl<'c> Request<'c> {
         }
         io::copy(self, &mut io::sink()).is_ok() && self.body_left == 0
     }
-
 }
 
 impl Read for Request<'_> {

@@ -186,6 +186,18 @@ impl Hub {
         client.state.store(state as u8, Ordering::Release);
     }
 
+    /// Sets the state of every socket of `user`.
+    pub fn set_user_state(&self, user: &str, state: Presence) {
+        let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        for client in users
+            .get(user)
+            .map(|e| e.clients.as_slice())
+            .unwrap_or_default()
+        {
+            client.state.store(state as u8, Ordering::Release);
+        }
+    }
+
     /// The user's presence now (best state over their sockets), and whether it differs from
     /// the last one announced; records it as announced. Callers serialise calls per user.
     pub fn presence_change(&self, user: &str) -> Option<Presence> {
@@ -253,7 +265,6 @@ impl Hub {
             client.kick(Kick::ShuttingDown);
         }
     }
-
 }
 
 #[cfg(test)]

@@ -4,21 +4,26 @@
 mod accounts;
 mod api;
 mod assets;
+mod channels;
 mod cli;
 mod config;
 mod ctx;
 mod db;
+mod history;
 mod http;
 mod hub;
 mod json;
 mod limits;
+mod messages;
 mod names;
 mod password;
+mod reactions;
 mod router;
 mod server;
 mod sessions;
 mod tls;
 mod util;
+mod writer;
 mod ws;
 
 use std::process::ExitCode;

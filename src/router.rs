@@ -1,7 +1,7 @@
 //! The ONLY place mapping (method, path) to handlers: one `match` on percent-decoded path
 //! segments. Also the same-origin check every state-changing request passes first.
 
-use crate::api::{auth, pages, users};
+use crate::api::{auth, channels, messages, pages, private_channels, users};
 use crate::ctx::Ctx;
 use crate::http::{percent_decode, HttpError, Request, Response};
 
@@ -40,6 +40,45 @@ pub fn route(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         ["api", "logout"] => methods!(req, "POST" => auth::post_logout(ctx, req)),
         ["api", "me"] => methods!(req, "GET" => auth::get_me(ctx, req)),
         ["api", "users"] => methods!(req, "GET" => users::get_users(ctx, req)),
+        ["api", "reactions"] => methods!(req, "GET" => messages::get_reactions(ctx, req)),
+        ["api", "presence"] => methods!(req, "POST" => channels::post_presence(ctx, req)),
+        ["api", "channels"] => methods!(req, "GET" => channels::get_channels(ctx, req)),
+        ["api", "channels", ch, "messages"] => methods!(req,
+            "GET" => messages::get_messages(ctx, req, ch),
+            "POST" => messages::post_message(ctx, req, ch),
+        ),
+        ["api", "channels", ch, "messages", id] => methods!(req,
+            "PATCH" => messages::patch_message(ctx, req, ch, id),
+            "DELETE" => messages::delete_message(ctx, req, ch, id),
+        ),
+        ["api", "channels", ch, "messages", id, "reactions"] => {
+            methods!(req, "POST" => messages::post_reaction(ctx, req, ch, id))
+        }
+        ["api", "channels", ch, "read"] => {
+            methods!(req, "POST" => channels::post_read(ctx, req, ch))
+        }
+        ["api", "channels", ch, "receipts"] => {
+            methods!(req, "GET" => channels::get_receipts(ctx, req, ch))
+        }
+        ["api", "channels", ch, "typing"] => {
+            methods!(req, "POST" => channels::post_typing(ctx, req, ch))
+        }
+        ["api", "dms", ch, "hide"] => methods!(req, "POST" => channels::post_hide_dm(ctx, req, ch)),
+        ["api", "private-channels"] => {
+            methods!(req, "POST" => private_channels::post_private_channel(ctx, req))
+        }
+        ["api", "private-channels", n] => {
+            methods!(req, "PATCH" => private_channels::patch_private_channel(ctx, req, n))
+        }
+        ["api", "private-channels", n, "members"] => {
+            methods!(req, "POST" => private_channels::post_member(ctx, req, n))
+        }
+        ["api", "private-channels", n, "members", member] => {
+            methods!(req, "DELETE" => private_channels::delete_member(ctx, req, n, member))
+        }
+        ["api", "private-channels", n, "leave"] => {
+            methods!(req, "POST" => private_channels::post_leave(ctx, req, n))
+        }
         ["api", "ws"] => methods!(req, "GET" => crate::ws::upgrade(ctx, req)),
         [dir @ ("css" | "js" | "icons" | "img"), file] => {
             methods!(req, "GET" => pages::get_asset(ctx, req, &format!("{dir}/{file}")))

@@ -55,6 +55,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         std::thread::Builder::new()
             .name("signals".into())
             .spawn_scoped(scope, move || wait_for_signal(signals, ctx, stop))?;
+        let writer = std::thread::Builder::new()
+            .name("writer".into())
+            .spawn_scoped(scope, move || crate::writer::run(ctx))?;
         if let Some(interval) = watchdog_interval() {
             std::thread::Builder::new()
                 .name("watchdog".into())
@@ -85,6 +88,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         if !conns.wait_idle(SHUTDOWN_GRACE) {
             conns.shutdown_all(std::net::Shutdown::Both);
         }
+        // Connections are done: let the writer finish what they queued, then stop.
+        ctx.store.stop();
+        let _ = writer.join();
         Ok(())
     })?;
     finish(ctx);
@@ -114,7 +120,7 @@ fn boot(args: &ServeArgs) -> anyhow::Result<Ctx> {
         ),
         Err(_) => DEFAULT_IDLE_TIMEOUT,
     };
-    Ok(Ctx::new(CtxParts {
+    let ctx = Ctx::new(CtxParts {
         data_dir,
         settings,
         tls: args.tls,
@@ -123,7 +129,12 @@ fn boot(args: &ServeArgs) -> anyhow::Result<Ctx> {
         session_key: crate::sessions::SessionKey::new(secret),
         ca_pem,
         idle_timeout,
-    }))
+    });
+    let repaired = crate::writer::repair(&ctx).context("cannot complete interrupted deliveries")?;
+    if repaired > 0 {
+        eprintln!("completed {repaired} deliveries interrupted by the last shutdown");
+    }
+    Ok(ctx)
 }
 
 fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
@@ -340,6 +351,7 @@ impl Drop for Tracked<'_> {
 /// Closes the databases and checkpoints every WAL so a cold copy of the data dir is complete.
 fn finish(ctx: &Ctx) {
     ctx.auth_db.close_idle();
+    ctx.user_dbs.close_idle();
     ctx.presence_db.close_idle();
     let mut paths = vec![
         ctx.auth_db.path().to_owned(),

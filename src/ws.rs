@@ -274,6 +274,18 @@ fn handle_client_message(ctx: &Ctx, client: &Client, text: &str) {
     };
     match message.get("type").and_then(Json::as_str) {
         Some("ping") => client.push(Arc::from(r#"{"type":"pong"}"#)),
+        Some("typing") => {
+            if let Some(channel) = message.get("channel").and_then(Json::as_str) {
+                if let Ok(name) = crate::names::Username::parse_existing(&client.user) {
+                    let user = auth::AuthUser {
+                        name,
+                        session_id: client.session_id.clone(),
+                    };
+                    // Not allowed or unknown channels are simply not announced.
+                    let _ = crate::api::channels::announce_typing(ctx, &user, channel);
+                }
+            }
+        }
         Some("presence") => {
             if let Some(state) = message
                 .get("state")

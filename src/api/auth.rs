@@ -60,9 +60,9 @@ pub fn post_signup(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> 
         return Err(taken());
     }
     let hash = hash_password(ctx, password)?;
-    match crate::accounts::create(ctx, &username, &hash)? {
-        crate::accounts::Created::Yes => {}
-        crate::accounts::Created::NameTaken => return Err(taken()),
+    let new_name = username.clone();
+    if !ctx.store.run(move |w| w.create_account(&new_name, &hash))? {
+        return Err(taken());
     }
     let cookie = start_session(ctx, req, username.as_str())?;
     Ok(

@@ -2,7 +2,10 @@
 //! or the cross-database modules, and returns a `Response`. Shared field readers live here.
 
 pub mod auth;
+pub mod channels;
+pub mod messages;
 pub mod pages;
+pub mod private_channels;
 pub mod users;
 
 use crate::http::HttpError;

@@ -190,3 +190,10 @@ pub fn list_profiles(conn: &Connection) -> Result<Vec<(String, Profile)>> {
     })?;
     rows.collect()
 }
+
+/// Every account name, exactly as registered.
+pub fn usernames(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached("SELECT username FROM users ORDER BY username")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    rows.collect()
+}

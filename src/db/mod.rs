@@ -101,6 +101,17 @@ fn migrate(conn: &mut Connection, kind: Kind) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Opens and migrates an existing database; `None` when the file does not exist (a user
+/// database is only ever created at signup).
+pub fn open_existing(path: &Path, kind: Kind) -> anyhow::Result<Option<Connection>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let mut conn = open_unmigrated(path, kind, false)?;
+    migrate(&mut conn, kind).with_context(|| format!("cannot migrate {}", path.display()))?;
+    Ok(Some(conn))
+}
+
 /// Checkpoints the WAL into the main file and truncates it, so a cold copy is complete.
 pub fn checkpoint(path: &Path) -> anyhow::Result<()> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
@@ -187,6 +198,90 @@ impl Drop for PooledConnection<'_> {
         let mut idle = self.pool.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < POOL_IDLE_MAX {
             idle.push(conn);
+        }
+    }
+}
+
+/// Idle read connections to users' databases, shared by request threads. Least recently
+/// returned connections are closed first, so memory stays bounded however many users there are.
+pub struct UserDbs {
+    users_dir: PathBuf,
+    idle: Mutex<std::collections::VecDeque<(String, Connection)>>,
+}
+
+/// Most idle user-database connections kept across all users.
+const USER_DBS_IDLE_MAX: usize = 64;
+
+impl UserDbs {
+    pub fn new(users_dir: PathBuf) -> UserDbs {
+        UserDbs {
+            users_dir,
+            idle: Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+
+    /// A connection to `users/<user>.db`, or `None` if that database does not exist.
+    pub fn get(&self, user: &crate::names::Username) -> anyhow::Result<Option<UserConnection<'_>>> {
+        let name = user.as_str();
+        let reused = {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            idle.iter()
+                .position(|(u, _)| u == name)
+                .and_then(|i| idle.remove(i))
+                .map(|(_, c)| c)
+        };
+        let conn = match reused {
+            Some(conn) => conn,
+            None => match open_existing(&self.users_dir.join(format!("{name}.db")), Kind::User)? {
+                Some(conn) => conn,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(UserConnection {
+            dbs: self,
+            user: name.to_owned(),
+            conn: Some(conn),
+        }))
+    }
+
+    /// Forgets idle connections to one user's database (before it is removed).
+    pub fn forget(&self, user: &str) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(u, _)| u != user);
+    }
+
+    pub fn close_idle(&self) {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+pub struct UserConnection<'a> {
+    dbs: &'a UserDbs,
+    user: String,
+    conn: Option<Connection>,
+}
+
+impl std::ops::Deref for UserConnection<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+            .as_ref()
+            .expect("a user connection is present until drop")
+    }
+}
+
+impl Drop for UserConnection<'_> {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        if !conn.is_autocommit() {
+            return;
+        }
+        let mut idle = self.dbs.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.push_back((std::mem::take(&mut self.user), conn));
+        if idle.len() > USER_DBS_IDLE_MAX {
+            idle.pop_front();
         }
     }
 }

@@ -1,7 +1,7 @@
 //! presence.db: presence, typing, receipts, reactions, private channels and calls.
 //! SQL only; callers choose the transaction.
 
-use rusqlite::{params, Connection, Result};
+use rusqlite::{params, Connection, OptionalExtension, Result};
 
 pub const MIGRATIONS: &[&str] = &[
     // 1: the Python original's tables, kept exactly.
@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[&str] = &[
                                                   state TEXT NOT NULL DEFAULT 'pending',
                                                   joined_ts REAL, left_ts REAL,
                                                   PRIMARY KEY(call_id, username));",
+    // 2: the fan-out journal (see writer.rs) and lookups by member.
+    "CREATE TABLE IF NOT EXISTS fanout_journal(id INTEGER PRIMARY KEY AUTOINCREMENT,
+                                               payload TEXT NOT NULL);
+     CREATE INDEX IF NOT EXISTS private_channel_members_by_user
+         ON private_channel_members(username);",
 ];
 
 /// Records a user's presence state.
@@ -57,4 +62,183 @@ pub fn reset_after_restart(conn: &Connection, now: f64) -> Result<()> {
     )?;
     conn.execute("DELETE FROM typing", [])?;
     Ok(())
+}
+
+pub struct PrivateChannel {
+    pub id: i64,
+    pub name: String,
+    pub created_by: String,
+}
+
+pub fn private_channel(conn: &Connection, id: i64) -> Result<Option<PrivateChannel>> {
+    conn.prepare_cached("SELECT id, name, created_by FROM private_channels WHERE id = ?1")?
+        .query_row([id], |r| {
+            Ok(PrivateChannel {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                created_by: r.get(2)?,
+            })
+        })
+        .optional()
+}
+
+/// The private channels `user` is a member of, by name.
+pub fn private_channels_of(conn: &Connection, user: &str) -> Result<Vec<PrivateChannel>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.id, c.name, c.created_by FROM private_channels c
+         JOIN private_channel_members m ON m.channel_id = c.id
+         WHERE m.username = ?1 ORDER BY c.name COLLATE NOCASE, c.id",
+    )?;
+    let rows = stmt.query_map([user], |r| {
+        Ok(PrivateChannel {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            created_by: r.get(2)?,
+        })
+    })?;
+    rows.collect()
+}
+
+pub fn private_members(conn: &Connection, id: i64) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT username FROM private_channel_members WHERE channel_id = ?1 ORDER BY username",
+    )?;
+    let rows = stmt.query_map([id], |r| r.get(0))?;
+    rows.collect()
+}
+
+pub fn is_member(conn: &Connection, id: i64, user: &str) -> Result<bool> {
+    conn.prepare_cached(
+        "SELECT 1 FROM private_channel_members WHERE channel_id = ?1 AND username = ?2",
+    )?
+    .exists(params![id, user])
+}
+
+pub fn create_private_channel(
+    conn: &Connection,
+    name: &str,
+    creator: &str,
+    now: f64,
+) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO private_channels(name, created_by, created_ts) VALUES (?1, ?2, ?3)",
+        params![name, creator, now],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn rename_private_channel(conn: &Connection, id: i64, name: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE private_channels SET name = ?2 WHERE id = ?1",
+        params![id, name],
+    )?;
+    Ok(())
+}
+
+/// Adds a member; false if they already were one.
+pub fn add_member(conn: &Connection, id: i64, user: &str, now: f64) -> Result<bool> {
+    let n = conn.execute(
+        "INSERT OR IGNORE INTO private_channel_members(channel_id, username, joined_ts, history_start_ts)
+         VALUES (?1, ?2, ?3, ?3)",
+        params![id, user, now],
+    )?;
+    Ok(n > 0)
+}
+
+pub fn remove_member(conn: &Connection, id: i64, user: &str) -> Result<bool> {
+    let n = conn.execute(
+        "DELETE FROM private_channel_members WHERE channel_id = ?1 AND username = ?2",
+        params![id, user],
+    )?;
+    Ok(n > 0)
+}
+
+/// (msg_ts, emoji, reactor) for messages of `channel` with ts in [from, to].
+pub fn reactions_between(
+    conn: &Connection,
+    channel: &str,
+    from: f64,
+    to: f64,
+) -> Result<Vec<(f64, String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT msg_ts, emoji, reactor FROM message_reactions
+         WHERE channel = ?1 AND msg_ts BETWEEN ?2 AND ?3 ORDER BY rowid",
+    )?;
+    let rows = stmt.query_map(params![channel, from, to], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })?;
+    rows.collect()
+}
+
+/// Adds the reaction, or removes it if present; true when it was added.
+pub fn toggle_reaction(
+    conn: &Connection,
+    channel: &str,
+    ts: f64,
+    emoji: &str,
+    reactor: &str,
+) -> Result<bool> {
+    let removed = conn.execute(
+        "DELETE FROM message_reactions WHERE channel = ?1 AND msg_ts = ?2 AND emoji = ?3 AND reactor = ?4",
+        params![channel, ts, emoji, reactor],
+    )?;
+    if removed > 0 {
+        return Ok(false);
+    }
+    conn.execute(
+        "INSERT INTO message_reactions(channel, msg_ts, emoji, reactor) VALUES (?1, ?2, ?3, ?4)",
+        params![channel, ts, emoji, reactor],
+    )?;
+    Ok(true)
+}
+
+pub fn add_receipts(
+    conn: &Connection,
+    channel: &str,
+    timestamps: &[f64],
+    reader: &str,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO read_receipts(channel, msg_ts, reader) VALUES (?1, ?2, ?3)",
+    )?;
+    for ts in timestamps {
+        stmt.execute(params![channel, ts, reader])?;
+    }
+    Ok(())
+}
+
+/// (msg_ts, reader) of every receipt in `channel` for messages at or after `since`.
+pub fn receipts(conn: &Connection, channel: &str) -> Result<Vec<(f64, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT msg_ts, reader FROM read_receipts WHERE channel = ?1 ORDER BY msg_ts, rowid",
+    )?;
+    let rows = stmt.query_map([channel], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+pub fn set_typing(conn: &Connection, user: &str, channel: &str, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO typing(user, channel, ts) VALUES (?1, ?2, ?3)
+         ON CONFLICT(user, channel) DO UPDATE SET ts = ?3",
+    )?
+    .execute(params![user, channel, now])?;
+    Ok(())
+}
+
+pub fn journal_add(conn: &Connection, payload: &str) -> Result<i64> {
+    conn.prepare_cached("INSERT INTO fanout_journal(payload) VALUES (?1)")?
+        .execute([payload])?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn journal_remove(conn: &Connection, id: i64) -> Result<()> {
+    conn.prepare_cached("DELETE FROM fanout_journal WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
+pub fn journal_entries(conn: &Connection) -> Result<Vec<(i64, String)>> {
+    let mut stmt = conn.prepare("SELECT id, payload FROM fanout_journal ORDER BY id")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
 }

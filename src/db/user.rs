@@ -1,6 +1,9 @@
 //! users/<name>.db: one user's copy of every message they can see.
 //! SQL only; callers choose the transaction.
 
+use rusqlite::{params, Connection, OptionalExtension, Result, Row};
+use std::collections::HashMap;
+
 pub const MIGRATIONS: &[&str] = &[
     // 1: the Python original's tables, kept exactly, plus the indexes our queries need.
     "CREATE TABLE IF NOT EXISTS messages(id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -15,10 +18,303 @@ pub const MIGRATIONS: &[&str] = &[
      CREATE TABLE IF NOT EXISTS dm_hidden(channel TEXT PRIMARY KEY, hidden_ts REAL NOT NULL);
      CREATE INDEX IF NOT EXISTS messages_by_channel_ts ON messages(channel, ts);
      CREATE INDEX IF NOT EXISTS messages_by_filename ON messages(filename)
-         WHERE filename IS NOT NULL;",
+         WHERE filename IS NOT NULL;
+     CREATE INDEX IF NOT EXISTS messages_unread ON messages(channel)
+         WHERE read = 0 AND deleted = 0;",
 ];
 
 /// `users/<name>.db` for a validated name (never raw request text).
 pub fn path(data_dir: &std::path::Path, user: &crate::names::Username) -> std::path::PathBuf {
     data_dir.join("users").join(format!("{}.db", user.as_str()))
+}
+
+/// One stored row: a message's text, or one of its files.
+#[derive(Debug, Clone)]
+pub struct StoredRow {
+    pub id: i64,
+    pub channel: String,
+    pub sender: String,
+    pub content: Option<String>,
+    pub content_type: Option<String>,
+    pub filename: Option<String>,
+    pub ts: f64,
+    pub edited_ts: Option<f64>,
+    pub deleted: bool,
+    pub deleted_ts: Option<f64>,
+    pub reply_to_id: Option<i64>,
+    pub reactions_ts: Option<f64>,
+    pub metadata: Option<String>,
+}
+
+const COLUMNS: &str = "id, channel, sender, content, content_type, filename, ts, edited_ts, \
+                       deleted, deleted_ts, reply_to_id, reactions_ts, metadata";
+
+fn stored_row(row: &Row) -> Result<StoredRow> {
+    Ok(StoredRow {
+        id: row.get(0)?,
+        channel: row.get(1)?,
+        sender: row.get(2)?,
+        content: row.get(3)?,
+        content_type: row.get(4)?,
+        filename: row.get(5)?,
+        ts: row.get(6)?,
+        edited_ts: row.get(7)?,
+        deleted: row.get::<_, Option<i64>>(8)?.unwrap_or(0) != 0,
+        deleted_ts: row.get(9)?,
+        reply_to_id: row.get(10)?,
+        reactions_ts: row.get(11)?,
+        metadata: row.get(12)?,
+    })
+}
+
+/// A row to insert (one per text and per file of a message).
+#[derive(Debug, Clone)]
+pub struct NewRow<'a> {
+    pub channel: &'a str,
+    pub sender: &'a str,
+    pub content: &'a str,
+    pub content_type: &'a str,
+    pub filename: Option<&'a str>,
+    pub ts: f64,
+    pub read: bool,
+    pub reply_to_id: Option<i64>,
+    pub mentions: Option<&'a str>,
+    pub metadata: Option<&'a str>,
+}
+
+/// Inserts a row unless this copy already has it (same channel, ts and file), so replaying
+/// an interrupted fan-out is harmless. Returns whether a row was inserted.
+pub fn insert_row(conn: &Connection, row: &NewRow) -> Result<bool> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO messages(channel, sender, content, content_type, filename, ts, read,
+                              reply_to_id, mentions, metadata)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+         WHERE NOT EXISTS (SELECT 1 FROM messages WHERE channel = ?1 AND ts = ?6
+                           AND filename IS ?5)",
+    )?;
+    let n = stmt.execute(params![
+        row.channel,
+        row.sender,
+        row.content,
+        row.content_type,
+        row.filename,
+        row.ts,
+        row.read,
+        row.reply_to_id,
+        row.mentions,
+        row.metadata
+    ])?;
+    Ok(n > 0)
+}
+
+/// The `limit` newest messages before `before` (all rows of each), oldest first.
+pub fn page(
+    conn: &Connection,
+    channel: &str,
+    before: Option<f64>,
+    limit: u32,
+) -> Result<Vec<StoredRow>> {
+    let before = before.unwrap_or(f64::INFINITY);
+    let oldest: Option<f64> = conn
+        .prepare_cached(
+            "SELECT MIN(ts) FROM (SELECT DISTINCT ts FROM messages WHERE channel = ?1 AND ts < ?2
+                                   ORDER BY ts DESC LIMIT ?3)",
+        )?
+        .query_row(params![channel, before, limit], |r| r.get(0))?;
+    let Some(oldest) = oldest else {
+        return Ok(Vec::new());
+    };
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE channel = ?1 AND ts >= ?2 AND ts < ?3
+         ORDER BY ts, filename IS NOT NULL, id"
+    ))?;
+    let rows = stmt.query_map(params![channel, oldest, before], stored_row)?;
+    rows.collect()
+}
+
+/// Every row created, edited, deleted or reacted to after `since`, oldest first.
+pub fn changed_since(
+    conn: &Connection,
+    channel: &str,
+    since: f64,
+    limit: u32,
+) -> Result<Vec<StoredRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE channel = ?1 AND ts IN (
+             SELECT DISTINCT ts FROM messages WHERE channel = ?1
+               AND (ts > ?2 OR edited_ts > ?2 OR deleted_ts > ?2 OR reactions_ts > ?2)
+             ORDER BY ts LIMIT ?3)
+         ORDER BY ts, filename IS NOT NULL, id"
+    ))?;
+    let rows = stmt.query_map(params![channel, since, limit], stored_row)?;
+    rows.collect()
+}
+
+/// All rows of the message (channel, ts).
+pub fn message_rows(conn: &Connection, channel: &str, ts: f64) -> Result<Vec<StoredRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE channel = ?1 AND ts = ?2
+         ORDER BY filename IS NOT NULL, id"
+    ))?;
+    let rows = stmt.query_map(params![channel, ts], stored_row)?;
+    rows.collect()
+}
+
+/// (channel, ts) of the row with this id.
+pub fn locate(conn: &Connection, id: i64) -> Result<Option<(String, f64)>> {
+    conn.prepare_cached("SELECT channel, ts FROM messages WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+}
+
+/// The id of the message's first row (its text row, else its first file row).
+pub fn first_row_id(conn: &Connection, channel: &str, ts: f64) -> Result<Option<i64>> {
+    conn.prepare_cached(
+        "SELECT id FROM messages WHERE channel = ?1 AND ts = ?2
+         ORDER BY filename IS NOT NULL, id LIMIT 1",
+    )?
+    .query_row(params![channel, ts], |r| r.get(0))
+    .optional()
+}
+
+pub fn set_text(
+    conn: &Connection,
+    channel: &str,
+    ts: f64,
+    text: &str,
+    edited_ts: f64,
+    mentions: Option<&str>,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE messages SET content = ?3, edited = 1, edited_ts = ?4, mentions = ?5
+         WHERE channel = ?1 AND ts = ?2 AND filename IS NULL AND deleted = 0",
+    )?
+    .execute(params![channel, ts, text, edited_ts, mentions])?;
+    Ok(())
+}
+
+/// Soft-deletes every row of a message; the text is dropped, the rows stay.
+pub fn mark_deleted(conn: &Connection, channel: &str, ts: f64, deleted_ts: f64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE messages SET deleted = 1, deleted_ts = ?3, content = '', mentions = NULL
+         WHERE channel = ?1 AND ts = ?2 AND deleted = 0",
+    )?
+    .execute(params![channel, ts, deleted_ts])?;
+    Ok(())
+}
+
+pub fn set_reactions(
+    conn: &Connection,
+    channel: &str,
+    ts: f64,
+    reactions: &str,
+    reactions_ts: f64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE messages SET reactions = ?3, reactions_ts = ?4 WHERE channel = ?1 AND ts = ?2",
+    )?
+    .execute(params![channel, ts, reactions, reactions_ts])?;
+    Ok(())
+}
+
+/// Marks the channel read; returns (ts, sender) of each message newly read that someone
+/// else sent (for read receipts).
+pub fn mark_read(conn: &Connection, channel: &str, reader: &str) -> Result<Vec<(f64, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE messages SET read = 1 WHERE channel = ?1 AND read = 0 RETURNING ts, sender, deleted",
+    )?;
+    let rows = stmt.query_map([channel], |r| {
+        Ok((
+            r.get::<_, f64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    let mut out: Vec<(f64, String)> = Vec::new();
+    for row in rows {
+        let (ts, sender, deleted) = row?;
+        if deleted == 0
+            && sender != reader
+            && sender != "system"
+            && !out.iter().any(|(t, _)| *t == ts)
+        {
+            out.push((ts, sender));
+        }
+    }
+    Ok(out)
+}
+
+/// Unread messages per channel (a message with files counts once; deleted never count).
+pub fn unread_counts(conn: &Connection) -> Result<HashMap<String, u64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT channel, COUNT(DISTINCT ts) FROM messages WHERE read = 0 AND deleted = 0
+         GROUP BY channel",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+    rows.collect()
+}
+
+/// Every DM channel in this database with its newest message ts.
+pub fn dm_channels(conn: &Connection) -> Result<Vec<(String, f64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT channel, MAX(ts) FROM messages WHERE channel >= 'dm:' AND channel < 'dm;'
+         GROUP BY channel ORDER BY MAX(ts) DESC",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+pub fn hidden_dms(conn: &Connection) -> Result<HashMap<String, f64>> {
+    let mut stmt = conn.prepare_cached("SELECT channel, hidden_ts FROM dm_hidden")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+pub fn hide_dm(conn: &Connection, channel: &str, hidden_ts: f64) -> Result<()> {
+    conn.execute(
+        "INSERT INTO dm_hidden(channel, hidden_ts) VALUES (?1, ?2)
+         ON CONFLICT(channel) DO UPDATE SET hidden_ts = ?2",
+        params![channel, hidden_ts],
+    )?;
+    Ok(())
+}
+
+/// Whether this database holds any message of `channel`.
+pub fn has_channel(conn: &Connection, channel: &str) -> Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM messages WHERE channel = ?1 LIMIT 1")?
+        .exists([channel])
+}
+
+pub fn max_ts(conn: &Connection, channel: &str) -> Result<Option<f64>> {
+    conn.prepare_cached("SELECT MAX(ts) FROM messages WHERE channel = ?1")?
+        .query_row([channel], |r| r.get(0))
+}
+
+/// Copies every message of `channels` from the attached database `source` (read=1).
+pub fn copy_history_from(conn: &Connection, source: &str, channels: &[String]) -> Result<usize> {
+    let mut copied = 0;
+    for channel in channels {
+        copied += conn.execute(
+            &format!(
+                "INSERT INTO main.messages(channel, sender, content, content_type, filename, ts,
+                     edited, edited_ts, read, deleted, deleted_ts, reply_to_id, reactions,
+                     reactions_ts, mentions, metadata, client_msg_id, expires_ts)
+                 SELECT channel, sender, content, content_type, filename, ts, edited, edited_ts,
+                     1, deleted, deleted_ts, reply_to_id, reactions, reactions_ts, mentions,
+                     metadata, client_msg_id, expires_ts
+                 FROM {source}.messages WHERE channel = ?1 ORDER BY ts, id"
+            ),
+            [channel],
+        )?;
+    }
+    Ok(copied)
+}
+
+/// The ts of every live message `sender` sent in `channel`.
+pub fn sent_ts(conn: &Connection, channel: &str, sender: &str) -> Result<Vec<f64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT ts FROM messages WHERE channel = ?1 AND sender = ?2 AND deleted = 0",
+    )?;
+    let rows = stmt.query_map(params![channel, sender], |r| r.get(0))?;
+    rows.collect()
 }

@@ -1,0 +1,209 @@
+//! The sidebar and per-channel state: `GET /api/channels`, hiding DMs, marking read with
+//! receipts, typing, and presence. Every handler checks the caller can read the channel.
+
+use crate::api::auth::{require_user, AuthUser};
+use crate::api::messages::{open_channel, own_db};
+use crate::api::str_field;
+use crate::channels::ChannelId;
+use crate::ctx::Ctx;
+use crate::db;
+use crate::http::{HttpError, Request, Response};
+use crate::hub::Presence;
+use crate::json::Json;
+use crate::messages;
+use std::sync::Arc;
+
+/// GET /api/channels
+pub fn get_channels(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
+    let user = require_user(ctx, req)?;
+    let me = user.name.as_str();
+    let conn = own_db(ctx, &user)?;
+    let unread = db::user::unread_counts(&conn)?;
+    let unread_of = |id: &str| Json::Num(unread.get(id).copied().unwrap_or(0) as f64);
+    let public = ctx
+        .settings
+        .channels
+        .iter()
+        .map(|name| {
+            Json::obj([
+                ("id", name.as_str().into()),
+                ("name", name.as_str().into()),
+                ("unread", unread_of(name)),
+            ])
+        })
+        .collect();
+    let presence = ctx.presence_db.get()?;
+    let mut private = Vec::new();
+    for channel in db::presence::private_channels_of(&presence, me)? {
+        let id = format!("private:{}", channel.id);
+        private.push(private_channel_json(&presence, &channel, unread_of(&id))?);
+    }
+    let hidden = db::user::hidden_dms(&conn)?;
+    let mut dms = Vec::new();
+    for (id, last_ts) in db::user::dm_channels(&conn)? {
+        if hidden
+            .get(&id)
+            .is_some_and(|hidden_ts| *hidden_ts >= last_ts)
+        {
+            continue;
+        }
+        let Ok(ChannelId::Dm(users)) = ChannelId::parse(&id) else {
+            continue;
+        };
+        let users = users.into_iter().map(Json::Str).collect();
+        dms.push(Json::obj([
+            ("id", id.as_str().into()),
+            ("users", Json::Arr(users)),
+            ("unread", unread_of(&id)),
+            ("last_ts", Json::Num(last_ts)),
+        ]));
+    }
+    let body = Json::obj([
+        ("public", Json::Arr(public)),
+        ("private", Json::Arr(private)),
+        ("dms", Json::Arr(dms)),
+    ]);
+    Ok(Response::json(200, &body))
+}
+
+/// The private-channel object of `GET /api/channels`.
+pub fn private_channel_json(
+    presence: &rusqlite::Connection,
+    channel: &db::presence::PrivateChannel,
+    unread: Json,
+) -> Result<Json, HttpError> {
+    let members = db::presence::private_members(presence, channel.id)?
+        .into_iter()
+        .map(Json::Str)
+        .collect();
+    Ok(Json::obj([
+        ("id", Json::str(format!("private:{}", channel.id))),
+        ("name", channel.name.as_str().into()),
+        ("members", Json::Arr(members)),
+        ("created_by", channel.created_by.as_str().into()),
+        ("unread", unread),
+    ]))
+}
+
+/// POST /api/dms/{ch}/hide — until a newer message arrives.
+pub fn post_hide_dm(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Response, HttpError> {
+    let user = require_user(ctx, req)?;
+    let channel = open_channel(ctx, &user, channel)?;
+    if !channel.is_dm() {
+        return Err(HttpError::BadRequest(
+            "Only direct conversations can be hidden".into(),
+        ));
+    }
+    let conn = own_db(ctx, &user)?;
+    let id = channel.to_string();
+    let last = db::user::max_ts(&conn, &id)?.unwrap_or(0.0);
+    db::user::hide_dm(&conn, &id, last.max(crate::util::now()))?;
+    ctx.hub
+        .send_to([user.name.as_str()], &Arc::from(r#"{"type":"channels"}"#));
+    Ok(Response::no_content())
+}
+
+/// POST /api/channels/{ch}/read — marks everything read and tells the senders.
+pub fn post_read(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Response, HttpError> {
+    let user = require_user(ctx, req)?;
+    let channel = open_channel(ctx, &user, channel)?.to_string();
+    let newly_read = db::user::mark_read(&*own_db(ctx, &user)?, &channel, user.name.as_str())?;
+    if newly_read.is_empty() {
+        return Ok(Response::no_content());
+    }
+    let timestamps: Vec<f64> = newly_read.iter().map(|(ts, _)| *ts).collect();
+    db::presence::add_receipts(
+        &*ctx.presence_db.get()?,
+        &channel,
+        &timestamps,
+        user.name.as_str(),
+    )?;
+    let mut senders: Vec<&str> = newly_read.iter().map(|(_, s)| s.as_str()).collect();
+    senders.sort_unstable();
+    senders.dedup();
+    for sender in senders {
+        let ids = newly_read
+            .iter()
+            .filter(|(_, s)| s == sender)
+            .map(|(ts, _)| Json::str(messages::id_of(*ts)))
+            .collect();
+        let event = Json::obj([
+            ("type", "receipts".into()),
+            ("channel", channel.as_str().into()),
+            ("reader", user.name.as_str().into()),
+            ("ids", Json::Arr(ids)),
+        ]);
+        ctx.hub
+            .send_to([sender], &Arc::from(event.to_json_string()));
+    }
+    Ok(Response::no_content())
+}
+
+/// GET /api/channels/{ch}/receipts — who read each message the caller sent.
+pub fn get_receipts(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Response, HttpError> {
+    let user = require_user(ctx, req)?;
+    let channel = open_channel(ctx, &user, channel)?.to_string();
+    let mine = db::user::sent_ts(&*own_db(ctx, &user)?, &channel, user.name.as_str())?;
+    let mut by_message: Vec<(String, Json)> = Vec::new();
+    for (ts, reader) in db::presence::receipts(&*ctx.presence_db.get()?, &channel)? {
+        if !mine.contains(&ts) {
+            continue;
+        }
+        let id = messages::id_of(ts);
+        match by_message.iter_mut().find(|(k, _)| *k == id) {
+            Some((_, Json::Arr(readers))) => readers.push(Json::Str(reader)),
+            _ => by_message.push((id, Json::Arr(vec![Json::Str(reader)]))),
+        }
+    }
+    Ok(Response::json(200, &Json::Obj(by_message)))
+}
+
+/// POST /api/channels/{ch}/typing
+pub fn post_typing(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Response, HttpError> {
+    let user = require_user(ctx, req)?;
+    announce_typing(ctx, &user, channel)?;
+    Ok(Response::no_content())
+}
+
+/// Records that `user` is typing in `channel` and tells the others who can read it.
+pub fn announce_typing(ctx: &Ctx, user: &AuthUser, channel: &str) -> Result<(), HttpError> {
+    let channel = open_channel(ctx, user, channel)?;
+    let presence = ctx.presence_db.get()?;
+    db::presence::set_typing(
+        &presence,
+        user.name.as_str(),
+        &channel.to_string(),
+        crate::util::now() as i64,
+    )?;
+    let readers = match &channel {
+        ChannelId::Public(_) => db::auth::usernames(&*ctx.auth_db.get()?)?,
+        ChannelId::Private(id) => db::presence::private_members(&presence, *id)?,
+        ChannelId::Dm(users) => users.clone(),
+    };
+    let event = Json::obj([
+        ("type", "typing".into()),
+        ("channel", Json::str(channel.to_string())),
+        ("user", user.name.as_str().into()),
+    ]);
+    let frame: Arc<str> = Arc::from(event.to_json_string());
+    ctx.hub.send_to(
+        readers
+            .iter()
+            .map(String::as_str)
+            .filter(|u| *u != user.name.as_str()),
+        &frame,
+    );
+    Ok(())
+}
+
+/// POST /api/presence {state} — sets the state of all the caller's open tabs.
+pub fn post_presence(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
+    let user = require_user(ctx, req)?;
+    let body = req.json()?;
+    let state = str_field(&body, "state")?;
+    let state = Presence::parse_client_state(state)
+        .ok_or_else(|| HttpError::BadRequest("\"state\" must be active, idle or hidden".into()))?;
+    ctx.hub.set_user_state(user.name.as_str(), state);
+    crate::ws::publish_presence(ctx, user.name.as_str());
+    Ok(Response::no_content())
+}

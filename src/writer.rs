@@ -1,0 +1,965 @@
+//! The writer: one thread owns every write to users' databases (fan-out on write) and every
+//! change to who receives a channel (accounts, private-channel membership), so recipients,
+//! `ts` assignment and copies never race.
+//!
+//! Request threads queue jobs and wait for the answer. Messages that arrive together are
+//! committed together (group commit): one transaction per recipient database per batch, over
+//! connections the writer keeps open. Before copies are written, each fan-out is recorded in
+//! `presence.db.fanout_journal`; it is removed once every copy is committed. A fan-out
+//! interrupted by a crash or a failing database is completed from the journal at the next
+//! start (roll-forward), so every recipient ends up with the message or — if it never got
+//! journalled — none does. Events go out only after the copies are committed.
+
+use crate::channels::ChannelId;
+use crate::ctx::Ctx;
+use crate::db::{self, user::NewRow, Kind};
+use crate::http::HttpError;
+use crate::json::{self, Json};
+use crate::messages;
+use crate::names::Username;
+use rusqlite::{Connection, TransactionBehavior};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Arc, Condvar, Mutex};
+
+/// Most jobs taken in one batch.
+const BATCH_MAX: usize = 256;
+/// Most users' databases the writer keeps open.
+const OPEN_DATABASES_MAX: usize = 1024;
+
+/// A message to store and deliver.
+pub struct Post {
+    pub sender: Username,
+    pub channel: ChannelId,
+    pub text: String,
+    /// The parent's ts and its row id in the sender's database.
+    pub reply_to: Option<(f64, i64)>,
+}
+
+type Task = Box<dyn FnOnce(&mut Writer) + Send>;
+
+enum Job {
+    Post(Post, SyncSender<Result<Json, HttpError>>),
+    Task(Task),
+}
+
+/// The writer's queue, shared by request threads.
+#[derive(Default)]
+pub struct Store {
+    queue: Mutex<(VecDeque<Job>, bool)>,
+    ready: Condvar,
+}
+
+impl Store {
+    fn submit(&self, job: Job) -> Result<(), HttpError> {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if queue.1 {
+            return Err(HttpError::Unavailable(
+                "The server is shutting down; try again shortly".into(),
+            ));
+        }
+        queue.0.push_back(job);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// Stores `post` in every recipient's database and announces it; returns the message.
+    pub fn post(&self, post: Post) -> Result<Json, HttpError> {
+        let (tx, rx) = sync_channel(1);
+        self.submit(Job::Post(post, tx))?;
+        rx.recv().unwrap_or_else(|_| Err(writer_gone()))
+    }
+
+    /// Runs `task` on the writer thread, in order with every other write, and returns its result.
+    pub fn run<T: Send + 'static>(
+        &self,
+        task: impl FnOnce(&mut Writer) -> Result<T, HttpError> + Send + 'static,
+    ) -> Result<T, HttpError> {
+        let (tx, rx) = sync_channel(1);
+        self.submit(Job::Task(Box::new(move |w: &mut Writer| {
+            let _ = tx.send(task(w));
+        })))?;
+        rx.recv().unwrap_or_else(|_| Err(writer_gone()))
+    }
+
+    /// Lets the writer finish what is queued, then stop.
+    pub fn stop(&self) {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+        self.ready.notify_all();
+    }
+
+    fn take_batch(&self) -> Vec<Job> {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        while queue.0.is_empty() && !queue.1 {
+            queue = self.ready.wait(queue).unwrap_or_else(|e| e.into_inner());
+        }
+        let n = queue.0.len().min(BATCH_MAX);
+        queue.0.drain(..n).collect()
+    }
+}
+
+fn writer_gone() -> HttpError {
+    HttpError::Internal(anyhow::anyhow!("the writer thread stopped"))
+}
+
+/// One row of a message to insert (its text, or one file).
+#[derive(Debug, Clone)]
+pub struct RowData {
+    pub content: String,
+    pub content_type: String,
+    pub filename: Option<String>,
+    pub reply_to_id: Option<i64>,
+    pub mentions: Option<String>,
+    pub metadata: Option<String>,
+}
+
+/// A change to apply to every recipient's copy. Applying one twice is harmless.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Insert {
+        channel: String,
+        ts: f64,
+        sender: String,
+        read_by: Option<String>,
+        rows: Vec<RowData>,
+    },
+    Edit {
+        channel: String,
+        ts: f64,
+        text: String,
+        edited_ts: f64,
+        mentions: Option<String>,
+    },
+    Delete {
+        channel: String,
+        ts: f64,
+        deleted_ts: f64,
+    },
+    Reactions {
+        channel: String,
+        ts: f64,
+        reactions: String,
+        reactions_ts: f64,
+    },
+}
+
+impl Change {
+    fn apply(&self, conn: &Connection, recipient: &str) -> rusqlite::Result<()> {
+        match self {
+            Change::Insert {
+                channel,
+                ts,
+                sender,
+                read_by,
+                rows,
+            } => {
+                for row in rows {
+                    db::user::insert_row(
+                        conn,
+                        &NewRow {
+                            channel,
+                            sender,
+                            content: &row.content,
+                            content_type: &row.content_type,
+                            filename: row.filename.as_deref(),
+                            ts: *ts,
+                            read: read_by.as_deref() == Some(recipient),
+                            reply_to_id: row.reply_to_id,
+                            mentions: row.mentions.as_deref(),
+                            metadata: row.metadata.as_deref(),
+                        },
+                    )?;
+                }
+                Ok(())
+            }
+            Change::Edit {
+                channel,
+                ts,
+                text,
+                edited_ts,
+                mentions,
+            } => db::user::set_text(conn, channel, *ts, text, *edited_ts, mentions.as_deref()),
+            Change::Delete {
+                channel,
+                ts,
+                deleted_ts,
+            } => db::user::mark_deleted(conn, channel, *ts, *deleted_ts),
+            Change::Reactions {
+                channel,
+                ts,
+                reactions,
+                reactions_ts,
+            } => db::user::set_reactions(conn, channel, *ts, reactions, *reactions_ts),
+        }
+    }
+
+    fn channel(&self) -> &str {
+        match self {
+            Change::Insert { channel, .. }
+            | Change::Edit { channel, .. }
+            | Change::Delete { channel, .. }
+            | Change::Reactions { channel, .. } => channel,
+        }
+    }
+
+    fn to_json(&self) -> Json {
+        let opt = |s: &Option<String>| Json::opt_str(s.clone());
+        match self {
+            Change::Insert {
+                channel,
+                ts,
+                sender,
+                read_by,
+                rows,
+            } => Json::obj([
+                ("op", "insert".into()),
+                ("channel", channel.as_str().into()),
+                ("ts", Json::Num(*ts)),
+                ("sender", sender.as_str().into()),
+                ("read_by", opt(read_by)),
+                (
+                    "rows",
+                    Json::Arr(
+                        rows.iter()
+                            .map(|r| {
+                                Json::obj([
+                                    ("content", r.content.as_str().into()),
+                                    ("content_type", r.content_type.as_str().into()),
+                                    ("filename", opt(&r.filename)),
+                                    (
+                                        "reply_to_id",
+                                        r.reply_to_id.map_or(Json::Null, |id| Json::Num(id as f64)),
+                                    ),
+                                    ("mentions", opt(&r.mentions)),
+                                    ("metadata", opt(&r.metadata)),
+                                ])
+                            })
+                            .collect(),
+                    ),
+                ),
+            ]),
+            Change::Edit {
+                channel,
+                ts,
+                text,
+                edited_ts,
+                mentions,
+            } => Json::obj([
+                ("op", "edit".into()),
+                ("channel", channel.as_str().into()),
+                ("ts", Json::Num(*ts)),
+                ("text", text.as_str().into()),
+                ("edited_ts", Json::Num(*edited_ts)),
+                ("mentions", opt(mentions)),
+            ]),
+            Change::Delete {
+                channel,
+                ts,
+                deleted_ts,
+            } => Json::obj([
+                ("op", "delete".into()),
+                ("channel", channel.as_str().into()),
+                ("ts", Json::Num(*ts)),
+                ("deleted_ts", Json::Num(*deleted_ts)),
+            ]),
+            Change::Reactions {
+                channel,
+                ts,
+                reactions,
+                reactions_ts,
+            } => Json::obj([
+                ("op", "reactions".into()),
+                ("channel", channel.as_str().into()),
+                ("ts", Json::Num(*ts)),
+                ("reactions", reactions.as_str().into()),
+                ("reactions_ts", Json::Num(*reactions_ts)),
+            ]),
+        }
+    }
+
+    fn from_json(v: &Json) -> Option<Change> {
+        let s = |k: &str| v.get(k).and_then(Json::as_str).map(str::to_owned);
+        let n = |k: &str| v.get(k).and_then(Json::as_f64);
+        let opt = |j: &Json, k: &str| j.get(k).and_then(Json::as_str).map(str::to_owned);
+        let (channel, ts) = (s("channel")?, n("ts")?);
+        Some(match s("op")?.as_str() {
+            "insert" => {
+                let Json::Arr(rows) = v.get("rows")? else {
+                    return None;
+                };
+                let rows = rows
+                    .iter()
+                    .map(|r| {
+                        Some(RowData {
+                            content: opt(r, "content")?,
+                            content_type: opt(r, "content_type")?,
+                            filename: opt(r, "filename"),
+                            reply_to_id: r
+                                .get("reply_to_id")
+                                .and_then(Json::as_f64)
+                                .map(|id| id as i64),
+                            mentions: opt(r, "mentions"),
+                            metadata: opt(r, "metadata"),
+                        })
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                Change::Insert {
+                    channel,
+                    ts,
+                    sender: s("sender")?,
+                    read_by: s("read_by"),
+                    rows,
+                }
+            }
+            "edit" => Change::Edit {
+                channel,
+                ts,
+                text: s("text")?,
+                edited_ts: n("edited_ts")?,
+                mentions: s("mentions"),
+            },
+            "delete" => Change::Delete {
+                channel,
+                ts,
+                deleted_ts: n("deleted_ts")?,
+            },
+            "reactions" => Change::Reactions {
+                channel,
+                ts,
+                reactions: s("reactions")?,
+                reactions_ts: n("reactions_ts")?,
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// A change and who receives it.
+pub struct Fanout {
+    pub change: Change,
+    pub recipients: Vec<String>,
+}
+
+impl Fanout {
+    fn to_json(&self) -> String {
+        Json::obj([
+            ("change", self.change.to_json()),
+            (
+                "recipients",
+                Json::Arr(
+                    self.recipients
+                        .iter()
+                        .map(|r| Json::str(r.as_str()))
+                        .collect(),
+                ),
+            ),
+        ])
+        .to_json_string()
+    }
+
+    fn from_json(text: &str) -> Option<Fanout> {
+        let v = json::parse(text).ok()?;
+        let change = Change::from_json(v.get("change")?)?;
+        let Json::Arr(recipients) = v.get("recipients")? else {
+            return None;
+        };
+        let recipients = recipients
+            .iter()
+            .map(|r| r.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Fanout { change, recipients })
+    }
+}
+
+/// The writer thread's state: its own connections and what it knows about recipients.
+pub struct Writer<'c> {
+    pub ctx: &'c Ctx,
+    pub auth: Connection,
+    pub presence: Connection,
+    users: BTreeSet<String>,
+    auth_version: i64,
+    databases: HashMap<String, (Connection, u64)>,
+    clock: u64,
+    last_ts: HashMap<String, f64>,
+}
+
+/// Runs the writer until `ctx.store` is stopped and drained.
+pub fn run(ctx: &Ctx) {
+    let mut writer = match Writer::open(ctx) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: the writer cannot start: {e:#}");
+            ctx.store.stop();
+            fail_all(ctx);
+            return;
+        }
+    };
+    loop {
+        let jobs = ctx.store.take_batch();
+        if jobs.is_empty() {
+            return;
+        }
+        let mut posts = Vec::new();
+        for job in jobs {
+            match job {
+                Job::Post(post, reply) => posts.push((post, reply)),
+                Job::Task(task) => {
+                    writer.post_batch(std::mem::take(&mut posts));
+                    if std::panic::catch_unwind(AssertUnwindSafe(|| task(&mut writer))).is_err() {
+                        eprintln!("error: a writer task panicked; continuing");
+                    }
+                }
+            }
+        }
+        writer.post_batch(posts);
+    }
+}
+
+fn fail_all(ctx: &Ctx) {
+    // Dropping the jobs drops their reply senders: waiting requests get an error.
+    while !ctx.store.take_batch().is_empty() {}
+}
+
+/// Completes fan-outs a crash interrupted (run at startup, before serving).
+pub fn repair(ctx: &Ctx) -> anyhow::Result<usize> {
+    let presence = ctx.presence_db.get()?;
+    let entries = db::presence::journal_entries(&presence)?;
+    for (id, payload) in &entries {
+        match Fanout::from_json(payload) {
+            Some(fanout) => {
+                for recipient in &fanout.recipients {
+                    let Ok(user) = Username::parse_existing(recipient) else {
+                        continue;
+                    };
+                    if let Some(conn) =
+                        db::open_existing(&db::user::path(&ctx.data_dir, &user), Kind::User)?
+                    {
+                        fanout.change.apply(&conn, recipient)?;
+                    }
+                }
+            }
+            None => eprintln!("warning: dropping an unreadable fan-out journal entry {id}"),
+        }
+        db::presence::journal_remove(&presence, *id)?;
+    }
+    Ok(entries.len())
+}
+
+impl<'c> Writer<'c> {
+    fn open(ctx: &'c Ctx) -> anyhow::Result<Writer<'c>> {
+        let auth = db::open(ctx.auth_db.path(), Kind::Auth)?;
+        let presence = db::open(ctx.presence_db.path(), Kind::Presence)?;
+        let mut writer = Writer {
+            ctx,
+            auth,
+            presence,
+            users: BTreeSet::new(),
+            auth_version: -1,
+            databases: HashMap::new(),
+            clock: 0,
+            last_ts: HashMap::new(),
+        };
+        writer.refresh_users()?;
+        Ok(writer)
+    }
+
+    /// Reloads the account list when auth.db changed elsewhere (e.g. the manual's sqlite3).
+    fn refresh_users(&mut self) -> rusqlite::Result<()> {
+        let version: i64 = self
+            .auth
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        if version != self.auth_version {
+            self.users = db::auth::usernames(&self.auth)?.into_iter().collect();
+            self.auth_version = version;
+        }
+        Ok(())
+    }
+
+    pub fn is_user(&mut self, name: &str) -> rusqlite::Result<bool> {
+        self.refresh_users()?;
+        Ok(self.users.contains(name))
+    }
+
+    /// The registered spelling of a name, matched case-insensitively.
+    pub fn registered_name(&mut self, name: &str) -> rusqlite::Result<Option<String>> {
+        self.refresh_users()?;
+        Ok(self
+            .users
+            .iter()
+            .find(|u| u.eq_ignore_ascii_case(name))
+            .cloned())
+    }
+
+    /// The registered users `@mentioned` in `text`, as stored in the `mentions` column.
+    pub fn mentions_in(&mut self, text: &str) -> rusqlite::Result<Option<String>> {
+        self.refresh_users()?;
+        let users = &self.users;
+        Ok(messages::mentions(text, |name| {
+            users.iter().find(|u| u.eq_ignore_ascii_case(name)).cloned()
+        }))
+    }
+
+    /// Everyone who receives messages in `channel` now.
+    pub fn recipients(&mut self, channel: &ChannelId) -> rusqlite::Result<Vec<String>> {
+        self.refresh_users()?;
+        Ok(match channel {
+            ChannelId::Public(_) => self.users.iter().cloned().collect(),
+            ChannelId::Private(id) => db::presence::private_members(&self.presence, *id)?
+                .into_iter()
+                .filter(|u| self.users.contains(u))
+                .collect(),
+            ChannelId::Dm(names) => names
+                .iter()
+                .filter(|u| self.users.contains(*u))
+                .cloned()
+                .collect(),
+        })
+    }
+
+    /// A connection to `users/<user>.db`, opened on first use; `None` if it does not exist.
+    pub fn database(&mut self, user: &str) -> anyhow::Result<Option<&Connection>> {
+        self.clock += 1;
+        if !self.databases.contains_key(user) {
+            let Ok(name) = Username::parse_existing(user) else {
+                return Ok(None);
+            };
+            let Some(conn) =
+                db::open_existing(&db::user::path(&self.ctx.data_dir, &name), Kind::User)?
+            else {
+                return Ok(None);
+            };
+            if self.databases.len() >= OPEN_DATABASES_MAX {
+                if let Some(oldest) = self
+                    .databases
+                    .iter()
+                    .min_by_key(|(_, (_, used))| *used)
+                    .map(|(u, _)| u.clone())
+                {
+                    self.databases.remove(&oldest);
+                }
+            }
+            self.databases.insert(user.to_owned(), (conn, 0));
+        }
+        let entry = self.databases.get_mut(user).expect("inserted above");
+        entry.1 = self.clock;
+        Ok(Some(&entry.0))
+    }
+
+    /// Closes the writer's connection to a user's database (before it is deleted).
+    pub fn forget_database(&mut self, user: &str) {
+        self.databases.remove(user);
+    }
+
+    /// A fresh ts for `channel`: now, to the microsecond, strictly after the last one.
+    fn next_ts(&mut self, channel: &str, sender: &str) -> f64 {
+        let last = match self.last_ts.get(channel) {
+            Some(ts) => *ts,
+            None => self
+                .database(sender)
+                .ok()
+                .flatten()
+                .and_then(|conn| db::user::max_ts(conn, channel).ok().flatten())
+                .unwrap_or(0.0),
+        };
+        let mut ts = messages::round_ts(crate::util::now());
+        while ts <= last {
+            ts = messages::round_ts(last.max(ts) + 1e-6);
+        }
+        self.last_ts.insert(channel.to_owned(), ts);
+        ts
+    }
+
+    fn post_batch(&mut self, posts: Vec<(Post, SyncSender<Result<Json, HttpError>>)>) {
+        if posts.is_empty() {
+            return;
+        }
+        let mut fanouts = Vec::with_capacity(posts.len());
+        let mut replies = Vec::with_capacity(posts.len());
+        for (post, reply) in posts {
+            match self.prepare_post(post) {
+                Ok(fanout) => {
+                    fanouts.push(fanout);
+                    replies.push(reply);
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            }
+        }
+        let outcomes = self.fan_out(&fanouts);
+        for ((fanout, reply), outcome) in fanouts.iter().zip(replies).zip(outcomes) {
+            let _ = reply.send(outcome.map(|()| self.announce_insert(fanout)));
+        }
+    }
+
+    fn prepare_post(&mut self, post: Post) -> Result<Fanout, HttpError> {
+        let channel = post.channel.to_string();
+        let sender = post.sender.as_str().to_owned();
+        let recipients = self.recipients(&post.channel)?;
+        if !recipients.contains(&sender) {
+            return Err(HttpError::Forbidden(
+                "You can no longer post in this conversation".into(),
+            ));
+        }
+        let ts = self.next_ts(&channel, &sender);
+        let mentions = self.mentions_in(&post.text)?;
+        let rows = vec![RowData {
+            content: post.text,
+            content_type: "text".into(),
+            filename: None,
+            reply_to_id: post.reply_to.map(|(_, id)| id),
+            mentions,
+            metadata: post
+                .reply_to
+                .map(|(parent_ts, _)| messages::reply_metadata(parent_ts)),
+        }];
+        let change = Change::Insert {
+            channel,
+            ts,
+            sender: sender.clone(),
+            read_by: Some(sender),
+            rows,
+        };
+        Ok(Fanout { change, recipients })
+    }
+
+    /// Posts a system notice into `channel` (read already for `actor`) and announces it.
+    pub fn post_system(
+        &mut self,
+        channel: &ChannelId,
+        text: &str,
+        actor: Option<&str>,
+    ) -> Result<Json, HttpError> {
+        let channel_text = channel.to_string();
+        let recipients = self.recipients(channel)?;
+        let ts = self.next_ts(&channel_text, actor.unwrap_or("system"));
+        let rows = vec![RowData {
+            content: text.to_owned(),
+            content_type: "system".into(),
+            filename: None,
+            reply_to_id: None,
+            mentions: None,
+            metadata: None,
+        }];
+        let change = Change::Insert {
+            channel: channel_text,
+            ts,
+            sender: "system".into(),
+            read_by: actor.map(str::to_owned),
+            rows,
+        };
+        let fanout = Fanout { change, recipients };
+        self.fan_out(std::slice::from_ref(&fanout)).remove(0)?;
+        Ok(self.announce_insert(&fanout))
+    }
+
+    /// Journals, applies and commits `fanouts` (one transaction per recipient database) and
+    /// reports, for each, whether every copy is committed.
+    pub fn fan_out(&mut self, fanouts: &[Fanout]) -> Vec<Result<(), HttpError>> {
+        let journal_ids = match self.journal(fanouts) {
+            Ok(ids) => ids,
+            Err(e) => {
+                let message = format!("cannot record the change: {e:#}");
+                return fanouts
+                    .iter()
+                    .map(|_| Err(HttpError::Internal(anyhow::anyhow!(message.clone()))))
+                    .collect();
+            }
+        };
+        let mut by_recipient: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, fanout) in fanouts.iter().enumerate() {
+            for recipient in &fanout.recipients {
+                by_recipient.entry(recipient.as_str()).or_default().push(i);
+            }
+        }
+        let mut failed: Vec<Option<String>> = vec![None; fanouts.len()];
+        let mut sidebar_changed: Vec<String> = Vec::new();
+        for (recipient, indexes) in by_recipient {
+            let result = self.apply_for(recipient, fanouts, &indexes);
+            match result {
+                Ok(true) => sidebar_changed.push(recipient.to_owned()),
+                Ok(false) => {}
+                Err(e) => {
+                    eprintln!("error: cannot write to users/{recipient}.db: {e:#}");
+                    for i in indexes {
+                        failed[i] = Some(format!("cannot store the message for {recipient}; it will be completed when the server restarts"));
+                    }
+                }
+            }
+        }
+        let done: Vec<i64> = journal_ids
+            .iter()
+            .zip(&failed)
+            .filter(|(_, f)| f.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        if let Err(e) = self.unjournal(&done) {
+            eprintln!("warning: cannot clear the fan-out journal: {e:#}");
+        }
+        if !sidebar_changed.is_empty() {
+            let frame: Arc<str> = Arc::from(r#"{"type":"channels"}"#);
+            self.ctx
+                .hub
+                .send_to(sidebar_changed.iter().map(String::as_str), &frame);
+        }
+        failed
+            .into_iter()
+            .map(|f| f.map_or(Ok(()), |m| Err(HttpError::Internal(anyhow::anyhow!(m)))))
+            .collect()
+    }
+
+    /// Applies the given fan-outs to one recipient's database in one transaction; true when a
+    /// DM appeared (or reappeared) in their sidebar.
+    fn apply_for(
+        &mut self,
+        recipient: &str,
+        fanouts: &[Fanout],
+        indexes: &[usize],
+    ) -> anyhow::Result<bool> {
+        let Some(conn) = self.database(recipient)? else {
+            return Ok(false);
+        };
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let result = (|| -> rusqlite::Result<bool> {
+            let mut sidebar_changed = false;
+            for i in indexes {
+                let change = &fanouts[*i].change;
+                if let Change::Insert { channel, .. } = change {
+                    if channel.starts_with("dm:") {
+                        let hidden = db::user::hidden_dms(conn)?.contains_key(channel);
+                        sidebar_changed |= hidden || !db::user::has_channel(conn, channel)?;
+                        if hidden {
+                            conn.execute("DELETE FROM dm_hidden WHERE channel = ?1", [channel])?;
+                        }
+                    }
+                }
+                change.apply(conn, recipient)?;
+            }
+            Ok(sidebar_changed)
+        })();
+        match result {
+            Ok(changed) => {
+                conn.execute_batch("COMMIT")?;
+                Ok(changed)
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(e.into())
+            }
+        }
+    }
+
+    fn journal(&mut self, fanouts: &[Fanout]) -> rusqlite::Result<Vec<i64>> {
+        let tx = self
+            .presence
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let ids = fanouts
+            .iter()
+            .map(|f| db::presence::journal_add(&tx, &f.to_json()))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    fn unjournal(&mut self, ids: &[i64]) -> rusqlite::Result<()> {
+        let tx = self
+            .presence
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for id in ids {
+            db::presence::journal_remove(&tx, *id)?;
+        }
+        tx.commit()
+    }
+
+    /// Sends the `message` event for an insert and returns the message object.
+    fn announce_insert(&self, fanout: &Fanout) -> Json {
+        let Change::Insert {
+            channel,
+            ts,
+            sender,
+            rows,
+            ..
+        } = &fanout.change
+        else {
+            unreachable!("announce_insert is only called for inserts")
+        };
+        let stored: Vec<db::user::StoredRow> = rows
+            .iter()
+            .map(|r| db::user::StoredRow {
+                id: 0,
+                channel: channel.clone(),
+                sender: sender.clone(),
+                content: Some(r.content.clone()),
+                content_type: Some(r.content_type.clone()),
+                filename: r.filename.clone(),
+                ts: *ts,
+                edited_ts: None,
+                deleted: false,
+                deleted_ts: None,
+                reply_to_id: r.reply_to_id,
+                reactions_ts: None,
+                metadata: r.metadata.clone(),
+            })
+            .collect();
+        let reply = match stored
+            .first()
+            .and_then(|r| messages::reply_ts_from_metadata(r.metadata.as_deref()))
+        {
+            Some(parent) => messages::ReplyTarget::Found(parent),
+            None => messages::ReplyTarget::None,
+        };
+        let message = messages::render(
+            &stored,
+            &Vec::new(),
+            reply,
+            &self.ctx.data_dir.join("uploads"),
+        );
+        let event = Json::obj([("type", "message".into()), ("message", message.clone())]);
+        self.ctx.hub.send_to(
+            fanout.recipients.iter().map(String::as_str),
+            &Arc::from(event.to_json_string()),
+        );
+        message
+    }
+
+    /// Applies a change to a message (edit, delete, reactions) for everyone who can read the
+    /// channel, then sends `message_updated` with the message as `viewer` now sees it.
+    pub fn update_message(
+        &mut self,
+        channel: &ChannelId,
+        change: Change,
+        viewer: &str,
+    ) -> Result<Json, HttpError> {
+        debug_assert_eq!(change.channel(), channel.to_string());
+        let recipients = self.recipients(channel)?;
+        let fanout = Fanout { change, recipients };
+        self.fan_out(std::slice::from_ref(&fanout)).remove(0)?;
+        let (channel_text, ts) = match &fanout.change {
+            Change::Insert { channel, ts, .. }
+            | Change::Edit { channel, ts, .. }
+            | Change::Delete { channel, ts, .. }
+            | Change::Reactions { channel, ts, .. } => (channel.clone(), *ts),
+        };
+        let Some(conn) = self.database(viewer)? else {
+            return Err(HttpError::NotFound);
+        };
+        let rows = db::user::message_rows(conn, &channel_text, ts)?;
+        if rows.is_empty() {
+            return Err(HttpError::NotFound);
+        }
+        let message = crate::history::render_one(self.ctx, &self.presence, &rows)?;
+        let event = Json::obj([
+            ("type", "message_updated".into()),
+            ("message", message.clone()),
+        ]);
+        self.ctx.hub.send_to(
+            fanout.recipients.iter().map(String::as_str),
+            &Arc::from(event.to_json_string()),
+        );
+        Ok(message)
+    }
+
+    /// Creates an account and its database, seeded with the public channels' history, in step
+    /// with fan-out so no message sent meanwhile is missed. Returns false if the name is taken.
+    pub fn create_account(
+        &mut self,
+        username: &Username,
+        password_hash: &str,
+    ) -> Result<bool, HttpError> {
+        self.refresh_users()?;
+        let tx = self
+            .auth
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if db::auth::find_user(&tx, username.as_str())?.is_some() {
+            return Ok(false);
+        }
+        let path = db::user::path(&self.ctx.data_dir, username);
+        // Whatever is there belongs to no live account (a deleted one, or an interrupted
+        // signup): a re-registered name starts with a fresh database.
+        self.databases.remove(username.as_str());
+        self.ctx.user_dbs.forget(username.as_str());
+        crate::accounts::remove_database_files(&path).map_err(anyhow::Error::from)?;
+        let conn = db::open(&path, Kind::User)?;
+        let source = self.users.iter().find_map(|u| {
+            let name = Username::parse_existing(u).ok()?;
+            let source = db::user::path(&self.ctx.data_dir, &name);
+            source.exists().then_some(source)
+        });
+        if let Some(source) = source {
+            conn.execute("ATTACH DATABASE ?1 AS source", [source.to_string_lossy()])?;
+            db::user::copy_history_from(&conn, "source", &self.ctx.settings.channels)?;
+            conn.execute_batch("DETACH DATABASE source")?;
+        }
+        drop(conn);
+        let committed =
+            db::auth::insert_user(&tx, username.as_str(), password_hash).and_then(|()| tx.commit());
+        if let Err(e) = committed {
+            let _ = crate::accounts::remove_database_files(&path);
+            return Err(e.into());
+        }
+        self.users.insert(username.as_str().to_owned());
+        self.auth_version = self
+            .auth
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_entries_round_trip() {
+        let fanout = Fanout {
+            change: Change::Insert {
+                channel: "dm:a:b".into(),
+                ts: 1716000000.5,
+                sender: "a".into(),
+                read_by: Some("a".into()),
+                rows: vec![RowData {
+                    content: "hi \"there\"".into(),
+                    content_type: "text".into(),
+                    filename: None,
+                    reply_to_id: Some(7),
+                    mentions: Some(r#"["b"]"#.into()),
+                    metadata: Some(messages::reply_metadata(1.5)),
+                }],
+            },
+            recipients: vec!["a".into(), "b".into()],
+        };
+        let back = Fanout::from_json(&fanout.to_json()).unwrap();
+        assert_eq!(back.recipients, fanout.recipients);
+        assert_eq!(format!("{:?}", back.change), format!("{:?}", fanout.change));
+        for change in [
+            Change::Edit {
+                channel: "g".into(),
+                ts: 2.0,
+                text: "x".into(),
+                edited_ts: 3.0,
+                mentions: None,
+            },
+            Change::Delete {
+                channel: "g".into(),
+                ts: 2.0,
+                deleted_ts: 3.0,
+            },
+            Change::Reactions {
+                channel: "g".into(),
+                ts: 2.0,
+                reactions: "{}".into(),
+                reactions_ts: 3.0,
+            },
+        ] {
+            let f = Fanout {
+                change,
+                recipients: vec![],
+            };
+            assert_eq!(
+                format!("{:?}", Fanout::from_json(&f.to_json()).unwrap().change),
+                format!("{:?}", f.change)
+            );
+        }
+    }
+}
