@@ -174,7 +174,7 @@ fn invalid_settings_fall_back_with_one_warning_per_key() {
         me.get("max_upload_mb").and_then(crate::json::Json::as_u64),
         Some(25)
     );
-    let stderr = server.stderr();
+    let stderr = server.wait_for_stderr("unknown key \"colour\"");
     assert_eq!(stderr.matches("max_upload_size_mb").count(), 1, "{stderr}");
     assert_eq!(stderr.matches("session_idle_days").count(), 1, "{stderr}");
     assert!(stderr.contains("unknown key \"colour\""), "{stderr}");

@@ -140,6 +140,18 @@ impl Server {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Waits (up to 5 s) until the server's stderr contains `text`; returns all of it.
+    pub fn wait_for_stderr(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let stderr = self.stderr();
+            if stderr.contains(text) || Instant::now() > deadline {
+                return stderr;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn origin(&self) -> String {
         format!(
             "{}://localhost:{}",
@@ -388,6 +400,39 @@ impl Client<'_> {
         )
     }
 
+    pub fn patch(&mut self, path: &str, body: &Json) -> Response {
+        self.send(
+            "PATCH",
+            path,
+            Some("application/json"),
+            body.to_json_string().as_bytes(),
+        )
+    }
+
+    pub fn delete(&mut self, path: &str) -> Response {
+        self.send("DELETE", path, None, b"")
+    }
+
+    /// Posts `text` to `channel` and returns the created message (asserting 201).
+    pub fn say(&mut self, channel: &str, text: &str) -> Json {
+        let res = self.post(
+            &format!("/api/channels/{}/messages", enc(channel)),
+            &Json::obj([("text", text.into())]),
+        );
+        assert_eq!(res.status, 201, "posting to {channel}: {}", res.text());
+        res.json()
+    }
+
+    /// The messages of `channel` (first page, oldest first).
+    pub fn messages(&mut self, channel: &str) -> Vec<Json> {
+        let res = self.get(&format!("/api/channels/{}/messages", enc(channel)));
+        assert_eq!(res.status, 200, "listing {channel}: {}", res.text());
+        match res.json() {
+            Json::Arr(items) => items,
+            other => panic!("not a list: {other:?}"),
+        }
+    }
+
     pub fn login(&mut self, name: &str, password: &str) -> Response {
         self.post(
             "/api/login",
@@ -433,6 +478,24 @@ impl Client<'_> {
     }
 }
 
+/// Percent-encodes a path segment (channel ids contain `:`).
+pub fn enc(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A string field of a JSON object, or "".
+pub fn s<'a>(v: &'a Json, key: &str) -> &'a str {
+    v.get(key).and_then(Json::as_str).unwrap_or("")
+}
+
 pub struct Ws {
     pub socket: tungstenite::WebSocket<Box<dyn ReadWrite>>,
     tcp: TcpStream,
@@ -466,6 +529,20 @@ impl Ws {
             }
         }
         panic!("no {kind} event within 5 s");
+    }
+
+    /// Asserts no event of `kind` arrives within `wait` (other events are skipped).
+    pub fn expect_no_event(&mut self, kind: &str, wait: Duration) {
+        let deadline = Instant::now() + wait;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.next_event(left) {
+                Some(event) if event.get("type").and_then(Json::as_str) == Some(kind) => {
+                    panic!("unexpected {kind} event: {}", event.to_json_string())
+                }
+                Some(_) => continue,
+                None => return,
+            }
+        }
     }
 
     pub fn send(&mut self, event: &Json) {

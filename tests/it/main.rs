@@ -19,5 +19,7 @@ mod boot;
 mod browser;
 /// The HTTP/1.1 layer: framing, limits, timeouts, headers, assets.
 mod http_layer;
+/// Channels, DMs, private channels, messages, fan-out and their events.
+mod messaging;
 /// The live socket: authentication, hello, pushes, revocation.
 mod websocket;
