@@ -14,3 +14,99 @@ pub fn remove_database_files(path: &Path) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// How an account is deleted (SPEC §10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteMode {
+    /// Messages stay, re-attributed to `Deleted User`.
+    Soft,
+    /// Every message the user sent is removed, and their own database.
+    Hard,
+}
+
+/// What a deletion touched, for the CLI's report.
+#[derive(Debug, Default)]
+pub struct DeleteReport {
+    pub databases: usize,
+    pub messages: usize,
+    pub files: usize,
+}
+
+/// Deletes `username`'s account everywhere. Runs on the writer thread (in order with
+/// fan-out). Every step is idempotent and the account row goes last, so rerunning after a
+/// crash half-way finishes the job.
+pub fn delete_account(
+    w: &mut crate::writer::Writer,
+    username: &crate::names::Username,
+    mode: DeleteMode,
+) -> anyhow::Result<DeleteReport> {
+    use crate::db;
+    let ctx = w.ctx;
+    let name = username.as_str();
+    let mut report = DeleteReport::default();
+
+    // 1. Nobody can log in as them any more, and every session ends now.
+    db::auth::set_password_hash(&w.auth, name, "!deleted")?;
+    db::auth::delete_sessions_of(&w.auth, name, None)?;
+    ctx.hub.revoke(name, None);
+
+    // 2. Their messages in every database (theirs last, for a hard delete: its files list).
+    let own_path = db::user::path(&ctx.data_dir, username);
+    let mut files = Vec::new();
+    if mode == DeleteMode::Hard {
+        if let Some(conn) = w.database(name)? {
+            files = db::user::files_sent_by(conn, name)?;
+        }
+    }
+    let mut users: Vec<String> = std::fs::read_dir(ctx.data_dir.join("users"))?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".db")
+                .map(str::to_owned)
+        })
+        .collect();
+    users.sort();
+    for user in &users {
+        if mode == DeleteMode::Hard && user == name {
+            continue;
+        }
+        let Some(conn) = w.database(user)? else {
+            continue;
+        };
+        report.messages += match mode {
+            DeleteMode::Soft => db::user::reattribute_sender(conn, name)?,
+            DeleteMode::Hard => db::user::delete_sent_by(conn, name)?,
+        };
+        report.databases += 1;
+    }
+
+    // 3. Presence, receipts, reactions, memberships, calls; uploads for a hard delete.
+    db::presence::forget_user(&w.presence, name)?;
+    if mode == DeleteMode::Hard {
+        files.extend(db::presence::uploads_of(&w.presence, name)?);
+        files.sort();
+        files.dedup();
+        for file in &files {
+            if crate::uploads::is_stored_name(file)
+                && std::fs::remove_file(ctx.data_dir.join("uploads").join(file)).is_ok()
+            {
+                report.files += 1;
+            }
+        }
+        db::presence::delete_uploads_of(&w.presence, name)?;
+    }
+
+    // 4. The avatar, their own database (hard), and finally the account rows.
+    let avatar = db::auth::profile(&w.auth, name)?.avatar_file;
+    crate::api::profile::remove_avatar_file(ctx, avatar.as_deref());
+    if mode == DeleteMode::Hard {
+        w.forget_database(name);
+        ctx.user_dbs.forget(name);
+        remove_database_files(&own_path)?;
+    }
+    db::auth::delete_account_rows(&w.auth, name)?;
+    w.forget_user(name);
+    Ok(report)
+}

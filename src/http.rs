@@ -95,9 +95,13 @@ impl Conn {
         keep_alive: bool,
     ) -> io::Result<()> {
         let body: &[u8] = match &response.body {
-            Body::Empty | Body::WebSocket(_) => &[],
+            Body::Empty | Body::WebSocket(_) | Body::File { .. } => &[],
             Body::Bytes(b) => b,
             Body::Static(b) => b,
+        };
+        let body_len = match &response.body {
+            Body::File { len, .. } => *len,
+            _ => body.len() as u64,
         };
         let mut head = format!(
             "HTTP/1.1 {} {}\r\n",
@@ -124,7 +128,7 @@ impl Conn {
         }
         if response.status != 101 {
             if response.status != 204 && response.status != 304 {
-                head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+                head.push_str(&format!("Content-Length: {body_len}\r\n"));
             }
             head.push_str(if keep_alive {
                 "Connection: keep-alive\r\n"
@@ -138,9 +142,44 @@ impl Conn {
             out.extend_from_slice(body);
         }
         self.stream.write_all(&out)?;
+        if let (Body::File { file, len }, false) = (&response.body, head_only) {
+            let copied = io::copy(&mut Read::take(file, *len), &mut self.stream)?;
+            if copied != *len {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the file shrank while being sent",
+                ));
+            }
+        }
         self.stream.flush()
     }
 }
+
+impl Conn {
+    /// Closes after answering a request whose body was not read (e.g. 413): stop sending, then
+    /// read and discard what the client still sends for a moment, so its TCP stack does not
+    /// reset the connection and throw away our answer before the client reads it.
+    pub fn linger_close(&mut self) {
+        if let Stream::Tls(tls) = &mut self.stream {
+            tls.conn.send_close_notify();
+            let _ = tls.conn.complete_io(&mut tls.sock);
+        }
+        let tcp = self.stream.tcp();
+        let _ = tcp.shutdown(std::net::Shutdown::Write);
+        let deadline = Instant::now() + LINGER;
+        let mut sink = [0u8; 16 * 1024];
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let _ = tcp.set_read_timeout(Some(left.max(Duration::from_millis(1))));
+            match (&*tcp).read(&mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+/// How long `linger_close` keeps draining a client.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// Why a request head could not be read.
 pub enum HeadError {
@@ -239,7 +278,6 @@ pub struct Request<'c> {
     pub query: String,
     pub headers: Vec<(String, String)>,
     pub peer: IpAddr,
-    pub tls: bool,
     pub http11: bool,
     conn: &'c mut Conn,
     body_left: u64,
@@ -295,7 +333,6 @@ impl<'c> Request<'c> {
             query,
             headers: head.headers,
             peer: conn.peer,
-            tls: conn.stream.is_tls(),
             http11: head.http11,
             conn,
             body_left,
@@ -331,6 +368,11 @@ impl<'c> Request<'c> {
             (percent_decode(&k.replace('+', " "))? == name)
                 .then(|| percent_decode(&v.replace('+', " ")))?
         })
+    }
+
+    /// The declared body length (`Content-Length`).
+    pub fn body_len(&self) -> u64 {
+        self.body_left
     }
 
     /// Reads the whole body, refusing (413) one larger than `cap` before reading it.
@@ -430,6 +472,11 @@ pub enum Body {
     Empty,
     Bytes(Vec<u8>),
     Static(&'static [u8]),
+    /// `len` bytes of a file, from its current position.
+    File {
+        file: std::fs::File,
+        len: u64,
+    },
     /// Switch the connection to the WebSocket protocol for this user after the 101 head.
     WebSocket(crate::ws::Upgrade),
 }
@@ -605,6 +652,7 @@ fn reason(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         409 => "Conflict",
+        410 => "Gone",
         411 => "Length Required",
         413 => "Content Too Large",
         415 => "Unsupported Media Type",

@@ -217,13 +217,13 @@ impl Hub {
         changed.then_some(now)
     }
 
-    /// The announced presence of every connected user.
-    pub fn online(&self) -> Vec<(String, Presence)> {
+    /// The announced presence of one user (offline when not connected).
+    pub fn presence_of(&self, user: &str) -> Presence {
         let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         users
-            .iter()
-            .filter_map(|(u, e)| Some((u.clone(), e.published?)))
-            .collect()
+            .get(user)
+            .and_then(|e| e.published)
+            .unwrap_or(Presence::Offline)
     }
 
     /// Queues `frame` for every socket of every user in `to`.
@@ -286,7 +286,7 @@ mod tests {
         assert_eq!(hub.presence_change("alice"), Some(Presence::Hidden));
         hub.unregister(&a);
         assert_eq!(hub.presence_change("alice"), Some(Presence::Offline));
-        assert!(hub.online().is_empty());
+        assert_eq!(hub.presence_of("alice"), Presence::Offline);
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod router;
 mod server;
 mod sessions;
 mod tls;
+mod uploads;
 mod util;
 mod writer;
 mod ws;

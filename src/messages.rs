@@ -177,9 +177,14 @@ pub fn render(
 
 pub const IMAGE_EXTENSIONS: [&str; 5] = ["jpg", "jpeg", "png", "gif", "webp"];
 
+/// Whether a stored name is an image's: `<32 hex>.<image extension>` (other files are
+/// `<32 hex>_<name>`, whatever their extension).
 pub fn is_image_name(name: &str) -> bool {
-    name.rsplit_once('.')
-        .is_some_and(|(_, ext)| IMAGE_EXTENSIONS.iter().any(|i| i.eq_ignore_ascii_case(ext)))
+    name.len() > 33
+        && name.as_bytes()[32] == b'.'
+        && IMAGE_EXTENSIONS
+            .iter()
+            .any(|i| i.eq_ignore_ascii_case(&name[33..]))
 }
 
 /// The display name of a stored upload: the original recorded in metadata, else the part of

@@ -1,7 +1,9 @@
 //! The ONLY place mapping (method, path) to handlers: one `match` on percent-decoded path
 //! segments. Also the same-origin check every state-changing request passes first.
 
-use crate::api::{auth, channels, messages, pages, private_channels, users};
+use crate::api::{
+    account, auth, channels, files, messages, pages, private_channels, profile, search, users,
+};
 use crate::ctx::Ctx;
 use crate::http::{percent_decode, HttpError, Request, Response};
 
@@ -38,7 +40,20 @@ pub fn route(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         ["api", "signup"] => methods!(req, "POST" => auth::post_signup(ctx, req)),
         ["api", "login"] => methods!(req, "POST" => auth::post_login(ctx, req)),
         ["api", "logout"] => methods!(req, "POST" => auth::post_logout(ctx, req)),
-        ["api", "me"] => methods!(req, "GET" => auth::get_me(ctx, req)),
+        ["api", "me"] => methods!(req,
+            "GET" => auth::get_me(ctx, req),
+            "PATCH" => profile::patch_me(ctx, req),
+        ),
+        ["api", "me", "avatar"] => methods!(req,
+            "PUT" => profile::put_avatar(ctx, req),
+            "DELETE" => profile::delete_avatar(ctx, req),
+        ),
+        ["avatars", username] => methods!(req, "GET" => profile::get_avatar(ctx, req, username)),
+        ["api", "account", "password"] => methods!(req, "POST" => account::post_password(ctx, req)),
+        ["api", "account", "delete"] => methods!(req, "POST" => account::post_delete(ctx, req)),
+        ["api", "uploads"] => methods!(req, "POST" => files::post_upload(ctx, req)),
+        ["files", name] => methods!(req, "GET" => files::get_file(ctx, req, name)),
+        ["api", "search"] => methods!(req, "GET" => search::get_search(ctx, req)),
         ["api", "users"] => methods!(req, "GET" => users::get_users(ctx, req)),
         ["api", "reactions"] => methods!(req, "GET" => messages::get_reactions(ctx, req)),
         ["api", "presence"] => methods!(req, "POST" => channels::post_presence(ctx, req)),

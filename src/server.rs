@@ -231,7 +231,7 @@ fn handle_connection(
             }
         };
         let head_only = head.method == "HEAD";
-        let (response, keep_alive) = {
+        let (response, keep_alive, body_unread) = {
             let mut req = match Request::new(head, &mut conn, ctx.idle_timeout) {
                 Ok(req) => req,
                 Err(e) => {
@@ -255,8 +255,9 @@ fn handle_connection(
                     .into_response()
                 }
             };
-            keep_alive &= req.finish_body() && !ctx.is_shutting_down();
-            (response, keep_alive)
+            let body_unread = !req.finish_body();
+            keep_alive &= !body_unread && !ctx.is_shutting_down();
+            (response, keep_alive, body_unread)
         };
         if let Body::WebSocket(_) = &response.body {
             if conn.write_response(&response, false, true).is_err() {
@@ -271,8 +272,14 @@ fn handle_connection(
         if conn
             .write_response(&response, head_only, keep_alive)
             .is_err()
-            || !keep_alive
         {
+            return;
+        }
+        if body_unread {
+            conn.linger_close();
+            return;
+        }
+        if !keep_alive {
             return;
         }
     }

@@ -35,6 +35,8 @@ pub struct Post {
     pub text: String,
     /// The parent's ts and its row id in the sender's database.
     pub reply_to: Option<(f64, i64)>,
+    /// Stored names of the sender's uploads to attach.
+    pub files: Vec<String>,
 }
 
 type Task = Box<dyn FnOnce(&mut Writer) + Send>;
@@ -476,11 +478,6 @@ impl<'c> Writer<'c> {
         Ok(())
     }
 
-    pub fn is_user(&mut self, name: &str) -> rusqlite::Result<bool> {
-        self.refresh_users()?;
-        Ok(self.users.contains(name))
-    }
-
     /// The registered spelling of a name, matched case-insensitively.
     pub fn registered_name(&mut self, name: &str) -> rusqlite::Result<Option<String>> {
         self.refresh_users()?;
@@ -546,6 +543,14 @@ impl<'c> Writer<'c> {
         Ok(Some(&entry.0))
     }
 
+    /// Forgets a deleted account (it receives nothing from now on).
+    pub fn forget_user(&mut self, name: &str) {
+        self.users.remove(name);
+        if let Ok(version) = self.auth.query_row("PRAGMA data_version", [], |r| r.get(0)) {
+            self.auth_version = version;
+        }
+    }
+
     /// Closes the writer's connection to a user's database (before it is deleted).
     pub fn forget_database(&mut self, user: &str) {
         self.databases.remove(user);
@@ -602,18 +607,39 @@ impl<'c> Writer<'c> {
                 "You can no longer post in this conversation".into(),
             ));
         }
+        let originals = self.claim_uploads(&sender, &post.files)?;
         let ts = self.next_ts(&channel, &sender);
         let mentions = self.mentions_in(&post.text)?;
-        let rows = vec![RowData {
-            content: post.text,
-            content_type: "text".into(),
-            filename: None,
-            reply_to_id: post.reply_to.map(|(_, id)| id),
-            mentions,
-            metadata: post
-                .reply_to
-                .map(|(parent_ts, _)| messages::reply_metadata(parent_ts)),
-        }];
+        let reply_metadata = post
+            .reply_to
+            .map(|(parent_ts, _)| messages::reply_metadata(parent_ts));
+        let mut rows = Vec::with_capacity(1 + post.files.len());
+        if !post.text.trim().is_empty() {
+            rows.push(RowData {
+                content: post.text,
+                content_type: "text".into(),
+                filename: None,
+                reply_to_id: post.reply_to.map(|(_, id)| id),
+                mentions,
+                metadata: reply_metadata,
+            });
+        }
+        for (name, original) in post.files.into_iter().zip(originals) {
+            // A message of files only carries its reply on the first file row.
+            let reply = if rows.is_empty() { post.reply_to } else { None };
+            let mut metadata = vec![("original".to_owned(), Json::Str(original))];
+            if let Some((parent_ts, _)) = reply {
+                metadata.push(("reply_to_ts".to_owned(), Json::Num(parent_ts)));
+            }
+            rows.push(RowData {
+                content: String::new(),
+                content_type: "text".into(),
+                filename: Some(name),
+                reply_to_id: reply.map(|(_, id)| id),
+                mentions: None,
+                metadata: Some(Json::Obj(metadata).to_json_string()),
+            });
+        }
         let change = Change::Insert {
             channel,
             ts,
@@ -622,6 +648,33 @@ impl<'c> Writer<'c> {
             rows,
         };
         Ok(Fanout { change, recipients })
+    }
+
+    /// Checks that every upload exists, is the sender's and is not attached yet, and marks
+    /// them attached; returns their original names.
+    fn claim_uploads(&mut self, sender: &str, names: &[String]) -> Result<Vec<String>, HttpError> {
+        let mut originals = Vec::with_capacity(names.len());
+        for name in names {
+            let upload = db::presence::upload(&self.presence, name)?.ok_or_else(|| {
+                HttpError::BadRequest(format!("Unknown upload \"{name}\"; upload the file first"))
+            })?;
+            if upload.uploader != sender {
+                return Err(HttpError::Forbidden(format!(
+                    "\"{name}\" was uploaded by someone else"
+                )));
+            }
+            if upload.attached_ts.is_some() {
+                return Err(HttpError::Conflict(format!(
+                    "\"{name}\" is already attached to a message; upload it again"
+                )));
+            }
+            originals.push(upload.original);
+        }
+        let now = crate::util::now();
+        for name in names {
+            db::presence::mark_attached(&self.presence, name, now)?;
+        }
+        Ok(originals)
     }
 
     /// Posts a system notice into `channel` (read already for `actor`) and announces it.
@@ -787,7 +840,6 @@ impl<'c> Writer<'c> {
         let stored: Vec<db::user::StoredRow> = rows
             .iter()
             .map(|r| db::user::StoredRow {
-                id: 0,
                 channel: channel.clone(),
                 sender: sender.clone(),
                 content: Some(r.content.clone()),
@@ -796,9 +848,7 @@ impl<'c> Writer<'c> {
                 ts: *ts,
                 edited_ts: None,
                 deleted: false,
-                deleted_ts: None,
                 reply_to_id: r.reply_to_id,
-                reactions_ts: None,
                 metadata: r.metadata.clone(),
             })
             .collect();

@@ -188,19 +188,19 @@ fn rate_limit(ctx: &Ctx, req: &Request, bucket: Bucket) -> Result<(), HttpError>
         })
 }
 
-fn acquire_hasher(ctx: &Ctx) -> Result<crate::password::HashPermit<'_>, HttpError> {
+pub fn acquire_hasher(ctx: &Ctx) -> Result<crate::password::HashPermit<'_>, HttpError> {
     ctx.hash_gate
         .acquire(HASH_PATIENCE)
         .ok_or_else(|| HttpError::Unavailable("The server is busy; try again in a moment".into()))
 }
 
-fn hash_password(ctx: &Ctx, password: &str) -> Result<String, HttpError> {
+pub fn hash_password(ctx: &Ctx, password: &str) -> Result<String, HttpError> {
     let _permit = acquire_hasher(ctx)?;
     Ok(crate::password::hash(password))
 }
 
 /// Whether the cookie should be `Secure`: under our TLS, or behind a proxy that says https.
-fn secure_cookie(ctx: &Ctx, req: &Request) -> bool {
+pub fn secure_cookie(ctx: &Ctx, req: &Request) -> bool {
     ctx.tls
         || req
             .header("x-forwarded-proto")

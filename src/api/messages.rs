@@ -77,24 +77,8 @@ pub fn post_message(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Respo
     let mut channel = open_channel(ctx, &user, channel)?;
     channels::require_writable(&channel)?;
     let text = optional_text(&body)?;
-    if let Some(files) = body.get("files") {
-        match files {
-            Json::Arr(names) if names.is_empty() => {}
-            Json::Arr(names) => {
-                let name = names.first().and_then(Json::as_str).unwrap_or("?");
-                return Err(HttpError::BadRequest(format!(
-                    "Unknown upload \"{name}\"; upload the file first"
-                )));
-            }
-            Json::Null => {}
-            _ => {
-                return Err(HttpError::BadRequest(
-                    "\"files\" must be a list of upload names".into(),
-                ))
-            }
-        }
-    }
-    if text.trim().is_empty() {
+    let files = upload_names(&body)?;
+    if text.trim().is_empty() && files.is_empty() {
         return Err(HttpError::BadRequest(
             "A message needs some text or a file".into(),
         ));
@@ -130,6 +114,7 @@ pub fn post_message(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Respo
         channel,
         text,
         reply_to,
+        files,
     })?;
     Ok(Response::json(201, &message))
 }
@@ -155,6 +140,41 @@ fn registered_participants(ctx: &Ctx, names: &[String]) -> Result<Vec<String>, H
     canonical.sort();
     canonical.dedup();
     Ok(canonical)
+}
+
+/// Most files one message may carry.
+const MAX_FILES: usize = 10;
+
+fn upload_names(body: &Json) -> Result<Vec<String>, HttpError> {
+    let names = match body.get("files") {
+        None | Some(Json::Null) => return Ok(Vec::new()),
+        Some(Json::Arr(names)) => names,
+        Some(_) => {
+            return Err(HttpError::BadRequest(
+                "\"files\" must be a list of upload names".into(),
+            ))
+        }
+    };
+    if names.len() > MAX_FILES {
+        return Err(HttpError::BadRequest(format!(
+            "A message can carry at most {MAX_FILES} files"
+        )));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(names.len());
+    for name in names {
+        let name = name.as_str().ok_or_else(|| {
+            HttpError::BadRequest("\"files\" must be a list of upload names".into())
+        })?;
+        if !crate::uploads::is_stored_name(name) {
+            return Err(HttpError::BadRequest(format!(
+                "Unknown upload \"{name}\"; upload the file first"
+            )));
+        }
+        if !out.iter().any(|n| n == name) {
+            out.push(name.to_owned());
+        }
+    }
+    Ok(out)
 }
 
 fn optional_text(body: &Json) -> Result<String, HttpError> {

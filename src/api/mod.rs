@@ -1,11 +1,15 @@
 //! HTTP handlers grouped by resource. Each reads the request, calls plain functions in `db`
 //! or the cross-database modules, and returns a `Response`. Shared field readers live here.
 
+pub mod account;
 pub mod auth;
 pub mod channels;
+pub mod files;
 pub mod messages;
 pub mod pages;
 pub mod private_channels;
+pub mod profile;
+pub mod search;
 pub mod users;
 
 use crate::http::HttpError;

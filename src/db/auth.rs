@@ -197,3 +197,70 @@ pub fn usernames(conn: &Connection) -> Result<Vec<String>> {
     let rows = stmt.query_map([], |r| r.get(0))?;
     rows.collect()
 }
+
+/// Deletes every session of `username` except `keep`; returns the deleted ids.
+pub fn delete_sessions_of(
+    conn: &Connection,
+    username: &str,
+    keep: Option<&str>,
+) -> Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare("DELETE FROM sessions WHERE username = ?1 AND id IS NOT ?2 RETURNING id")?;
+    let ids = stmt.query_map(params![username, keep], |row| row.get(0))?;
+    ids.collect()
+}
+
+/// Updates profile fields; `None` leaves a field unchanged, `Some(None)` clears it.
+pub fn update_profile(
+    conn: &Connection,
+    username: &str,
+    name_color: Option<Option<&str>>,
+    bio: Option<Option<&str>>,
+) -> Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO user_settings(username) VALUES (?1)",
+        [username],
+    )?;
+    if let Some(color) = name_color {
+        conn.execute(
+            "UPDATE user_settings SET name_color = ?2 WHERE username = ?1",
+            params![username, color],
+        )?;
+    }
+    if let Some(bio) = bio {
+        conn.execute(
+            "UPDATE user_settings SET bio = ?2 WHERE username = ?1",
+            params![username, bio],
+        )?;
+    }
+    Ok(())
+}
+
+pub fn set_avatar_file(conn: &Connection, username: &str, file: Option<&str>) -> Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO user_settings(username) VALUES (?1)",
+        [username],
+    )?;
+    conn.execute(
+        "UPDATE user_settings SET avatar_file = ?2 WHERE username = ?1",
+        params![username, file],
+    )?;
+    Ok(())
+}
+
+/// Final step of deleting an account: credentials, settings, tokens, sessions, lockout.
+pub fn delete_account_rows(conn: &Connection, username: &str) -> Result<()> {
+    for table in [
+        "users",
+        "user_settings",
+        "password_reset_tokens",
+        "sessions",
+        "login_failures",
+    ] {
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE username = ?1"),
+            [username],
+        )?;
+    }
+    Ok(())
+}

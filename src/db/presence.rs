@@ -38,10 +38,23 @@ pub const MIGRATIONS: &[&str] = &[
                                                payload TEXT NOT NULL);
      CREATE INDEX IF NOT EXISTS private_channel_members_by_user
          ON private_channel_members(username);",
+    // 3: who uploaded each file, so only they can attach it, once.
+    "CREATE TABLE IF NOT EXISTS uploads(name TEXT PRIMARY KEY, uploader TEXT NOT NULL,
+                                        original TEXT NOT NULL, size INTEGER NOT NULL,
+                                        created_ts REAL NOT NULL, attached_ts REAL);
+     CREATE INDEX IF NOT EXISTS uploads_by_uploader ON uploads(uploader);",
 ];
 
-/// Records a user's presence state.
+/// Records a user's presence state. Going offline only updates an existing row, so a socket
+/// closing after its account was deleted leaves nothing behind.
 pub fn set_state(conn: &Connection, user: &str, state: &str, now: i64) -> Result<()> {
+    if state == "offline" {
+        conn.execute(
+            "UPDATE presence SET state = ?2, last_seen = ?3 WHERE user = ?1",
+            params![user, state, now],
+        )?;
+        return Ok(());
+    }
     conn.execute(
         "INSERT INTO presence(user, last_seen, state) VALUES (?1, ?3, ?2)
          ON CONFLICT(user) DO UPDATE SET state = ?2, last_seen = ?3",
@@ -241,4 +254,69 @@ pub fn journal_entries(conn: &Connection) -> Result<Vec<(i64, String)>> {
     let mut stmt = conn.prepare("SELECT id, payload FROM fanout_journal ORDER BY id")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
+}
+
+pub struct Upload {
+    pub uploader: String,
+    pub original: String,
+    pub attached_ts: Option<f64>,
+}
+
+pub fn insert_upload(
+    conn: &Connection,
+    name: &str,
+    uploader: &str,
+    original: &str,
+    size: u64,
+    now: f64,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO uploads(name, uploader, original, size, created_ts) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![name, uploader, original, size as i64, now],
+    )?;
+    Ok(())
+}
+
+pub fn upload(conn: &Connection, name: &str) -> Result<Option<Upload>> {
+    conn.prepare_cached("SELECT uploader, original, attached_ts FROM uploads WHERE name = ?1")?
+        .query_row([name], |r| {
+            Ok(Upload {
+                uploader: r.get(0)?,
+                original: r.get(1)?,
+                attached_ts: r.get(2)?,
+            })
+        })
+        .optional()
+}
+
+pub fn mark_attached(conn: &Connection, name: &str, now: f64) -> Result<()> {
+    conn.prepare_cached("UPDATE uploads SET attached_ts = ?2 WHERE name = ?1")?
+        .execute(params![name, now])?;
+    Ok(())
+}
+
+/// Removes everything presence.db holds about a user (account deletion).
+pub fn forget_user(conn: &Connection, user: &str) -> Result<()> {
+    conn.execute("DELETE FROM presence WHERE user = ?1", [user])?;
+    conn.execute("DELETE FROM typing WHERE user = ?1", [user])?;
+    conn.execute("DELETE FROM read_receipts WHERE reader = ?1", [user])?;
+    conn.execute("DELETE FROM message_reactions WHERE reactor = ?1", [user])?;
+    conn.execute(
+        "DELETE FROM private_channel_members WHERE username = ?1",
+        [user],
+    )?;
+    conn.execute("DELETE FROM call_participants WHERE username = ?1", [user])?;
+    Ok(())
+}
+
+/// The uploads of `user` (names), attached or not.
+pub fn uploads_of(conn: &Connection, user: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM uploads WHERE uploader = ?1")?;
+    let rows = stmt.query_map([user], |r| r.get(0))?;
+    rows.collect()
+}
+
+pub fn delete_uploads_of(conn: &Connection, user: &str) -> Result<()> {
+    conn.execute("DELETE FROM uploads WHERE uploader = ?1", [user])?;
+    Ok(())
 }

@@ -21,6 +21,22 @@ pub const MIGRATIONS: &[&str] = &[
          WHERE filename IS NOT NULL;
      CREATE INDEX IF NOT EXISTS messages_unread ON messages(channel)
          WHERE read = 0 AND deleted = 0;",
+    // 2: full-text search over message text, kept in sync by triggers (so the manual's
+    // sqlite3 edits keep it right too).
+    "CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
+         content, content='messages', content_rowid='id',
+         tokenize='unicode61 remove_diacritics 2');
+     CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
+         INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+     END;
+     CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
+         INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+     END;
+     CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+         INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+         INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+     END;
+     INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');",
 ];
 
 /// `users/<name>.db` for a validated name (never raw request text).
@@ -31,7 +47,6 @@ pub fn path(data_dir: &std::path::Path, user: &crate::names::Username) -> std::p
 /// One stored row: a message's text, or one of its files.
 #[derive(Debug, Clone)]
 pub struct StoredRow {
-    pub id: i64,
     pub channel: String,
     pub sender: String,
     pub content: Option<String>,
@@ -40,30 +55,25 @@ pub struct StoredRow {
     pub ts: f64,
     pub edited_ts: Option<f64>,
     pub deleted: bool,
-    pub deleted_ts: Option<f64>,
     pub reply_to_id: Option<i64>,
-    pub reactions_ts: Option<f64>,
     pub metadata: Option<String>,
 }
 
-const COLUMNS: &str = "id, channel, sender, content, content_type, filename, ts, edited_ts, \
-                       deleted, deleted_ts, reply_to_id, reactions_ts, metadata";
+const COLUMNS: &str =
+    "channel, sender, content, content_type, filename, ts, edited_ts, deleted, reply_to_id, metadata";
 
 fn stored_row(row: &Row) -> Result<StoredRow> {
     Ok(StoredRow {
-        id: row.get(0)?,
-        channel: row.get(1)?,
-        sender: row.get(2)?,
-        content: row.get(3)?,
-        content_type: row.get(4)?,
-        filename: row.get(5)?,
-        ts: row.get(6)?,
-        edited_ts: row.get(7)?,
-        deleted: row.get::<_, Option<i64>>(8)?.unwrap_or(0) != 0,
-        deleted_ts: row.get(9)?,
-        reply_to_id: row.get(10)?,
-        reactions_ts: row.get(11)?,
-        metadata: row.get(12)?,
+        channel: row.get(0)?,
+        sender: row.get(1)?,
+        content: row.get(2)?,
+        content_type: row.get(3)?,
+        filename: row.get(4)?,
+        ts: row.get(5)?,
+        edited_ts: row.get(6)?,
+        deleted: row.get::<_, Option<i64>>(7)?.unwrap_or(0) != 0,
+        reply_to_id: row.get(8)?,
+        metadata: row.get(9)?,
     })
 }
 
@@ -317,4 +327,69 @@ pub fn sent_ts(conn: &Connection, channel: &str, sender: &str) -> Result<Vec<f64
     )?;
     let rows = stmt.query_map(params![channel, sender], |r| r.get(0))?;
     rows.collect()
+}
+
+/// A search: FTS5 `query`, channels readable besides DMs, optional channel and sender filters.
+pub struct Search<'a> {
+    pub query: &'a str,
+    pub readable: &'a [String],
+    pub channel: Option<&'a str>,
+    pub sender: Option<&'a str>,
+    pub limit: u32,
+}
+
+/// (channel, ts) of matching live messages, newest first.
+pub fn search(conn: &Connection, s: &Search) -> Result<Vec<(String, f64)>> {
+    let readable = crate::json::Json::Arr(
+        s.readable
+            .iter()
+            .map(|c| crate::json::Json::str(c.as_str()))
+            .collect(),
+    )
+    .to_json_string();
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.channel, m.ts FROM messages_fts f JOIN messages m ON m.id = f.rowid
+         WHERE messages_fts MATCH ?1 AND m.deleted = 0 AND m.filename IS NULL
+           AND (m.channel IN (SELECT value FROM json_each(?2))
+                OR (m.channel >= 'dm:' AND m.channel < 'dm;'))
+           AND (?3 IS NULL OR m.channel = ?3)
+           AND (?4 IS NULL OR m.sender = ?4 COLLATE NOCASE)
+         ORDER BY m.ts DESC LIMIT ?5",
+    )?;
+    let rows = stmt.query_map(
+        params![s.query, readable, s.channel, s.sender, s.limit],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    rows.collect()
+}
+
+/// The channels of live messages that carry the stored file `name`.
+pub fn channels_with_file(conn: &Connection, name: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT channel FROM messages WHERE filename = ?1 AND deleted = 0",
+    )?;
+    let rows = stmt.query_map([name], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Files attached to messages `sender` sent.
+pub fn files_sent_by(conn: &Connection, sender: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT filename FROM messages WHERE sender = ?1 AND filename IS NOT NULL",
+    )?;
+    let rows = stmt.query_map([sender], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Soft delete of an account: its messages are re-attributed to `Deleted User`.
+pub fn reattribute_sender(conn: &Connection, sender: &str) -> Result<usize> {
+    conn.execute(
+        "UPDATE messages SET sender = 'Deleted User' WHERE sender = ?1",
+        [sender],
+    )
+}
+
+/// Hard delete of an account: its messages are removed.
+pub fn delete_sent_by(conn: &Connection, sender: &str) -> Result<usize> {
+    conn.execute("DELETE FROM messages WHERE sender = ?1", [sender])
 }

@@ -269,8 +269,8 @@ pub fn send_request(
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    stream.flush().unwrap();
+    // The server may answer (413, 401…) and close before reading a large body.
+    let _ = stream.write_all(body).and_then(|()| stream.flush());
 }
 
 #[derive(Debug)]
@@ -385,6 +385,28 @@ impl Client<'_> {
             self.cookie = (!value.is_empty()).then(|| value.to_owned());
         }
         res
+    }
+
+    /// POST /api/uploads with raw bytes.
+    pub fn upload(&mut self, original: &str, bytes: &[u8]) -> Response {
+        let origin = self.server.origin();
+        let cookie = format!("minimost_session={}", self.cookie.as_deref().unwrap_or(""));
+        let name = enc(original);
+        let headers = [
+            ("Origin", origin.as_str()),
+            ("Cookie", cookie.as_str()),
+            ("Content-Type", "application/octet-stream"),
+            ("X-Filename", name.as_str()),
+        ];
+        self.server.request("POST", "/api/uploads", &headers, bytes)
+    }
+
+    /// Sends a request with extra headers (and the session cookie).
+    pub fn get_with(&mut self, path: &str, extra: &[(&str, &str)]) -> Response {
+        let cookie = format!("minimost_session={}", self.cookie.as_deref().unwrap_or(""));
+        let mut headers = vec![("Cookie", cookie.as_str())];
+        headers.extend_from_slice(extra);
+        self.server.request("GET", path, &headers, b"")
     }
 
     pub fn get(&mut self, path: &str) -> Response {

@@ -11,15 +11,21 @@ mod harness;
 /// A small W3C WebDriver client driving headless Chromium through chromedriver.
 mod webdriver;
 
+/// Changing the password and deleting accounts.
+mod account;
 /// Signup, login, sessions, lockout, rate limits, CSRF.
 mod auth;
 /// First boot, restarts, settings.json, TLS files, CLI flags and shutdown.
 mod boot;
 /// The web UI in headless Chromium: signup, login, presence, Content-Security-Policy.
 mod browser;
+/// Uploads, file access, ranges, avatars and profiles.
+mod files;
 /// The HTTP/1.1 layer: framing, limits, timeouts, headers, assets.
 mod http_layer;
 /// Channels, DMs, private channels, messages, fan-out and their events.
 mod messaging;
+/// Full-text search.
+mod search;
 /// The live socket: authentication, hello, pushes, revocation.
 mod websocket;

@@ -1,0 +1,96 @@
+//! `GET /api/search`: full-text search over the caller's own copies, limited to channels they
+//! can read now. The query is literal text: it is split into words, and each word is quoted for
+//! FTS5, so quotes, operators, `%` and `*` never act as syntax.
+
+use crate::api::auth::require_user;
+use crate::api::messages::own_db;
+use crate::channels::{self, ChannelId};
+use crate::ctx::Ctx;
+use crate::db;
+use crate::http::{HttpError, Request, Response};
+use crate::json::Json;
+
+const MAX_RESULTS: u32 = 50;
+/// Longest query accepted, in characters.
+const MAX_QUERY_CHARS: usize = 500;
+
+/// The FTS5 expression for literal text: every word must match; the last also as a prefix.
+pub fn fts_query(text: &str) -> Option<String> {
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let (last, rest) = words.split_last()?;
+    let mut query: Vec<String> = rest.iter().map(|w| format!("\"{w}\"")).collect();
+    query.push(format!("\"{last}\"*"));
+    Some(query.join(" "))
+}
+
+/// GET /api/search?q=&channel=&from=
+pub fn get_search(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
+    let user = require_user(ctx, req)?;
+    let q = req.query_param("q").unwrap_or_default();
+    if q.chars().count() > MAX_QUERY_CHARS {
+        return Err(HttpError::BadRequest(format!(
+            "A search can be at most {MAX_QUERY_CHARS} characters"
+        )));
+    }
+    let Some(query) = fts_query(&q) else {
+        return Ok(Response::json(200, &Json::Arr(Vec::new())));
+    };
+    let presence = ctx.presence_db.get()?;
+    let channel = match req.query_param("channel").filter(|c| !c.is_empty()) {
+        Some(text) => {
+            let channel = ChannelId::parse(&text)?;
+            channels::require_access(ctx, &presence, user.name.as_str(), &channel)?;
+            Some(channel.to_string())
+        }
+        None => None,
+    };
+    let sender = req.query_param("from").filter(|f| !f.is_empty());
+    let mut readable: Vec<String> = ctx.settings.channels.clone();
+    readable.extend(
+        db::presence::private_channels_of(&presence, user.name.as_str())?
+            .iter()
+            .map(|c| format!("private:{}", c.id)),
+    );
+    let conn = own_db(ctx, &user)?;
+    let hits = db::user::search(
+        &conn,
+        &db::user::Search {
+            query: &query,
+            readable: &readable,
+            channel: channel.as_deref(),
+            sender: sender.as_deref(),
+            limit: MAX_RESULTS,
+        },
+    )?;
+    let mut results = Vec::with_capacity(hits.len());
+    for (channel, ts) in hits {
+        let rows = db::user::message_rows(&conn, &channel, ts)?;
+        if !rows.is_empty() {
+            results.push(crate::history::render_one(ctx, &presence, &rows)?);
+        }
+    }
+    Ok(Response::json(200, &Json::Arr(results)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fts_query;
+
+    #[test]
+    fn queries_are_literal() {
+        assert_eq!(fts_query("deplo").as_deref(), Some("\"deplo\"*"));
+        assert_eq!(
+            fts_query("Ship the build").as_deref(),
+            Some("\"Ship\" \"the\" \"build\"*")
+        );
+        assert_eq!(
+            fts_query("\"a\" OR b* NOT c%").as_deref(),
+            Some("\"a\" \"OR\" \"b\" \"NOT\" \"c\"*")
+        );
+        assert_eq!(fts_query("  %*\"  "), None);
+        assert_eq!(fts_query("café"), Some("\"café\"*".into()));
+    }
+}

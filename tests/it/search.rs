@@ -1,0 +1,134 @@
+use crate::harness::{enc, s, Server};
+use crate::json::Json;
+
+fn search(client: &mut crate::harness::Client, query: &str) -> Vec<String> {
+    let res = client.get(&format!("/api/search?{query}"));
+    assert_eq!(res.status, 200, "{}", res.text());
+    let Json::Arr(results) = res.json() else {
+        panic!()
+    };
+    results.iter().map(|m| s(m, "text").to_owned()).collect()
+}
+
+#[test]
+fn search_is_literal_whole_word_with_a_prefix_last_word() {
+    let server = Server::start();
+    let mut alice = server.signup("alice");
+    alice.say("general", "We deploy on Friday");
+    alice.say("general", "deployment notes: 100% done *really*");
+    alice.say("general", "Déjà vu at the café");
+    alice.say("general", "redeploy tomorrow");
+    assert_eq!(
+        search(&mut alice, "q=deplo"),
+        vec![
+            "deployment notes: 100% done *really*",
+            "We deploy on Friday"
+        ],
+        "newest first; prefix only at word starts"
+    );
+    assert_eq!(
+        search(&mut alice, "q=deplo%20friday"),
+        Vec::<String>::new(),
+        "earlier words are whole words"
+    );
+    assert_eq!(
+        search(&mut alice, "q=DEPLOY%20fri"),
+        vec!["We deploy on Friday"]
+    );
+    assert_eq!(
+        search(&mut alice, "q=friday%20DEPLOY"),
+        vec!["We deploy on Friday"]
+    );
+    assert_eq!(search(&mut alice, "q=cafe"), vec!["Déjà vu at the café"]);
+    assert_eq!(
+        search(&mut alice, &format!("q={}", enc("\"done\" OR *"))),
+        Vec::<String>::new(),
+        "quotes and operators are text"
+    );
+    assert_eq!(
+        search(&mut alice, &format!("q={}", enc("100%"))),
+        vec!["deployment notes: 100% done *really*"]
+    );
+    assert_eq!(
+        search(&mut alice, &format!("q={}", enc("%*\""))),
+        Vec::<String>::new()
+    );
+    assert_eq!(search(&mut alice, "q="), Vec::<String>::new());
+}
+
+#[test]
+fn search_follows_edits_deletes_and_access() {
+    let server = Server::start();
+    let mut alice = server.signup("alice");
+    let mut bob = server.signup("bob");
+    let mut carol = server.signup("carol");
+    let edited = alice.say("general", "banana bread");
+    let gone = alice.say("general", "banana split");
+    alice.say("dm:alice:bob", "banana between us");
+    let created = alice
+        .post(
+            "/api/private-channels",
+            &Json::obj([
+                ("name", "fruit".into()),
+                ("members", Json::Arr(vec!["bob".into()])),
+            ]),
+        )
+        .json();
+    let private = s(&created, "id").to_owned();
+    alice.say(&private, "banana plans");
+    let path = |m: &Json| format!("/api/channels/general/messages/{}", s(m, "id"));
+    assert_eq!(
+        alice
+            .patch(&path(&edited), &Json::obj([("text", "apple bread".into())]))
+            .status,
+        200
+    );
+    assert_eq!(alice.delete(&path(&gone)).status, 204);
+    assert_eq!(
+        search(&mut bob, "q=banana"),
+        vec!["banana plans", "banana between us"]
+    );
+    assert_eq!(search(&mut bob, "q=apple"), vec!["apple bread"]);
+    assert_eq!(
+        search(&mut carol, "q=banana"),
+        Vec::<String>::new(),
+        "no DM or private channel of others"
+    );
+    // Leaving a private channel removes it from search at once.
+    let n = private.strip_prefix("private:").unwrap();
+    assert_eq!(
+        bob.post(&format!("/api/private-channels/{n}/leave"), &Json::Null)
+            .status,
+        204
+    );
+    assert_eq!(search(&mut bob, "q=banana"), vec!["banana between us"]);
+    // Filters.
+    bob.say("general", "banana from bob");
+    assert_eq!(
+        search(&mut alice, "q=banana&from=BOB"),
+        vec!["banana from bob"]
+    );
+    assert_eq!(
+        search(
+            &mut alice,
+            &format!("q=banana&channel={}", enc("dm:alice:bob"))
+        ),
+        vec!["banana between us"]
+    );
+    assert_eq!(
+        carol
+            .get(&format!(
+                "/api/search?q=banana&channel={}",
+                enc("dm:alice:bob")
+            ))
+            .status,
+        403
+    );
+    let hit = alice.get("/api/search?q=between").json();
+    let Json::Arr(hits) = hit else { panic!() };
+    assert_eq!(
+        s(&hits[0], "channel"),
+        "dm:alice:bob",
+        "results say where to jump"
+    );
+}
