@@ -21,12 +21,163 @@ pub struct ServeArgs {
     pub tls: bool,
 }
 
+/// Overrides for one cleanup run (`None`: the value from settings.json).
+#[derive(Debug, Clone, Default)]
+pub struct CleanArgs {
+    pub dry_run: bool,
+    pub image_days: Option<u32>,
+    pub file_days: Option<u32>,
+    pub message_days: Option<u32>,
+}
+
 #[derive(Debug)]
 pub enum Command {
     Serve(ServeArgs),
+    ResetPassword {
+        common: Common,
+        user: String,
+        expires_minutes: u32,
+        base_url: String,
+    },
+    Backup {
+        common: Common,
+        dest: PathBuf,
+    },
+    Clean {
+        common: Common,
+        args: CleanArgs,
+    },
+    Check {
+        common: Common,
+    },
+    DeleteUser {
+        common: Common,
+        user: String,
+        hard: bool,
+    },
+    Healthcheck {
+        common: Common,
+        url: String,
+    },
     Help(&'static str),
     Version,
 }
+
+pub const RESET_PASSWORD_HELP: &str = "\
+minimost reset-password — make a one-time password reset link for a user
+
+USAGE:
+    minimost reset-password USER [--expires MIN] [--base-url URL] [--data-dir D]
+
+Stores a single-use token, posts a notice into the user's system conversation, and prints:
+    Password reset URL for 'USER' (expires in MIN minutes):
+    <base-url>/reset-password/<token>
+Share the link with the user by another channel (in person, phone, email).
+Works while the server runs (the notice reaches the user at once).
+
+OPTIONS:
+    --expires MIN   minutes the link stays valid (1-10080)  [default 60]
+    --base-url URL  the address users open                  [default https://127.0.0.1:5000]
+    --data-dir D    the server's data dir  [env MINIMOST_DATA_DIR, default .]
+    -h, --help      print this help
+
+EXIT STATUS: 0 done; 1 unknown user or any error (message on stderr).
+";
+
+pub const BACKUP_HELP: &str = "\
+minimost backup — a hot, consistent copy of the data dir
+
+USAGE:
+    minimost backup DEST [--data-dir D]
+
+Copies every database through SQLite's online backup (consistent even while the server runs
+and writes), then uploads, avatars, keys, certificates and settings, into DEST, which becomes a
+data dir `minimost --data-dir DEST` starts on directly. DEST must not exist or be empty.
+Shows progress on a terminal; prints a summary at the end.
+
+OPTIONS:
+    --data-dir D    the server's data dir  [env MINIMOST_DATA_DIR, default .]
+    -h, --help      print this help
+
+EXIT STATUS: 0 done; 1 on any error (DEST not empty, disk full, permission…), with the reason.
+";
+
+pub const CLEAN_HELP: &str = "\
+minimost clean — run one cleanup now (the server also runs it every 24 hours)
+
+USAGE:
+    minimost clean [--dry-run] [--image-days N] [--file-days N] [--message-days N] [--data-dir D]
+
+Deletes uploads older than the image/file retention (by modification time), messages older
+than the message retention from every users/*.db (with their reactions, receipts and search
+entries), used or expired reset tokens, expired sessions, and uploads never attached to a
+message within 24 hours. Prints each file and count it deletes, then a summary.
+
+OPTIONS:
+    --dry-run          only print what would be deleted
+    --image-days N     keep images N days        [default: image_retention_days]
+    --file-days N      keep other files N days   [default: file_retention_days]
+    --message-days N   keep messages N days      [default: message_retention_days]
+    --data-dir D       the server's data dir  [env MINIMOST_DATA_DIR, default .]
+    -h, --help         print this help
+
+EXIT STATUS: 0 done; 1 if any part failed (the rest still ran).
+";
+
+pub const CHECK_HELP: &str = "\
+minimost check — integrity check of every database
+
+USAGE:
+    minimost check [--data-dir D]
+
+Runs `PRAGMA integrity_check` on auth.db, presence.db and every users/*.db, naming each file
+and its problems. Safe while the server runs.
+
+OPTIONS:
+    --data-dir D    the server's data dir  [env MINIMOST_DATA_DIR, default .]
+    -h, --help      print this help
+
+EXIT STATUS: 0 all databases ok; 1 a problem was found (or a database could not be opened).
+";
+
+pub const DELETE_USER_HELP: &str = "\
+minimost delete-user — delete an account without its password (admin override)
+
+USAGE:
+    minimost delete-user USER --soft|--hard [--data-dir D]
+
+--soft keeps the user's messages, shown as sent by `Deleted User`; --hard deletes every message
+they sent from every database, their files and their own database. Both remove credentials,
+settings, avatar, sessions (live sessions end at once), presence, receipts, reactions,
+private-channel memberships and call participation. Private channels they created stay.
+Safe to run again after an interruption: it finishes the job.
+
+OPTIONS:
+    --soft          keep messages, re-attributed to `Deleted User`
+    --hard          delete every message the user sent
+    --data-dir D    the server's data dir  [env MINIMOST_DATA_DIR, default .]
+    -h, --help      print this help
+
+EXIT STATUS: 0 done; 1 on any error.
+";
+
+pub const HEALTHCHECK_HELP: &str = "\
+minimost healthcheck — exit 0 if the server answers /healthz (for Docker HEALTHCHECK)
+
+USAGE:
+    minimost healthcheck [--url BASE] [--port P] [--data-dir D]
+
+Requests BASE/healthz (default https://127.0.0.1:<port>, port from --port or MINIMOST_PORT,
+else 5000). HTTPS trusts the data dir's ca.pem, and any certificate on a loopback address.
+
+OPTIONS:
+    --url BASE      the server's base URL
+    --port P        port for the default URL  [env MINIMOST_PORT, default 5000]
+    --data-dir D    the server's data dir  [env MINIMOST_DATA_DIR, default .]
+    -h, --help      print this help
+
+EXIT STATUS: 0 healthy; 1 not (the reason on stderr).
+";
 
 pub const MAIN_HELP: &str = "\
 minimost — a self-hosted team chat server in one binary
@@ -37,6 +188,12 @@ USAGE:
 
 SUBCOMMANDS:
     serve           serve the chat (the default when no subcommand is given)
+    reset-password  make a one-time password reset link for a user
+    backup          hot, consistent copy of the data dir into a new directory
+    clean           run one cleanup now (old files and messages, expired tokens)
+    check           integrity check of every database
+    delete-user     delete an account (--soft or --hard) without its password
+    healthcheck     exit 0 if the server answers (for Docker)
 
 OPTIONS (flags win over environment variables):
     --host H        address to listen on          [env MINIMOST_HOST, default 127.0.0.1]
@@ -69,6 +226,93 @@ pub fn parse(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>) -> anyho
             Command::Serve(parse_serve(&mut args, env)?)
         }
         Some("help") => return Ok(Command::Help(MAIN_HELP)),
+        Some("reset-password") if help => return Ok(Command::Help(RESET_PASSWORD_HELP)),
+        Some("reset-password") => {
+            let common = parse_common(&mut args, env)?;
+            let expires: Option<u32> = args
+                .opt_value_from_str("--expires")
+                .context("--expires takes a number of minutes")?;
+            let expires_minutes = expires.unwrap_or(60);
+            if !(1..=10_080).contains(&expires_minutes) {
+                bail!("--expires must be from 1 to 10080 minutes (a week)");
+            }
+            let base_url: Option<String> = args.opt_value_from_str("--base-url")?;
+            let base_url = base_url.unwrap_or_else(|| "https://127.0.0.1:5000".to_owned());
+            if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+                bail!("--base-url must start with https:// or http://");
+            }
+            let user = free_arg(&mut args, "USER", RESET_PASSWORD_HELP)?;
+            Command::ResetPassword {
+                common,
+                user,
+                expires_minutes,
+                base_url: base_url.trim_end_matches('/').to_owned(),
+            }
+        }
+        Some("backup") if help => return Ok(Command::Help(BACKUP_HELP)),
+        Some("backup") => {
+            let common = parse_common(&mut args, env)?;
+            let dest = PathBuf::from(free_arg(&mut args, "DEST", BACKUP_HELP)?);
+            Command::Backup { common, dest }
+        }
+        Some("clean") if help => return Ok(Command::Help(CLEAN_HELP)),
+        Some("clean") => {
+            let common = parse_common(&mut args, env)?;
+            let days = |args: &mut pico_args::Arguments,
+                        flag: &'static str|
+             -> anyhow::Result<Option<u32>> {
+                let n: Option<u32> = args
+                    .opt_value_from_str(flag)
+                    .with_context(|| format!("{flag} takes a number of days"))?;
+                if n == Some(0) {
+                    bail!("{flag} must be at least 1");
+                }
+                Ok(n)
+            };
+            let args_ = CleanArgs {
+                dry_run: args.contains("--dry-run"),
+                image_days: days(&mut args, "--image-days")?,
+                file_days: days(&mut args, "--file-days")?,
+                message_days: days(&mut args, "--message-days")?,
+            };
+            Command::Clean {
+                common,
+                args: args_,
+            }
+        }
+        Some("check") if help => return Ok(Command::Help(CHECK_HELP)),
+        Some("check") => Command::Check {
+            common: parse_common(&mut args, env)?,
+        },
+        Some("delete-user") if help => return Ok(Command::Help(DELETE_USER_HELP)),
+        Some("delete-user") => {
+            let common = parse_common(&mut args, env)?;
+            let (soft, hard) = (args.contains("--soft"), args.contains("--hard"));
+            if soft == hard {
+                bail!("say --soft (keep messages) or --hard (delete messages); see `minimost delete-user --help`");
+            }
+            let user = free_arg(&mut args, "USER", DELETE_USER_HELP)?;
+            Command::DeleteUser { common, user, hard }
+        }
+        Some("healthcheck") if help => return Ok(Command::Help(HEALTHCHECK_HELP)),
+        Some("healthcheck") => {
+            let common = parse_common(&mut args, env)?;
+            let url: Option<String> = args.opt_value_from_str("--url")?;
+            let port: Option<u16> = args
+                .opt_value_from_str("--port")
+                .context("--port takes a port number")?;
+            let port = match port {
+                Some(p) => p,
+                None => env("MINIMOST_PORT")
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(5000),
+            };
+            let url = url.unwrap_or_else(|| format!("https://127.0.0.1:{port}"));
+            Command::Healthcheck {
+                common,
+                url: url.trim_end_matches('/').to_owned(),
+            }
+        }
         Some(other) => bail!("unknown subcommand `{other}`; run `minimost --help` for the list"),
     };
     let rest = args.finish();
@@ -76,6 +320,15 @@ pub fn parse(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>) -> anyho
         bail!("unexpected argument {:?}; run `minimost --help`", rest[0]);
     }
     Ok(command)
+}
+
+/// The one positional argument of a subcommand.
+fn free_arg(args: &mut pico_args::Arguments, what: &str, help: &str) -> anyhow::Result<String> {
+    let value: Option<String> = args.opt_free_from_str()?;
+    match value {
+        Some(v) if !v.starts_with('-') => Ok(v),
+        _ => bail!("missing {what}\n\n{help}"),
+    }
 }
 
 fn parse_common(
@@ -165,6 +418,72 @@ mod tests {
             panic!()
         };
         assert_eq!((s.host.as_str(), s.port), ("0.0.0.0", 7000));
+    }
+
+    #[test]
+    fn subcommands_take_flags_in_any_order() {
+        let Command::Backup { common, dest } =
+            parse_with(&["backup", "/dest", "--data-dir", "/srv"], &[]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (common.data_dir, dest),
+            (PathBuf::from("/srv"), PathBuf::from("/dest"))
+        );
+        let Command::Backup { common, .. } = parse_with(
+            &["backup", "--data-dir", "/srv", "/dest"],
+            &[("MINIMOST_DATA_DIR", "/env")],
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(common.data_dir, PathBuf::from("/srv"));
+        let Command::Check { common } =
+            parse_with(&["check"], &[("MINIMOST_DATA_DIR", "/env")]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(common.data_dir, PathBuf::from("/env"));
+        let Command::ResetPassword {
+            user,
+            expires_minutes,
+            base_url,
+            ..
+        } = parse_with(
+            &[
+                "reset-password",
+                "alice",
+                "--expires",
+                "30",
+                "--base-url",
+                "https://chat.example.com/",
+            ],
+            &[],
+        )
+        .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (user.as_str(), expires_minutes, base_url.as_str()),
+            ("alice", 30, "https://chat.example.com")
+        );
+        let Command::Clean { args, .. } =
+            parse_with(&["clean", "--dry-run", "--image-days", "90"], &[]).unwrap()
+        else {
+            panic!()
+        };
+        assert!(args.dry_run);
+        assert_eq!((args.image_days, args.file_days), (Some(90), None));
+        assert!(parse_with(&["delete-user", "bob"], &[]).is_err());
+        assert!(parse_with(&["delete-user", "bob", "--soft", "--hard"], &[]).is_err());
+        assert!(parse_with(&["reset-password"], &[]).is_err());
+        assert!(parse_with(&["reset-password", "a", "--expires", "0"], &[]).is_err());
+        assert!(matches!(
+            parse_with(&["backup", "--help"], &[]).unwrap(),
+            Command::Help(_)
+        ));
     }
 
     #[test]

@@ -87,3 +87,31 @@ impl Ctx {
         self.shutting_down.load(Ordering::Acquire)
     }
 }
+
+impl Ctx {
+    /// A context over an existing data dir for the admin subcommands (no network, no TLS).
+    pub fn open_for_admin(data_dir: &std::path::Path) -> anyhow::Result<Ctx> {
+        use anyhow::Context as _;
+        if !data_dir.join("auth.db").exists() {
+            anyhow::bail!(
+                "{} is not a MiniMost data dir (no auth.db); pass --data-dir or set MINIMOST_DATA_DIR",
+                data_dir.display()
+            );
+        }
+        let data_dir = data_dir
+            .canonicalize()
+            .with_context(|| format!("cannot open the data dir {}", data_dir.display()))?;
+        let settings = crate::config::load_settings(&data_dir, &mut |w| eprintln!("warning: {w}"))?;
+        Ok(Ctx::new(CtxParts {
+            auth_db: Pool::open(data_dir.join("auth.db"), crate::db::Kind::Auth)?,
+            presence_db: Pool::open(data_dir.join("presence.db"), crate::db::Kind::Presence)?,
+            data_dir,
+            settings,
+            tls: false,
+            // Admin commands never see a session cookie.
+            session_key: SessionKey::new(Vec::new()),
+            ca_pem: None,
+            idle_timeout: Duration::from_secs(30),
+        }))
+    }
+}

@@ -533,6 +533,8 @@ pub enum HttpError {
     BadCredentials,
     Forbidden(String),
     NotFound,
+    /// 404 with a specific message.
+    NotFoundWith(String),
     MethodNotAllowed(&'static [&'static str]),
     Conflict(String),
     LengthRequired,
@@ -555,7 +557,7 @@ impl HttpError {
             HttpError::BadRequest(_) => 400,
             HttpError::Unauthorized | HttpError::BadCredentials => 401,
             HttpError::Forbidden(_) => 403,
-            HttpError::NotFound => 404,
+            HttpError::NotFound | HttpError::NotFoundWith(_) => 404,
             HttpError::MethodNotAllowed(_) => 405,
             HttpError::Timeout => 408,
             HttpError::Conflict(_) => 409,
@@ -578,6 +580,7 @@ impl HttpError {
             | HttpError::TooLarge(m)
             | HttpError::Locked(m)
             | HttpError::Unavailable(m)
+            | HttpError::NotFoundWith(m)
             | HttpError::TooMany { message: m, .. } => m.clone(),
             HttpError::Unauthorized => "Not logged in".into(),
             HttpError::BadCredentials => "Invalid credentials".into(),

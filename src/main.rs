@@ -2,11 +2,14 @@
 //! not a program: the work lives in the modules below.
 
 mod accounts;
+mod admin;
 mod api;
 mod assets;
 mod channels;
+mod cleanup;
 mod cli;
 mod config;
+mod control;
 mod ctx;
 mod db;
 mod history;
@@ -47,6 +50,19 @@ fn run() -> anyhow::Result<ExitCode> {
     let env = |key: &str| std::env::var(key).ok();
     match cli::parse(args, &env)? {
         cli::Command::Serve(args) => server::serve(args)?,
+        cli::Command::ResetPassword {
+            common,
+            user,
+            expires_minutes,
+            base_url,
+        } => admin::reset_password(&common.data_dir, &user, expires_minutes, &base_url)?,
+        cli::Command::Backup { common, dest } => admin::backup(&common.data_dir, &dest)?,
+        cli::Command::Clean { common, args } => return admin::clean(&common.data_dir, &args),
+        cli::Command::Check { common } => return admin::check(&common.data_dir),
+        cli::Command::DeleteUser { common, user, hard } => {
+            admin::delete_user(&common.data_dir, &user, hard)?
+        }
+        cli::Command::Healthcheck { common, url } => admin::healthcheck(&common.data_dir, &url)?,
         cli::Command::Help(text) => print!("{text}"),
         cli::Command::Version => println!("minimost {}", cli::VERSION),
     }

@@ -2,7 +2,8 @@
 //! segments. Also the same-origin check every state-changing request passes first.
 
 use crate::api::{
-    account, auth, channels, files, messages, pages, private_channels, profile, search, users,
+    account, auth, channels, files, messages, pages, private_channels, profile, reset, search,
+    users,
 };
 use crate::ctx::Ctx;
 use crate::http::{percent_decode, HttpError, Request, Response};
@@ -35,6 +36,11 @@ pub fn route(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         ["forgot-password"] => {
             methods!(req, "GET" => pages::get_public_page(ctx, req, "forgot-password.html"))
         }
+        ["reset-password", _token] => methods!(req, "GET" => reset::get_page(ctx, req)),
+        ["api", "reset-password", token] => methods!(req,
+            "GET" => reset::get_token(ctx, req, token),
+            "POST" => reset::post_token(ctx, req, token),
+        ),
         ["healthz"] => methods!(req, "GET" => pages::get_health()),
         ["ca.pem"] => methods!(req, "GET" => pages::get_ca(ctx)),
         ["api", "signup"] => methods!(req, "POST" => auth::post_signup(ctx, req)),

@@ -50,6 +50,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let max_connections = MAX_CONNECTIONS.min(fd_limit.saturating_sub(64) / 2).max(16);
     let stop = WakeFd::new().context("cannot create the shutdown eventfd")?;
     let conns = Connections::default();
+    let control = crate::control::bind(&ctx.data_dir);
+    let (cleanup_delay, cleanup_interval) = cleanup_schedule()?;
+    let cleanup_stopper = &crate::cleanup::Stopper::default();
     let (ctx, stop, conns, signals) = (&ctx, &stop, &conns, &signals);
     std::thread::scope(|scope| -> anyhow::Result<()> {
         std::thread::Builder::new()
@@ -58,6 +61,21 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let writer = std::thread::Builder::new()
             .name("writer".into())
             .spawn_scoped(scope, move || crate::writer::run(ctx))?;
+        if let Some(listener) = control {
+            std::thread::Builder::new()
+                .name("control".into())
+                .spawn_scoped(scope, move || crate::control::serve(ctx, listener, stop))?;
+        }
+        std::thread::Builder::new()
+            .name("cleanup".into())
+            .spawn_scoped(scope, move || {
+                crate::cleanup::run_thread(
+                    &ctx.data_dir,
+                    cleanup_delay,
+                    cleanup_interval,
+                    cleanup_stopper,
+                )
+            })?;
         if let Some(interval) = watchdog_interval() {
             std::thread::Builder::new()
                 .name("watchdog".into())
@@ -83,6 +101,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
         drop(listener);
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+        cleanup_stopper.stop();
         ctx.hub.close_all();
         conns.shutdown_all(std::net::Shutdown::Read);
         if !conns.wait_idle(SHUTDOWN_GRACE) {
@@ -135,6 +154,27 @@ fn boot(args: &ServeArgs) -> anyhow::Result<Ctx> {
         eprintln!("completed {repaired} deliveries interrupted by the last shutdown");
     }
     Ok(ctx)
+}
+
+/// When the cleanup thread first runs and how often: 5 minutes and 24 hours, unless
+/// `MINIMOST_CLEANUP_DELAY_SECS` / `MINIMOST_CLEANUP_INTERVAL_SECS` say otherwise (for tests
+/// and for admins who want another rhythm).
+fn cleanup_schedule() -> anyhow::Result<(Duration, Duration)> {
+    let secs = |var: &str, default: u64| -> anyhow::Result<Duration> {
+        match std::env::var(var) {
+            Ok(text) => text
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(Duration::from_secs_f64)
+                .with_context(|| format!("{var}={text:?} is not a number of seconds")),
+            Err(_) => Ok(Duration::from_secs(default)),
+        }
+    };
+    Ok((
+        secs("MINIMOST_CLEANUP_DELAY_SECS", 300)?,
+        secs("MINIMOST_CLEANUP_INTERVAL_SECS", 86_400)?.max(Duration::from_secs(1)),
+    ))
 }
 
 fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {

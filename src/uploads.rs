@@ -170,7 +170,7 @@ mod tests {
         for bad in [
             "",
             "x",
-            &hex.to_owned(),
+            hex,
             &format!("{hex}_"),
             &format!("{hex}_../x"),
             &format!("{hex}_a/b"),

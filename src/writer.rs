@@ -449,7 +449,7 @@ pub fn repair(ctx: &Ctx) -> anyhow::Result<usize> {
 }
 
 impl<'c> Writer<'c> {
-    fn open(ctx: &'c Ctx) -> anyhow::Result<Writer<'c>> {
+    pub fn open(ctx: &'c Ctx) -> anyhow::Result<Writer<'c>> {
         let auth = db::open(ctx.auth_db.path(), Kind::Auth)?;
         let presence = db::open(ctx.presence_db.path(), Kind::Presence)?;
         let mut writer = Writer {

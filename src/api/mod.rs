@@ -9,6 +9,7 @@ pub mod messages;
 pub mod pages;
 pub mod private_channels;
 pub mod profile;
+pub mod reset;
 pub mod search;
 pub mod users;
 

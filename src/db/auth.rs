@@ -264,3 +264,35 @@ pub fn delete_account_rows(conn: &Connection, username: &str) -> Result<()> {
     }
     Ok(())
 }
+
+pub fn insert_reset_token(
+    conn: &Connection,
+    token: &str,
+    username: &str,
+    expires_ts: f64,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO password_reset_tokens(token, username, expires_ts, used) VALUES (?1, ?2, ?3, 0)",
+        params![token, username, expires_ts],
+    )?;
+    Ok(())
+}
+
+/// The user of an unused, unexpired reset token whose account still exists.
+pub fn reset_token_user(conn: &Connection, token: &str, now: f64) -> Result<Option<String>> {
+    conn.query_row(
+        "SELECT t.username FROM password_reset_tokens t JOIN users u ON u.username = t.username
+         WHERE t.token = ?1 AND t.used = 0 AND t.expires_ts > ?2",
+        params![token, now],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// Marks a token used; false if it was already used (another request won the race).
+pub fn use_reset_token(conn: &Connection, token: &str) -> Result<bool> {
+    Ok(conn.execute(
+        "UPDATE password_reset_tokens SET used = 1 WHERE token = ?1 AND used = 0",
+        [token],
+    )? > 0)
+}

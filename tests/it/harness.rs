@@ -61,6 +61,44 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_minimost")
 }
 
+/// What a subcommand printed and how it ended.
+pub struct Cli {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `minimost <args> --data-dir <data_dir>` to completion.
+pub fn cli(data_dir: &Path, args: &[&str]) -> Cli {
+    let out = Command::new(binary())
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .expect("run minimost");
+    Cli {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs the `sqlite3` command-line tool on a database, returning its output (asserting success).
+pub fn sqlite3(db: &Path, sql: &str) -> String {
+    let out = Command::new("sqlite3")
+        .arg(db)
+        .arg(sql)
+        .output()
+        .expect("sqlite3 is installed (tests/run installs it)");
+    assert!(
+        out.status.success(),
+        "sqlite3 {} {sql:?}: {}",
+        db.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 impl Server {
     pub fn start() -> Server {
         Server::start_with(Options::default())

@@ -13,6 +13,8 @@ mod webdriver;
 
 /// Changing the password and deleting accounts.
 mod account;
+/// The admin subcommands: reset-password, backup, clean, check, delete-user, healthcheck.
+mod admin;
 /// Signup, login, sessions, lockout, rate limits, CSRF.
 mod auth;
 /// First boot, restarts, settings.json, TLS files, CLI flags and shutdown.
@@ -23,9 +25,13 @@ mod browser;
 mod files;
 /// The HTTP/1.1 layer: framing, limits, timeouts, headers, assets.
 mod http_layer;
+/// The administrator's manual's sqlite3 recipes against a data dir the server wrote.
+mod manual;
 /// Channels, DMs, private channels, messages, fan-out and their events.
 mod messaging;
 /// Full-text search.
 mod search;
+/// A data dir written by the Python original boots, migrates and serves.
+mod seed;
 /// The live socket: authentication, hello, pushes, revocation.
 mod websocket;
