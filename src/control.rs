@@ -135,20 +135,7 @@ pub fn bind(data_dir: &Path) -> Option<UnixListener> {
 pub fn serve(ctx: &Ctx, listener: UnixListener, stop: &WakeFd) {
     let _ = listener.set_nonblocking(true);
     while !ctx.is_shutting_down() {
-        let mut fds = [
-            libc::pollfd {
-                fd: listener.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: stop.raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: fds is a valid array of two pollfd for the duration of the call.
-        unsafe { libc::poll(fds.as_mut_ptr(), 2, 1000) };
+        let _ = stop.wait_with(listener.as_raw_fd(), libc::POLLIN, Duration::from_secs(1));
         while let Ok((stream, _)) = listener.accept() {
             if let Err(e) = handle(ctx, stream) {
                 eprintln!("warning: control request failed: {e:#}");

@@ -89,6 +89,36 @@ impl WakeFd {
     pub fn raw_fd(&self) -> RawFd {
         self.0.as_raw_fd()
     }
+
+    /// Waits up to `timeout` until `fd` has one of `events` or this wake fd is signalled.
+    pub fn wait_with(
+        &self,
+        fd: RawFd,
+        events: i16,
+        timeout: std::time::Duration,
+    ) -> std::io::Result<()> {
+        let mut fds = [
+            libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: fds is a valid array of two pollfd for the duration of the call.
+        if unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) } < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
 }
 
 pub struct Client {

@@ -198,7 +198,8 @@ fn run(ctx: &Ctx, conn: Conn, client: &Client) -> io::Result<()> {
         let timeout = next_timer
             .saturating_sub(idle)
             .max(Duration::from_millis(10));
-        wait(fd, client.wake.raw_fd(), want_write, timeout)?;
+        let events = libc::POLLIN | if want_write { libc::POLLOUT } else { 0 };
+        client.wake.wait_with(fd, events, timeout)?;
     }
 }
 
@@ -236,33 +237,6 @@ fn close<S: io::Read + io::Write>(ws: &mut WebSocket<S>, why: Kick) -> io::Resul
     let deadline = Instant::now() + Duration::from_millis(200);
     while !flush(ws).unwrap_or(true) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
-    }
-    Ok(())
-}
-
-/// poll(2) on the socket (readable, and writable when output is pending) and the wake fd.
-fn wait(socket: i32, wake: i32, want_write: bool, timeout: Duration) -> io::Result<()> {
-    let socket_events = libc::POLLIN | if want_write { libc::POLLOUT } else { 0 };
-    let mut fds = [
-        libc::pollfd {
-            fd: socket,
-            events: socket_events,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: wake,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-    // SAFETY: fds is a valid array of two pollfd for the duration of the call.
-    let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
-    if rc < 0 {
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
     }
     Ok(())
 }

@@ -131,11 +131,7 @@ fn registered_participants(ctx: &Ctx, names: &[String]) -> Result<Vec<String>, H
         }
     }
     if !unknown.is_empty() {
-        return Err(HttpError::BadRequest(format!(
-            "Unknown user{}: {}",
-            if unknown.len() == 1 { "" } else { "s" },
-            unknown.join(", ")
-        )));
+        return Err(crate::api::unknown_users(&unknown));
     }
     canonical.sort();
     canonical.dedup();
@@ -177,16 +173,21 @@ fn upload_names(body: &Json) -> Result<Vec<String>, HttpError> {
     Ok(out)
 }
 
-fn optional_text(body: &Json) -> Result<String, HttpError> {
-    let text = match body.get("text") {
-        None | Some(Json::Null) if matches!(body, Json::Obj(_)) => String::new(),
-        _ => str_field(body, "text")?.to_owned(),
-    };
+fn check_length(text: &str) -> Result<(), HttpError> {
     if text.chars().count() > MAX_TEXT_CHARS {
         return Err(HttpError::BadRequest(format!(
             "A message can be at most {MAX_TEXT_CHARS} characters"
         )));
     }
+    Ok(())
+}
+
+fn optional_text(body: &Json) -> Result<String, HttpError> {
+    let text = match body.get("text") {
+        None | Some(Json::Null) if matches!(body, Json::Obj(_)) => String::new(),
+        _ => str_field(body, "text")?.to_owned(),
+    };
+    check_length(&text)?;
     Ok(text)
 }
 
@@ -222,11 +223,7 @@ pub fn patch_message(
     let body = req.json()?;
     let channel = open_channel(ctx, &user, channel)?;
     let text = str_field(&body, "text")?.to_owned();
-    if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(HttpError::BadRequest(format!(
-            "A message can be at most {MAX_TEXT_CHARS} characters"
-        )));
-    }
+    check_length(&text)?;
     if text.trim().is_empty() {
         return Err(HttpError::BadRequest(
             "A message cannot be edited to nothing; delete it instead".into(),

@@ -16,6 +16,12 @@ pub mod users;
 use crate::http::HttpError;
 use crate::json::Json;
 
+/// 400 naming usernames that do not exist.
+pub fn unknown_users(names: &[&str]) -> HttpError {
+    let plural = if names.len() == 1 { "" } else { "s" };
+    HttpError::BadRequest(format!("Unknown user{plural}: {}", names.join(", ")))
+}
+
 /// A required string field of a JSON object body.
 pub fn str_field<'a>(body: &'a Json, name: &str) -> Result<&'a str, HttpError> {
     if !matches!(body, Json::Obj(_)) {

@@ -87,11 +87,7 @@ pub fn post_private_channel(ctx: &Ctx, req: &mut Request) -> Result<Response, Ht
             }
         }
         if !unknown.is_empty() {
-            return Err(HttpError::BadRequest(format!(
-                "Unknown user{}: {}",
-                if unknown.len() == 1 { "" } else { "s" },
-                unknown.join(", ")
-            )));
+            return Err(crate::api::unknown_users(&unknown));
         }
         let now = crate::util::now();
         let tx = w.presence.transaction()?;

@@ -206,7 +206,7 @@ impl Server {
     /// A raw connection plus a handle on its TCP socket (for timeouts and shutdown).
     pub fn connect_with_tcp(&self) -> (Box<dyn ReadWrite>, TcpStream) {
         let tcp = TcpStream::connect(self.addr).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let handle = tcp.try_clone().unwrap();
         let stream: Box<dyn ReadWrite> = match &self.client_config {
             Some(config) => {
