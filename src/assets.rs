@@ -4,14 +4,27 @@
 use include_dir::{include_dir, Dir};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 static WWW: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/www");
 
 pub struct Asset {
     pub bytes: &'static [u8],
     pub content_type: &'static str,
-    /// A strong validator: a hash of the content, quoted.
-    pub etag: String,
+    /// A strong validator: a hash of the content, quoted (made on first use, so startup does
+    /// not read every embedded file).
+    etag: OnceLock<String>,
+}
+
+impl Asset {
+    pub fn etag(&self) -> &str {
+        self.etag.get_or_init(|| {
+            format!(
+                "\"{}\"",
+                crate::util::hex(&Sha256::digest(self.bytes)[..12])
+            )
+        })
+    }
 }
 
 pub struct Assets {
@@ -31,13 +44,12 @@ impl Assets {
                     let Some(path) = file.path().to_str() else {
                         continue;
                     };
-                    let digest = Sha256::digest(file.contents());
                     files.insert(
                         path,
                         Asset {
                             bytes: file.contents(),
                             content_type: content_type(path),
-                            etag: format!("\"{}\"", crate::util::hex(&digest[..12])),
+                            etag: OnceLock::new(),
                         },
                     );
                 }

@@ -36,6 +36,13 @@ fn main() -> ExitCode {
     // Nothing we write is for other users: databases, keys and uploads are 0600, dirs 0700.
     // SAFETY: umask only changes this process's file-creation mask.
     unsafe { libc::umask(0o077) };
+    // glibc gives each thread that allocates its own malloc arena; with a thread per connection
+    // that multiplies idle memory. Two arenas serve two cores. (musl has one allocator.)
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
     match run() {
         Ok(code) => code,
         Err(e) => {

@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 /// Stack for connection threads: enough for rustls, SQLite and our handlers, small enough
 /// that thousands of idle sockets stay cheap (untouched stack pages cost no memory).
 const CONNECTION_STACK: usize = 256 * 1024;
+/// Stack for WebSocket threads: the socket loop and the occasional presence or typing query.
+const WEBSOCKET_STACK: usize = 128 * 1024;
 /// Most simultaneous connections (further ones are closed at once).
 const MAX_CONNECTIONS: usize = 8192;
 /// Default for how long a connection may stay silent; `MINIMOST_IDLE_TIMEOUT_MS` overrides.
@@ -93,8 +95,29 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     .name("conn".into())
                     .stack_size(CONNECTION_STACK)
                     .spawn_scoped(scope, move || {
-                        let _guard = conns.track(&stream);
-                        handle_connection(ctx, stream, peer, tls_config);
+                        let guard = conns.track(&stream);
+                        let Some((conn, upgrade)) =
+                            handle_connection(ctx, stream, peer, tls_config)
+                        else {
+                            return;
+                        };
+                        // The socket lives on a fresh thread with a small stack: this one's
+                        // stack pages, touched by the handshake and the request, are freed.
+                        let Some(client) = crate::ws::join(ctx, upgrade) else {
+                            return;
+                        };
+                        let socket = client.clone();
+                        let spawned = std::thread::Builder::new()
+                            .name("ws".into())
+                            .stack_size(WEBSOCKET_STACK)
+                            .spawn_scoped(scope, move || {
+                                let _guard = guard;
+                                crate::ws::serve(ctx, conn, socket);
+                            });
+                        if let Err(e) = spawned {
+                            eprintln!("warning: cannot start a WebSocket thread: {e}");
+                            crate::ws::leave(ctx, &client);
+                        }
                     })
                     .map(drop)
             },
@@ -225,12 +248,14 @@ fn accept_loop(
     }
 }
 
+/// Serves HTTP requests on one connection until it closes, or returns it when it becomes a
+/// WebSocket (after the 101 is sent).
 fn handle_connection(
     ctx: &Ctx,
     tcp: TcpStream,
     peer: SocketAddr,
     tls: Option<Arc<rustls::ServerConfig>>,
-) {
+) -> Option<(Conn, crate::ws::Upgrade)> {
     let _ = tcp.set_nodelay(true);
     let _ = tcp.set_write_timeout(Some(WRITE_TIMEOUT));
     let stream = match tls {
@@ -238,7 +263,7 @@ fn handle_connection(
             Ok(tls) => Stream::Tls(Box::new(rustls::StreamOwned::new(tls, tcp))),
             Err(e) => {
                 eprintln!("warning: cannot start TLS: {e}");
-                return;
+                return None;
             }
         },
         None => Stream::Plain(tcp),
@@ -251,10 +276,10 @@ fn handle_connection(
     loop {
         let head = match http::read_head(&mut conn, ctx.idle_timeout) {
             Ok(head) => head,
-            Err(HeadError::Closed) => return,
+            Err(HeadError::Closed) => return None,
             Err(HeadError::Bad(e)) => {
                 let _ = conn.write_response(&e.into_response(), false, false);
-                return;
+                return None;
             }
         };
         let head_only = head.method == "HEAD";
@@ -263,7 +288,7 @@ fn handle_connection(
                 Ok(req) => req,
                 Err(e) => {
                     let _ = conn.write_response(&e.into_response(), false, false);
-                    return;
+                    return None;
                 }
             };
             let mut keep_alive = !req.wants_close();
@@ -288,26 +313,25 @@ fn handle_connection(
         };
         if let Body::WebSocket(_) = &response.body {
             if conn.write_response(&response, false, true).is_err() {
-                return;
+                return None;
             }
             let Body::WebSocket(upgrade) = response.body else {
                 unreachable!("matched above")
             };
-            crate::ws::serve(ctx, conn, upgrade);
-            return;
+            return Some((conn, upgrade));
         }
         if conn
             .write_response(&response, head_only, keep_alive)
             .is_err()
         {
-            return;
+            return None;
         }
         if body_unread {
             conn.linger_close();
-            return;
+            return None;
         }
         if !keep_alive {
-            return;
+            return None;
         }
     }
 }

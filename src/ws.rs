@@ -66,16 +66,28 @@ pub fn upgrade(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     })
 }
 
-/// Runs one socket until it closes. Called on the connection's thread after the 101.
-pub fn serve(ctx: &Ctx, conn: Conn, upgrade: Upgrade) {
-    let client = match ctx.hub.register(&upgrade.user, &upgrade.session_id) {
-        Ok(client) => client,
+/// Registers a new socket and announces its user's presence (after the 101).
+pub fn join(ctx: &Ctx, upgrade: Upgrade) -> Option<Arc<Client>> {
+    match ctx.hub.register(&upgrade.user, &upgrade.session_id) {
+        Ok(client) => {
+            publish_presence(ctx, &client.user);
+            Some(client)
+        }
         Err(e) => {
             eprintln!("warning: cannot create a wake-up fd for a WebSocket: {e}");
-            return;
+            None
         }
-    };
+    }
+}
+
+/// Unregisters a socket and announces its user's presence.
+pub fn leave(ctx: &Ctx, client: &Client) {
+    ctx.hub.unregister(client);
     publish_presence(ctx, &client.user);
+}
+
+/// Runs one joined socket until it closes, then leaves.
+pub fn serve(ctx: &Ctx, conn: Conn, client: Arc<Client>) {
     if let Err(e) = run(ctx, conn, &client) {
         if !matches!(
             e.kind(),
@@ -86,8 +98,7 @@ pub fn serve(ctx: &Ctx, conn: Conn, upgrade: Upgrade) {
             eprintln!("websocket {}: {e}", client.user);
         }
     }
-    ctx.hub.unregister(&client);
-    publish_presence(ctx, &client.user);
+    leave(ctx, &client);
 }
 
 /// Announces (and records) the user's presence if it changed.

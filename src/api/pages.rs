@@ -28,12 +28,12 @@ pub fn get_asset(ctx: &Ctx, req: &Request, path: &str) -> Result<Response, HttpE
     let asset = ctx.assets.get(path).ok_or(HttpError::NotFound)?;
     let headers = vec![
         ("Content-Type", asset.content_type.to_owned()),
-        ("ETag", asset.etag.clone()),
+        ("ETag", asset.etag().to_owned()),
         ("Cache-Control", "no-cache".to_owned()),
     ];
     let fresh = req.header("if-none-match").is_some_and(|tags| {
         tags.split(',')
-            .any(|t| t.trim() == asset.etag || t.trim() == "*")
+            .any(|t| t.trim() == asset.etag() || t.trim() == "*")
     });
     if fresh {
         return Ok(Response {
