@@ -25,6 +25,8 @@ use std::sync::{Arc, Condvar, Mutex};
 
 /// Most jobs taken in one batch.
 const BATCH_MAX: usize = 256;
+/// Fan-outs to at least this many databases are spread over the cores.
+const PARALLEL_FAN_OUT: usize = 8;
 /// Most users' databases the writer keeps open.
 const OPEN_DATABASES_MAX: usize = 1024;
 
@@ -337,6 +339,44 @@ impl Change {
     }
 }
 
+/// Applies the given fan-outs to one recipient's database in one transaction; true when a DM
+/// appeared (or reappeared) in their sidebar.
+fn apply_to(
+    conn: &Connection,
+    recipient: &str,
+    fanouts: &[Fanout],
+    indexes: &[usize],
+) -> rusqlite::Result<bool> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| -> rusqlite::Result<bool> {
+        let mut sidebar_changed = false;
+        for i in indexes {
+            let change = &fanouts[*i].change;
+            if let Change::Insert { channel, .. } = change {
+                if channel.starts_with("dm:") {
+                    let hidden = db::user::hidden_dms(conn)?.contains_key(channel);
+                    sidebar_changed |= hidden || !db::user::has_channel(conn, channel)?;
+                    if hidden {
+                        conn.execute("DELETE FROM dm_hidden WHERE channel = ?1", [channel])?;
+                    }
+                }
+            }
+            change.apply(conn, recipient)?;
+        }
+        Ok(sidebar_changed)
+    })();
+    match result {
+        Ok(changed) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(changed)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
 /// A change and who receives it.
 pub struct Fanout {
     pub change: Change,
@@ -383,6 +423,8 @@ pub struct Writer<'c> {
     auth_version: i64,
     databases: HashMap<String, (Connection, u64)>,
     clock: u64,
+    /// How many threads apply a large fan-out.
+    threads: usize,
     last_ts: HashMap<String, f64>,
 }
 
@@ -460,6 +502,9 @@ impl<'c> Writer<'c> {
             auth_version: -1,
             databases: HashMap::new(),
             clock: 0,
+            threads: std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(4),
             last_ts: HashMap::new(),
         };
         writer.refresh_users()?;
@@ -728,15 +773,16 @@ impl<'c> Writer<'c> {
         }
         let mut failed: Vec<Option<String>> = vec![None; fanouts.len()];
         let mut sidebar_changed: Vec<String> = Vec::new();
-        for (recipient, indexes) in by_recipient {
-            let result = self.apply_for(recipient, fanouts, &indexes);
-            match result {
-                Ok(true) => sidebar_changed.push(recipient.to_owned()),
+        for (recipient, indexes, outcome) in self.apply_all(fanouts, by_recipient) {
+            match outcome {
+                Ok(true) => sidebar_changed.push(recipient),
                 Ok(false) => {}
                 Err(e) => {
                     eprintln!("error: cannot write to users/{recipient}.db: {e:#}");
                     for i in indexes {
-                        failed[i] = Some(format!("cannot store the message for {recipient}; it will be completed when the server restarts"));
+                        failed[i] = Some(format!(
+                            "cannot store the message for {recipient}; it will be completed when the server restarts"
+                        ));
                     }
                 }
             }
@@ -762,45 +808,66 @@ impl<'c> Writer<'c> {
             .collect()
     }
 
-    /// Applies the given fan-outs to one recipient's database in one transaction; true when a
-    /// DM appeared (or reappeared) in their sidebar.
-    fn apply_for(
+    /// Applies every recipient's share of `fanouts`, one transaction per database. Large
+    /// fan-outs are spread over the cores: each database is independent, so its transaction
+    /// can run on any thread.
+    fn apply_all(
         &mut self,
-        recipient: &str,
         fanouts: &[Fanout],
-        indexes: &[usize],
-    ) -> anyhow::Result<bool> {
-        let Some(conn) = self.database(recipient)? else {
-            return Ok(false);
-        };
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        let result = (|| -> rusqlite::Result<bool> {
-            let mut sidebar_changed = false;
-            for i in indexes {
-                let change = &fanouts[*i].change;
-                if let Change::Insert { channel, .. } = change {
-                    if channel.starts_with("dm:") {
-                        let hidden = db::user::hidden_dms(conn)?.contains_key(channel);
-                        sidebar_changed |= hidden || !db::user::has_channel(conn, channel)?;
-                        if hidden {
-                            conn.execute("DELETE FROM dm_hidden WHERE channel = ?1", [channel])?;
-                        }
-                    }
+        by_recipient: HashMap<&str, Vec<usize>>,
+    ) -> Vec<(String, Vec<usize>, anyhow::Result<bool>)> {
+        let mut results = Vec::with_capacity(by_recipient.len());
+        let mut jobs: Vec<(String, Connection, Vec<usize>)> =
+            Vec::with_capacity(by_recipient.len());
+        for (recipient, indexes) in by_recipient {
+            match self.database(recipient) {
+                Ok(Some(_)) => {
+                    let (conn, _) = self.databases.remove(recipient).expect("opened just above");
+                    jobs.push((recipient.to_owned(), conn, indexes));
                 }
-                change.apply(conn, recipient)?;
-            }
-            Ok(sidebar_changed)
-        })();
-        match result {
-            Ok(changed) => {
-                conn.execute_batch("COMMIT")?;
-                Ok(changed)
-            }
-            Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK");
-                Err(e.into())
+                // An account whose database is gone (e.g. removed by hand) receives nothing.
+                Ok(None) => {}
+                Err(e) => results.push((recipient.to_owned(), indexes, Err(e))),
             }
         }
+        let threads = if jobs.len() >= PARALLEL_FAN_OUT {
+            self.threads
+        } else {
+            1
+        };
+        let chunk = jobs.len().div_ceil(threads).max(1);
+        let applied: Vec<(String, Connection, Vec<usize>, anyhow::Result<bool>)> =
+            std::thread::scope(|scope| {
+                let mut chunks = Vec::new();
+                while !jobs.is_empty() {
+                    let rest = jobs.split_off(chunk.min(jobs.len()));
+                    chunks.push(std::mem::replace(&mut jobs, rest));
+                }
+                let run = |chunk: Vec<(String, Connection, Vec<usize>)>| {
+                    chunk
+                        .into_iter()
+                        .map(|(recipient, conn, indexes)| {
+                            let outcome = apply_to(&conn, &recipient, fanouts, &indexes)
+                                .map_err(anyhow::Error::from);
+                            (recipient, conn, indexes, outcome)
+                        })
+                        .collect::<Vec<_>>()
+                };
+                let mut chunks = chunks.into_iter();
+                let first = chunks.next();
+                let handles: Vec<_> = chunks.map(|c| scope.spawn(move || run(c))).collect();
+                let mut out = first.map(run).unwrap_or_default();
+                for handle in handles {
+                    out.extend(handle.join().unwrap_or_default());
+                }
+                out
+            });
+        for (recipient, conn, indexes, outcome) in applied {
+            self.clock += 1;
+            self.databases.insert(recipient.clone(), (conn, self.clock));
+            results.push((recipient, indexes, outcome));
+        }
+        results
     }
 
     fn journal(&mut self, fanouts: &[Fanout]) -> rusqlite::Result<Vec<i64>> {

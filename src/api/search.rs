@@ -55,6 +55,7 @@ pub fn get_search(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
             .map(|c| format!("private:{}", c.id)),
     );
     let conn = own_db(ctx, &user)?;
+    db::user::index_pending(&conn)?;
     let hits = db::user::search(
         &conn,
         &db::user::Search {

@@ -21,23 +21,61 @@ pub const MIGRATIONS: &[&str] = &[
          WHERE filename IS NOT NULL;
      CREATE INDEX IF NOT EXISTS messages_unread ON messages(channel)
          WHERE read = 0 AND deleted = 0;",
-    // 2: full-text search over message text, kept in sync by triggers (so the manual's
-    // sqlite3 edits keep it right too).
+    // 2: full-text search over message text. New rows are indexed in bulk just before a search
+    // (`index_pending`), not on the fan-out's hot path; rows already indexed (id up to
+    // `fts_state.indexed_upto`) are kept in sync by triggers, so edits, deletes, cleanup and
+    // the manual's sqlite3 commands keep the index right.
     "CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
          content, content='messages', content_rowid='id',
          tokenize='unicode61 remove_diacritics 2');
-     CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
-         INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
-     END;
-     CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
+     INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
+     CREATE TABLE IF NOT EXISTS fts_state(id INTEGER PRIMARY KEY CHECK (id = 1),
+                                          indexed_upto INTEGER NOT NULL);
+     INSERT OR IGNORE INTO fts_state VALUES (1, (SELECT COALESCE(MAX(id), 0) FROM messages));
+     CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages
+         WHEN old.id <= (SELECT indexed_upto FROM fts_state) BEGIN
          INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
      END;
-     CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+     CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF content ON messages
+         WHEN old.id <= (SELECT indexed_upto FROM fts_state) BEGIN
          INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
          INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
-     END;
-     INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');",
+     END;",
 ];
+
+/// Indexes rows added since the last search; returns how many. Takes the write lock, so no
+/// row can slip in between indexing and moving the mark.
+pub fn index_pending(conn: &Connection) -> Result<usize> {
+    let pending: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM messages WHERE id > (SELECT indexed_upto FROM fts_state))",
+        )?
+        .query_row([], |r| r.get(0))?;
+    if !pending {
+        return Ok(0);
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let indexed = (|| {
+        let n = conn.execute(
+            "INSERT INTO messages_fts(rowid, content)
+             SELECT id, content FROM messages
+             WHERE id > (SELECT indexed_upto FROM fts_state) AND content IS NOT NULL AND content != ''",
+            [],
+        )?;
+        conn.execute(
+            "UPDATE fts_state SET indexed_upto = (SELECT COALESCE(MAX(id), 0) FROM messages)",
+            [],
+        )?;
+        Ok(n)
+    })();
+    match indexed {
+        Ok(n) => conn.execute_batch("COMMIT").map(|()| n),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
 
 /// `users/<name>.db` for a validated name (never raw request text).
 pub fn path(data_dir: &std::path::Path, user: &crate::names::Username) -> std::path::PathBuf {

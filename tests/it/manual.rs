@@ -86,6 +86,8 @@ fn the_manual_hard_delete_recipe_works_against_a_live_server() {
     let server = Server::start();
     let (mut alice, mut bob) = populated(&server);
     let dir = server.data_dir();
+    // Searching first puts her messages in bob's search index; the recipe must take them out.
+    assert!(matches!(bob.get("/api/search?q=secret").json(), Json::Arr(hits) if hits.len() == 1));
     let auth = dir.join("auth.db");
     sqlite3(&auth, "DELETE FROM users WHERE username = 'alice';");
     sqlite3(&auth, "DELETE FROM user_settings WHERE username = 'alice';");
