@@ -289,3 +289,307 @@ fn pages_keep_to_the_content_security_policy() {
         "the inline script ran"
     );
 }
+
+/// How long a change may take to reach the other browser (two Chromiums share two cores).
+const LIVE: Duration = Duration::from_secs(10);
+
+/// Logs in and waits until the conversation list is shown and #general is open.
+fn open_chat(browser: &Browser, server: &Server, name: &str) {
+    log_in(browser, server, name);
+    browser.wait_for("the sidebar and #general", LIVE, |b| {
+        b.find(".channel-link[data-channel=\"general\"][aria-current=\"page\"]")
+            .is_some()
+            && b.find("#channel-title")
+                .and_then(|e| e.try_text())
+                .as_deref()
+                == Some("general")
+    });
+}
+
+fn strings(value: Json) -> Vec<String> {
+    match value {
+        Json::Arr(items) => items
+            .iter()
+            .map(|i| i.as_str().unwrap_or("?").to_owned())
+            .collect(),
+        other => panic!("not a list: {}", other.to_json_string()),
+    }
+}
+
+/// The messages the open conversation shows, oldest first, as "sender: text".
+fn shown_messages(browser: &Browser) -> Vec<String> {
+    strings(browser.execute(
+        "return [...document.querySelectorAll('#messages .message:not(.system)')].map((m) => \
+           `${m.querySelector('.message-sender').textContent}: ${m.querySelector('.message-text')?.textContent ?? ''}`);",
+    ))
+}
+
+/// The id of the shown message whose text is exactly `text`.
+fn message_id(browser: &Browser, text: &str) -> String {
+    let script = format!(
+        "return [...document.querySelectorAll('#messages .message')].find((m) => \
+           m.querySelector('.message-text')?.textContent === {}).dataset.id;",
+        Json::from(text).to_json_string()
+    );
+    browser
+        .execute(&script)
+        .as_str()
+        .unwrap_or_else(|| panic!("no message reads {text:?}"))
+        .to_owned()
+}
+
+fn message_css(id: &str) -> String {
+    format!(".message[data-id=\"{id}\"]")
+}
+
+/// Clicks one of the buttons that appear when hovering over message `id` (reply, react, …).
+fn message_action(browser: &Browser, id: &str, action: &str) {
+    let message = message_css(id);
+    let button = format!("{message} .message-actions [data-action=\"{action}\"]");
+    browser.hover(&message);
+    browser.wait_for(&format!("the {action} button to show"), LIVE, |b| {
+        b.find(&button).is_some_and(|e| e.is_displayed())
+    });
+    browser.click(&button);
+}
+
+/// Sends `text` from the composer with the Enter key.
+fn send(browser: &Browser, text: &str) {
+    browser.type_into("#composer", &format!("{text}\u{E007}"));
+}
+
+fn wait_for_messages(browser: &Browser, who: &str, expected: &[&str]) {
+    browser.wait_for(&format!("{who} to see {expected:?}"), LIVE, |b| {
+        shown_messages(b) == expected
+    });
+}
+
+#[test]
+fn two_people_chat_live_with_replies_reactions_edits_and_deletes() {
+    if !webdriver::available() {
+        return;
+    }
+    let server = Server::start();
+    server.signup("alice");
+    server.signup("bob");
+    let alice = Browser::start();
+    let bob = Browser::start();
+    open_chat(&alice, &server, "alice");
+    open_chat(&bob, &server, "bob");
+
+    // Live both ways, Markdown rendered as elements, never as HTML.
+    send(&alice, "Hello **bob** <b>hi</b>");
+    wait_for_messages(&bob, "bob", &["alice: Hello bob <b>hi</b>"]);
+    assert_eq!(
+        bob.execute(
+            "return document.querySelector('#messages .message-text strong')?.textContent;"
+        ),
+        Json::from("bob")
+    );
+    assert_eq!(
+        bob.execute("return document.querySelector('#messages .message-text b');"),
+        Json::Null,
+        "user text became HTML"
+    );
+    send(&bob, "Hi alice");
+    let both = ["alice: Hello bob <b>hi</b>", "bob: Hi alice"];
+    wait_for_messages(&alice, "alice", &both);
+
+    // Bob's page is open, so he has read alice's message, and she is told.
+    let hello = message_id(&alice, "Hello bob <b>hi</b>");
+    let receipt = format!("{} .message-receipt", message_css(&hello));
+    alice.wait_for("alice to see that bob read her message", LIVE, |b| {
+        b.find(&receipt).and_then(|e| e.try_text()).as_deref() == Some("✓ Read by bob")
+    });
+
+    // Typing shows up on the other side.
+    bob.type_into("#composer", "Let me th");
+    alice.wait_for_text("#typing", "bob is typing…");
+    bob.replace_text("#composer", "");
+
+    // A reply quotes its parent; clicking the quote goes to the parent.
+    message_action(&bob, &hello, "reply");
+    assert!(bob
+        .text("#composer-context")
+        .starts_with("Replying to alice"));
+    send(&bob, "A reply");
+    let with_reply = [
+        "alice: Hello bob <b>hi</b>",
+        "bob: Hi alice",
+        "bob: A reply",
+    ];
+    wait_for_messages(&alice, "alice", &with_reply);
+    let reply = message_id(&alice, "A reply");
+    let quote = format!("{} .reply-quote", message_css(&reply));
+    assert_eq!(alice.text(&format!("{quote} .reply-sender")), "alice");
+    assert_eq!(
+        alice.text(&format!("{quote} .reply-snippet")),
+        "Hello bob <b>hi</b>"
+    );
+    alice.click(&quote);
+    alice.wait_for("the quote to focus its parent", LIVE, |b| {
+        b.execute("return document.activeElement.dataset.id ?? null;") == Json::from(hello.as_str())
+    });
+
+    // Reactions: the picker searches the server's list; chips count and name who reacted.
+    let hi = message_id(&alice, "Hi alice");
+    message_action(&alice, &hi, "react");
+    alice.type_into("#reaction-search", "thumbs up\u{E007}");
+    let chip = format!(
+        "{} .reactions .reaction[data-emoji=\"thumbsup\"]",
+        message_css(&hi)
+    );
+    bob.wait_for("alice's reaction to reach bob", LIVE, |b| {
+        b.find(&chip)
+            .and_then(|e| e.try_text())
+            .is_some_and(|t| t.ends_with('1'))
+    });
+    assert_eq!(
+        bob.find(&chip)
+            .and_then(|e| e.attribute("title"))
+            .as_deref(),
+        Some("Thumbs Up — alice")
+    );
+    bob.click(&chip);
+    alice.wait_for("bob's reaction to reach alice", LIVE, |b| {
+        b.find(&chip).and_then(|e| e.attribute("title")).as_deref()
+            == Some("Thumbs Up — you and bob")
+    });
+    assert!(alice.text(&chip).ends_with('2'));
+
+    // The Up arrow edits alice's last message in place; bob sees the new text.
+    alice.click("#composer");
+    alice.type_into("#composer", "\u{E013}");
+    let editor = format!("{} .edit-input", message_css(&hello));
+    alice.replace_text(&editor, "Hello bob, edited\u{E007}");
+    let edited = ["alice: Hello bob, edited", "bob: Hi alice", "bob: A reply"];
+    wait_for_messages(&bob, "bob", &edited);
+    assert_eq!(
+        bob.text(&format!("{} .message-edited", message_css(&hello))),
+        "(edited)"
+    );
+    wait_for_messages(&alice, "alice", &edited);
+    assert!(alice.find(&editor).is_none(), "the edit box stays open");
+
+    // Bob deletes his message after confirming; it disappears for alice too.
+    message_action(&bob, &hi, "delete");
+    bob.click("#confirm-ok");
+    let after_delete = ["alice: Hello bob, edited", "bob: A reply"];
+    wait_for_messages(&alice, "alice", &after_delete);
+    wait_for_messages(&bob, "bob", &after_delete);
+
+    save_screenshot(&alice, "chat-alice");
+    save_screenshot(&bob, "chat-bob");
+    assert_eq!(alice.page_problems(), Vec::<String>::new());
+    assert_eq!(bob.page_problems(), Vec::<String>::new());
+}
+
+fn sidebar_link(channel: &str) -> String {
+    format!("#sidebar .channel-link[data-channel=\"{channel}\"]")
+}
+
+fn badge(browser: &Browser, channel: &str) -> Option<String> {
+    browser
+        .find(&format!("{} .badge", sidebar_link(channel)))
+        .and_then(|e| e.try_text())
+}
+
+#[test]
+fn private_channels_and_direct_messages_appear_live_in_the_other_sidebar() {
+    if !webdriver::available() {
+        return;
+    }
+    let server = Server::start();
+    server.signup("alice");
+    server.signup("bob");
+    let alice = Browser::start();
+    let bob = Browser::start();
+    open_chat(&alice, &server, "alice");
+    open_chat(&bob, &server, "bob");
+
+    // Alice creates a private channel with bob, picking him from the autocomplete.
+    alice.click("#new-private-channel");
+    alice.type_into("#private-name", "plans");
+    alice.type_into("#private-users", "bo");
+    alice.wait_for("bob to be suggested", LIVE, |b| {
+        b.find("#private-picker .suggestion[data-user=\"bob\"]")
+            .is_some()
+    });
+    alice.type_into("#private-users", "\u{E007}");
+    alice.click("#private-create");
+    alice.wait_for_text("#channel-title", "plans");
+    let plans = alice
+        .execute(
+            "return document.querySelector('#private-channels .channel-link').dataset.channel;",
+        )
+        .as_str()
+        .expect("the new channel is listed")
+        .to_owned();
+    assert!(plans.starts_with("private:"), "{plans}");
+    assert_eq!(alice.text("#channel-members"), "alice, bob");
+
+    // It appears in bob's sidebar at once, unread (the "created" notice counts).
+    bob.wait_for("the private channel in bob's sidebar", LIVE, |b| {
+        badge(b, &plans).as_deref() == Some("1")
+    });
+    assert_eq!(
+        bob.text(&format!("{} .channel-name", sidebar_link(&plans))),
+        "plans"
+    );
+    send(&alice, "Secret plan");
+    bob.wait_for("a second unread message", LIVE, |b| {
+        badge(b, &plans).as_deref() == Some("2")
+    });
+    assert!(bob
+        .execute("return document.title;")
+        .as_str()
+        .unwrap_or("")
+        .starts_with("(2) "));
+    bob.click(&sidebar_link(&plans));
+    wait_for_messages(&bob, "bob", &["alice: Secret plan"]);
+    bob.wait_for("the badge to clear", LIVE, |b| badge(b, &plans).is_none());
+    assert_eq!(
+        bob.execute("return document.title;"),
+        Json::from("plans · MiniMost")
+    );
+
+    // Alice starts a DM with bob from the dialog; it appears in his sidebar with the message.
+    alice.click("#new-dm");
+    alice.type_into("#dm-users", "bob\u{E007}");
+    alice.click("#dm-start");
+    alice.wait_for_text("#channel-title", "bob");
+    send(&alice, "psst");
+    bob.wait_for("the DM in bob's sidebar", LIVE, |b| {
+        badge(b, "dm:alice:bob").as_deref() == Some("1")
+    });
+    bob.click(&sidebar_link("dm:alice:bob"));
+    bob.wait_for_text("#channel-title", "alice");
+    wait_for_messages(&bob, "bob", &["alice: psst"]);
+    send(&bob, "hey");
+    wait_for_messages(&alice, "alice", &["alice: psst", "bob: hey"]);
+    save_screenshot(&bob, "conversations");
+
+    // On a phone-sized screen the sidebar is a drawer behind a menu button.
+    bob.set_window_size(360, 740);
+    bob.wait_for("the sidebar to fold away", LIVE, |b| {
+        !b.find("#sidebar").is_some_and(|e| e.is_displayed())
+    });
+    bob.click("#menu-toggle");
+    // Open means slid all the way in, so the click below lands where it aims.
+    bob.wait_for("the drawer to open", LIVE, |b| {
+        b.find(&sidebar_link("general"))
+            .is_some_and(|e| e.is_displayed())
+            && b.execute("return getComputedStyle(document.getElementById('sidebar')).transform;")
+                == Json::from("none")
+    });
+    save_screenshot(&bob, "drawer");
+    bob.click(&sidebar_link("general"));
+    bob.wait_for_text("#channel-title", "general");
+    bob.wait_for("the drawer to close", LIVE, |b| {
+        !b.find("#sidebar").is_some_and(|e| e.is_displayed())
+    });
+    save_screenshot(&bob, "narrow");
+
+    assert_eq!(alice.page_problems(), Vec::<String>::new());
+    assert_eq!(bob.page_problems(), Vec::<String>::new());
+}

@@ -361,6 +361,17 @@ impl Browser {
         });
     }
 
+    /// Moves the mouse over the element matching `css` (to show what appears on hover).
+    pub fn hover(&self, css: &str) {
+        self.expect(css).hover();
+    }
+
+    /// Resizes the browser window (its outer size, in CSS pixels).
+    pub fn set_window_size(&self, width: u64, height: u64) {
+        let rect = Json::obj([("width", width.into()), ("height", height.into())]);
+        self.command("POST", "/window/rect", Some(&rect));
+    }
+
     /// Saves a PNG of the viewport.
     pub fn screenshot(&self, path: &Path) {
         let encoded = self.command("GET", "/screenshot", None);
@@ -430,6 +441,28 @@ impl Element<'_> {
 
     pub fn is_displayed(&self) -> bool {
         self.command("GET", "/displayed", None).ok() == Some(Json::Bool(true))
+    }
+
+    /// Moves the mouse to the middle of the element.
+    pub fn hover(&self) {
+        let origin = Json::obj([(ELEMENT_KEY, self.id.as_str().into())]);
+        let moves = Json::obj([
+            ("type", "pointerMove".into()),
+            ("duration", 0u64.into()),
+            ("origin", origin),
+            ("x", 0u64.into()),
+            ("y", 0u64.into()),
+        ]);
+        let mouse = Json::obj([
+            ("type", "pointer".into()),
+            ("id", "mouse".into()),
+            ("parameters", Json::obj([("pointerType", "mouse".into())])),
+            ("actions", Json::Arr(vec![moves])),
+        ]);
+        let body = Json::obj([("actions", Json::Arr(vec![mouse]))]);
+        self.browser
+            .try_command("POST", "/actions", Some(&body))
+            .unwrap_or_else(|e| panic!("hover over {}: {e}", self.css));
     }
 }
 

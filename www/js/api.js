@@ -1,5 +1,9 @@
 // Owns talking to the MiniMost HTTP API: one fetch wrapper (same-origin cookies, JSON in and
-// out) and the wording of errors shown to the user. It never touches the DOM.
+// out), URLs of channel resources, the wording of errors shown to the user, and an estimate of
+// the server's clock (from each response's Date header). It never touches the DOM.
+
+// Server clock minus ours, in seconds; learned from the Date header of every response.
+let clockOffset = null;
 
 /** Thrown when the server could not be reached at all (offline, server down, TLS failure). */
 export class NetworkError extends Error {
@@ -27,6 +31,7 @@ export async function request(method, url, body) {
   } catch {
     throw new NetworkError();
   }
+  noteServerDate(response.headers.get('Date'));
   let data = null;
   if (text) {
     try {
@@ -36,6 +41,24 @@ export async function request(method, url, body) {
     }
   }
   return { ok: response.ok, status: response.status, data, headers: response.headers };
+}
+
+/** `/api/channels/<ch>` with the channel id percent-encoded, plus `rest` (e.g. '/messages'). */
+export function channelUrl(channelId, rest = '') {
+  return `/api/channels/${encodeURIComponent(channelId)}${rest}`;
+}
+
+/**
+ * The server's current time in Unix seconds, as well as we know it. A Date header has whole
+ * seconds, so this may run up to a second (plus the network delay) behind the server.
+ */
+export function serverNow() {
+  return Date.now() / 1000 + (clockOffset ?? 0);
+}
+
+function noteServerDate(header) {
+  const serverMs = header ? Date.parse(header) : NaN;
+  if (Number.isFinite(serverMs)) clockOffset = (serverMs - Date.now()) / 1000;
 }
 
 /** The message to show for a failed response: the server's own words when it sent any. */

@@ -1,9 +1,19 @@
-// Owns the app shell: who is signed in (GET /api/me), logging out, the connection indicator
-// and the "Reconnecting…" banner. The chat UI will replace the contents of <main id="main">.
+// Owns the app page's start and its shell: who is signed in (GET /api/me and `hello`), logging
+// out, the connection indicator and the banner while the socket is down, and choosing the
+// first conversation once the list is loaded. Every feature lives in its own module, imported
+// here for its side effects; they talk through state.js and socket.js.
 
 import { request, describeError, NetworkError } from './api.js';
 import * as socket from './socket.js';
+import * as state from './state.js';
 import { startOnlineList } from './presence.js';
+import { loadReactions } from './reactions.js';
+import './sidebar.js';
+import './messages.js';
+import './composer.js';
+import './typing.js';
+import './conversations.js';
+import './keyboard.js';
 
 const meLabel = document.getElementById('me');
 const logoutButton = document.getElementById('logout');
@@ -20,13 +30,17 @@ const STATUS_TEXT = {
   reconnecting: 'reconnecting',
   closed: 'disconnected',
 };
+// Without a socket the app still works from the API, if slowly out of date; don't wait forever.
+const START_WITHOUT_SOCKET_MS = 4000;
 
 function goToLogin() {
   location.replace('/login');
 }
 
 function showUser(username) {
-  if (username) meLabel.textContent = username;
+  if (!username) return;
+  meLabel.textContent = username;
+  state.setMe(username);
 }
 
 let meState = 'missing'; // 'missing' | 'loading' | 'loaded'
@@ -53,6 +67,7 @@ async function loadMe() {
     meLabel.style.setProperty('--name-color', me.name_color);
   }
   if (me.version) version.textContent = `MiniMost ${me.version}`;
+  setTimeout(start, START_WITHOUT_SOCKET_MS);
 }
 
 /** While the socket cannot get through, find out whether it is because we were logged out. */
@@ -63,6 +78,26 @@ async function checkSession() {
   } catch {
     // The server is unreachable; the socket keeps retrying.
   }
+}
+
+let started = false;
+
+/** Loads the conversation list and opens the first conversation (once). */
+async function start() {
+  if (started || !state.myName()) return;
+  started = true;
+  loadReactions();
+  const error = await state.refreshChannels();
+  if (error) appError.textContent = `Could not load your conversations: ${error}`;
+  state.openConversation(initialConversation());
+}
+
+function initialConversation() {
+  const wanted = state.requestedConversation();
+  if (wanted && (state.findConversation(wanted) || (state.kindOf(wanted) === 'dm' && state.dmUsers(wanted).includes(state.myName())))) {
+    return wanted;
+  }
+  return state.channelLists().public[0]?.id || state.conversationOrder()[0]?.id || 'general';
 }
 
 async function logOut() {
@@ -81,17 +116,22 @@ async function logOut() {
   socket.connect();
 }
 
-socket.onState((state) => {
-  connection.dataset.state = state;
-  connectionStatus.textContent = STATUS_TEXT[state] || state;
-  banner.textContent = state === 'reconnecting' ? 'Reconnecting…' : '';
-  if (state === 'reconnecting') checkSession();
+socket.onState((connectionState) => {
+  connection.dataset.state = connectionState;
+  connectionStatus.textContent = STATUS_TEXT[connectionState] || connectionState;
+  const down = connectionState === 'reconnecting';
+  banner.textContent = down ? 'Connection lost. Reconnecting… Messages will catch up when it is back.' : '';
+  document.body.classList.toggle('offline', down);
+  if (down) checkSession();
 });
 
 socket.on('hello', (event) => {
   showUser(event.user);
   loadMe();
+  if (started) state.refreshChannels(); // catch up on the sidebar after a reconnect
+  else start();
 });
+socket.on('channels', () => state.refreshChannels());
 socket.on('session_revoked', () => {
   socket.disconnect();
   goToLogin();

@@ -1,86 +1,57 @@
-// Owns the "Online now" list: on every `hello` it starts from a snapshot of GET /api/users,
-// then follows `presence` events (any state but offline counts as online; offline removes).
+// Owns presence as this page shows and reports it: the "Online now" list in the sidebar (drawn
+// from the directory in users.js; a name opens a DM with that person), and telling the server
+// when this tab is hidden or its user has been idle for a while.
 
-import { request } from './api.js';
 import * as socket from './socket.js';
+import * as users from './users.js';
+import * as state from './state.js';
 
-const STATE_LABELS = { idle: 'idle', hidden: 'away' };
+const IDLE_AFTER_MS = 5 * 60 * 1000;
+const STATE_NOTES = { idle: 'idle', hidden: 'away' };
 
 /** Keeps `list` (a <ul>) showing who is online; `empty` is shown while nobody is. */
 export function startOnlineList(list, empty) {
-  const online = new Map(); // username -> presence state
-  let me = '';
-  let heardSinceHello = new Set(); // users whose state came from an event, newer than any snapshot
-  let generation = 0;
-
   function render() {
-    const names = [...online.keys()].sort((a, b) => a.localeCompare(b, undefined, { sensitivity: 'base' }));
-    const items = names.map((name) => onlineItem(name, online.get(name), name === me));
-    list.replaceChildren(...items);
-    empty.hidden = items.length > 0;
+    const me = state.myName();
+    const names = users.allUsers()
+      .map((u) => u.username)
+      .filter((name) => name !== me && users.presenceOf(name) !== 'offline');
+    if (me) names.push(me);
+    names.sort((a, b) => a.localeCompare(b, undefined, { sensitivity: 'base' }));
+    list.replaceChildren(...names.map((name) => onlineItem(name, users.presenceOf(name), name === me)));
+    empty.hidden = names.length > 0;
   }
 
-  socket.on('hello', async (event) => {
-    generation += 1;
-    const thisHello = generation;
-    me = typeof event.user === 'string' ? event.user : '';
-    online.clear();
-    heardSinceHello = new Set();
-    if (me) online.set(me, 'active');
-    render();
-
-    let result;
-    try {
-      result = await request('GET', '/api/users');
-    } catch {
-      return; // Presence events still keep the list current.
-    }
-    if (thisHello !== generation || !result.ok || !Array.isArray(result.data)) return;
-    for (const user of result.data) {
-      if (!user || typeof user.username !== 'string' || heardSinceHello.has(user.username)) continue;
-      if (user.username === me) continue;
-      if (typeof user.presence === 'string' && user.presence !== 'offline') {
-        online.set(user.username, user.presence);
-      }
-    }
-    render();
-  });
-
-  socket.on('presence', (event) => {
-    if (typeof event.user !== 'string') return;
-    heardSinceHello.add(event.user);
-    if (typeof event.state === 'string' && event.state !== 'offline') {
-      online.set(event.user, event.state);
-    } else {
-      online.delete(event.user);
-    }
-    render();
-  });
-
+  users.onChange(render);
+  state.subscribe('me', render);
   // While disconnected the list may be out of date; say so rather than pretend.
-  socket.onState((state) => {
-    list.classList.toggle('stale', state !== 'connected');
-  });
-
+  socket.onState((connection) => list.classList.toggle('stale', connection !== 'connected'));
   render();
 }
 
-function onlineItem(name, state, isMe) {
+function onlineItem(name, presence, isMe) {
   const item = document.createElement('li');
   item.dataset.user = name;
-  item.dataset.state = state;
-
-  const dot = document.createElement('span');
-  dot.className = 'presence-dot';
-  dot.setAttribute('aria-hidden', 'true');
+  item.dataset.state = presence;
 
   const label = document.createElement('span');
   label.className = 'online-name';
   label.textContent = name;
+  label.style.setProperty('--name-color', users.nameColor(name));
 
-  item.append(dot, label);
-  if (isMe) item.append(note('(you)'));
-  if (STATE_LABELS[state]) item.append(note(STATE_LABELS[state]));
+  let target = item;
+  if (!isMe) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'online-button';
+    button.title = `Message ${name}`;
+    button.addEventListener('click', () => state.openConversation(state.dmIdFor([name])));
+    item.append(button);
+    target = button;
+  }
+  target.append(users.avatar(name, { size: 'small', withPresence: true }), label);
+  if (isMe) target.append(note('(you)'));
+  if (STATE_NOTES[presence]) target.append(note(STATE_NOTES[presence]));
   return item;
 }
 
@@ -90,3 +61,41 @@ function note(text) {
   span.textContent = text;
   return span;
 }
+
+// Reporting this tab's state: hidden beats idle beats active.
+let lastActivity = Date.now();
+let reported = 'active';
+
+function currentState() {
+  if (document.visibilityState === 'hidden') return 'hidden';
+  return Date.now() - lastActivity > IDLE_AFTER_MS ? 'idle' : 'active';
+}
+
+function report({ force = false } = {}) {
+  const next = currentState();
+  if (next === reported && !force) return;
+  if (socket.send({ type: 'presence', state: next })) reported = next;
+}
+
+function noteActivity() {
+  lastActivity = Date.now();
+  if (reported === 'idle') report();
+}
+
+for (const type of ['keydown', 'pointerdown', 'wheel', 'touchstart']) {
+  window.addEventListener(type, noteActivity, { passive: true, capture: true });
+}
+let lastMove = 0;
+window.addEventListener('pointermove', () => {
+  // Mouse moves come in floods; a few a minute are enough to know someone is there.
+  if (Date.now() - lastMove < 10000) return;
+  lastMove = Date.now();
+  noteActivity();
+}, { passive: true });
+document.addEventListener('visibilitychange', () => report());
+setInterval(report, 30000);
+// A new connection starts out active on the server; tell it otherwise if we are not.
+socket.on('hello', () => {
+  reported = 'active';
+  if (currentState() !== 'active') report({ force: true });
+});

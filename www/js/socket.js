@@ -51,7 +51,10 @@ export function send(event) {
   return true;
 }
 
-/** Calls `handler(event)` for every server event of `type`. Returns an unsubscribe function. */
+/**
+ * Calls `handler(event)` for every server event of `type` ('*' hears every event, after the
+ * handlers of its own type). Returns an unsubscribe function.
+ */
 export function on(type, handler) {
   if (!handlers.has(type)) handlers.set(type, new Set());
   handlers.get(type).add(handler);
@@ -137,9 +140,8 @@ function stopPing() {
 }
 
 function dispatch(event) {
-  const subscribers = handlers.get(event.type);
-  if (!subscribers) return;
-  for (const handler of [...subscribers]) safely(handler, event);
+  const subscribers = [...(handlers.get(event.type) || []), ...(handlers.get('*') || [])];
+  for (const handler of subscribers) safely(handler, event);
 }
 
 function setState(next, { notifyEvenIfSame = false } = {}) {

@@ -1,0 +1,660 @@
+// Owns the message list of the open conversation: the newest page when it opens, older pages
+// as the user scrolls up (keeping what they look at in place), live `message`,
+// `message_updated` and `receipts` events, catch-up after a reconnect (`?after=`), grouping and
+// date dividers, and the actions on a message (reply, edit, delete, react, jump to a parent).
+// It also marks the open conversation read while the page is visible, and counts unread
+// messages of the other conversations. How one message looks lives in message-item.js.
+
+import { request, channelUrl, describeError, serverNow } from './api.js';
+import * as socket from './socket.js';
+import * as state from './state.js';
+import * as users from './users.js';
+import * as reactions from './reactions.js';
+import { confirmAction, showError } from './dialogs.js';
+import { messageElement, dateDivider, dayKey, dayLabel } from './message-item.js';
+
+const PAGE_SIZE = 50;
+const JUMP_PAGE_SIZE = 200;
+const CATCH_UP_LIMIT = 1000; // the server's cap on one ?after= answer
+const GROUP_GAP_SECONDS = 5 * 60;
+const NEAR_BOTTOM_PX = 80;
+const LOAD_OLDER_WITHIN_PX = 400;
+const OLDER_RETRY_MS = 5000;
+
+const scroller = document.getElementById('messages');
+const list = document.getElementById('message-list');
+const historyStatus = document.getElementById('history-status');
+
+let view = emptyView(null);
+// Server time of the last event heard: everything before it reached us.
+let lastHeardAt = 0;
+
+function emptyView(channel) {
+  return {
+    channel,
+    messages: [], // sorted by ts; no tombstones
+    byId: new Map(),
+    deleted: new Set(), // ids known to be deleted, for reply quotes
+    readers: new Map(), // my message id -> Set of readers
+    oldestId: null, // the oldest message the server has given us (tombstones included)
+    oldestTs: Infinity,
+    hasMore: true,
+    loaded: false,
+    failed: '',
+    olderRequest: null,
+    olderRetryAt: 0,
+    queue: null, // events that arrived while the first page was loading
+    catchUpAfterLoad: false,
+    syncTs: 0, // newest ts or edited_ts seen, a lower bound for ?after=
+    editing: null, // {id, draft, error}
+    nodes: new Map(), // 'm:<id>' | 'd:<day>' -> {node, version}
+  };
+}
+
+function isVisible() {
+  return document.visibilityState === 'visible';
+}
+
+function validMessage(m) {
+  return m && typeof m.id === 'string' && typeof m.channel === 'string' && typeof m.ts === 'number';
+}
+
+async function fetchMessages(channel, query) {
+  try {
+    const result = await request('GET', `${channelUrl(channel, '/messages')}?${query}`);
+    if (result.status === 401) location.replace('/login');
+    if (result.ok && Array.isArray(result.data)) return { messages: result.data.filter(validMessage) };
+    if (result.status === 404 || result.status === 403) {
+      return { error: 'This conversation does not exist, or you are not a member of it.' };
+    }
+    return { error: describeError(result) };
+  } catch (err) {
+    return { error: err.message };
+  }
+}
+
+// Opening a conversation
+
+async function open(channel) {
+  reactions.closePicker({ restoreFocus: false });
+  const v = emptyView(channel);
+  v.queue = [];
+  view = v;
+  list.replaceChildren();
+  renderStatus();
+  const fetchedAt = serverNow();
+  const page = await fetchMessages(channel, `limit=${PAGE_SIZE}`);
+  if (view !== v) return;
+  const queued = v.queue;
+  v.queue = null;
+  if (page.error) {
+    v.failed = page.error;
+    renderStatus();
+    return;
+  }
+  v.loaded = true;
+  addPage(v, page.messages);
+  v.syncTs = Math.max(v.syncTs, fetchedAt - 3);
+  for (const { m, isNew } of queued) apply(v, m, isNew);
+  render({ toBottom: true });
+  markReadSoon();
+  loadReceipts(v);
+  fillViewport();
+  if (v.catchUpAfterLoad) catchUp();
+}
+
+function addPage(v, page, limit = PAGE_SIZE) {
+  if (page.length) {
+    v.oldestId = page[0].id;
+    v.oldestTs = page[0].ts;
+  }
+  v.hasMore = page.length >= limit;
+  for (const m of page) upsert(v, m);
+}
+
+async function loadReceipts(v) {
+  try {
+    const result = await request('GET', channelUrl(v.channel, '/receipts'));
+    if (view !== v || !result.ok || !result.data || typeof result.data !== 'object') return;
+    for (const [id, readers] of Object.entries(result.data)) {
+      if (Array.isArray(readers)) v.readers.set(id, new Set(readers));
+    }
+    render();
+  } catch {
+    // Receipts are a nicety; the next receipts event fills them in.
+  }
+}
+
+/**
+ * Loads the page before the oldest loaded message; resolves to true once it is shown, false
+ * when there was nothing to load or it failed (after a failure, scrolling retries later).
+ */
+function loadOlder(limit = PAGE_SIZE) {
+  const v = view;
+  if (!v.loaded || !v.hasMore || Date.now() < v.olderRetryAt) return Promise.resolve(false);
+  if (v.olderRequest) return v.olderRequest;
+  v.olderRequest = (async () => {
+    const before = v.oldestId ? `&before=${encodeURIComponent(v.oldestId)}` : '';
+    const page = await fetchMessages(v.channel, `limit=${limit}${before}`);
+    v.olderRequest = null;
+    if (view !== v) return false;
+    if (page.error) {
+      v.olderRetryAt = Date.now() + OLDER_RETRY_MS;
+      showError(`Could not load older messages: ${page.error}`);
+      renderStatus();
+      return false;
+    }
+    addPage(v, page.messages, limit);
+    render();
+    return true;
+  })();
+  renderStatus();
+  return v.olderRequest;
+}
+
+/** Keeps loading older pages until the list can scroll (so scrolling up can load more). */
+async function fillViewport() {
+  const v = view;
+  while (view === v && v.hasMore && scroller.scrollHeight <= scroller.clientHeight + LOAD_OLDER_WITHIN_PX) {
+    if (!(await loadOlder())) return;
+  }
+}
+
+/** Fetches every change since the last one we saw (after a reconnect). */
+async function catchUp() {
+  const v = view;
+  if (!v.channel) return;
+  if (!v.loaded) {
+    if (v.queue) v.catchUpAfterLoad = true;
+    else if (v.failed) open(v.channel);
+    return;
+  }
+  const after = Math.max(v.syncTs, lastHeardAt - 3);
+  const fetchedAt = serverNow();
+  const page = await fetchMessages(v.channel, `after=${after}`);
+  if (view !== v || page.error) return;
+  if (page.messages.length >= CATCH_UP_LIMIT) {
+    // Too much happened: start over from the newest page.
+    open(v.channel);
+    return;
+  }
+  let fromOthers = false;
+  for (const m of page.messages) {
+    if (!v.byId.has(m.id) && m.sender !== state.myName() && !m.deleted) fromOthers = true;
+    apply(v, m, false);
+  }
+  v.syncTs = Math.max(v.syncTs, fetchedAt - 3);
+  render();
+  loadReceipts(v);
+  if (fromOthers) markReadSoon();
+}
+
+// Keeping the model
+
+/**
+ * Applies a message from an event or a catch-up. A change to a message older than the loaded
+ * pages is left for when that page loads (inserting it would leave a gap in the history).
+ */
+function apply(v, m, isNew) {
+  const loadedRange = isNew || v.byId.has(m.id) || !v.hasMore || m.ts >= v.oldestTs;
+  if (loadedRange) upsert(v, m);
+  else if (m.deleted) v.deleted.add(m.id);
+}
+
+function upsert(v, m) {
+  v.syncTs = Math.max(v.syncTs, m.ts, Number(m.edited_ts) || 0);
+  const existing = v.byId.get(m.id);
+  if (m.deleted) {
+    v.deleted.add(m.id);
+    if (existing) {
+      v.byId.delete(m.id);
+      v.messages.splice(v.messages.indexOf(existing), 1);
+    }
+    if (v.editing?.id === m.id) v.editing = null;
+    return;
+  }
+  if (existing) {
+    v.messages[v.messages.indexOf(existing)] = m;
+  } else {
+    let index = v.messages.length;
+    while (index > 0 && v.messages[index - 1].ts > m.ts) index -= 1;
+    v.messages.splice(index, 0, m);
+  }
+  v.byId.set(m.id, m);
+}
+
+// Drawing
+
+function isNearBottom() {
+  return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < NEAR_BOTTOM_PX;
+}
+
+function startsGroup(previous, m) {
+  return !previous || previous.sender !== m.sender || previous.system || m.system
+    || m.ts - previous.ts > GROUP_GAP_SECONDS || dayKey(previous.ts) !== dayKey(m.ts);
+}
+
+/** The first message at least partly visible, and where it is on screen. */
+function topAnchor() {
+  const top = scroller.getBoundingClientRect().top;
+  for (const node of list.children) {
+    if (!node.classList.contains('message')) continue;
+    const rect = node.getBoundingClientRect();
+    if (rect.bottom > top) return { key: `m:${node.dataset.id}`, top: rect.top };
+  }
+  return null;
+}
+
+function render({ toBottom = false } = {}) {
+  const v = view;
+  const stick = toBottom || isNearBottom();
+  const anchor = stick ? null : topAnchor();
+  const me = state.myName();
+  let lastMine = null;
+  for (const m of v.messages) if (m.sender === me && !m.system) lastMine = m.id;
+
+  const used = new Map();
+  const desired = [];
+  let refocus = null;
+  const place = (key, version, build) => {
+    const cached = v.nodes.get(key);
+    let node = cached?.node;
+    if (!cached || cached.version !== version) {
+      node = build();
+      if (cached && cached.node.contains(document.activeElement)) {
+        refocus = { node, key: document.activeElement.dataset?.focus };
+      }
+    }
+    used.set(key, { node, version });
+    desired.push(node);
+  };
+
+  let previous = null;
+  for (const m of v.messages) {
+    if (!previous || dayKey(previous.ts) !== dayKey(m.ts)) {
+      const label = dayLabel(m.ts);
+      place(`d:${dayKey(m.ts)}`, label, () => dateDivider(m.ts));
+    }
+    const context = messageContext(v, m, previous, me, lastMine);
+    place(`m:${m.id}`, versionOf(m, context), () => messageElement(m, context));
+    previous = m;
+  }
+  v.nodes = used;
+
+  // Reconcile: drop what is gone, then insert new nodes in order; kept nodes never move, so
+  // focus and hover survive updates elsewhere in the list.
+  const wanted = new Set(desired);
+  for (const child of [...list.children]) if (!wanted.has(child)) child.remove();
+  let cursor = list.firstChild;
+  for (const node of desired) {
+    if (node === cursor) cursor = cursor.nextSibling;
+    else list.insertBefore(node, cursor);
+  }
+
+  if (refocus) {
+    const target = (refocus.key && refocus.node.querySelector(`[data-focus="${CSS.escape(refocus.key)}"]`)) || refocus.node;
+    target.focus({ preventScroll: true });
+  }
+  const editor = v.editing && v.nodes.get(`m:${v.editing.id}`)?.node.querySelector('.edit-input');
+  if (editor && document.activeElement !== editor && v.editing.focus) {
+    v.editing.focus = false;
+    editor.focus();
+    editor.setSelectionRange(editor.value.length, editor.value.length);
+  }
+
+  renderStatus();
+  if (stick) {
+    scroller.scrollTop = scroller.scrollHeight;
+  } else if (anchor) {
+    const node = v.nodes.get(anchor.key)?.node;
+    if (node) scroller.scrollTop += node.getBoundingClientRect().top - anchor.top;
+  }
+}
+
+function messageContext(v, m, previous, me, lastMine) {
+  let parent = null;
+  let parentState = 'unknown';
+  if (m.reply_to) {
+    parent = v.byId.get(m.reply_to) || null;
+    if (parent) parentState = 'found';
+    else if (v.deleted.has(m.reply_to)) parentState = 'deleted';
+    else if (m.reply_unavailable) parentState = 'unavailable';
+  }
+  const readers = m.sender === me ? [...(v.readers.get(m.id) || [])].filter((r) => r !== me).sort() : [];
+  const editing = v.editing?.id === m.id ? { draft: v.editing.draft, error: v.editing.error } : null;
+  return { me, head: startsGroup(previous, m), parent, parentState, readers, showReceipt: m.id === lastMine, editing };
+}
+
+/** Everything a message's element depends on: when it changes, the element is rebuilt. */
+function versionOf(m, context) {
+  const user = users.getUser(m.sender);
+  return JSON.stringify([
+    m.text, m.edited_ts, m.reactions, m.files, m.reply_unavailable, context.head, context.me,
+    context.parentState, context.parent && [context.parent.sender, context.parent.text],
+    context.readers, context.showReceipt, context.editing && context.editing.error,
+    Boolean(context.editing), user && [user.name_color, user.avatar_url],
+  ]);
+}
+
+function renderStatus() {
+  const v = view;
+  let text = '';
+  if (!v.channel) text = '';
+  else if (v.failed) text = v.failed;
+  else if (!v.loaded) text = 'Loading messages…';
+  else if (v.olderRequest) text = 'Loading older messages…';
+  else if (!v.hasMore) text = beginningText(v.channel, v.messages.length === 0);
+  historyStatus.textContent = text;
+  historyStatus.classList.toggle('error', Boolean(v.failed));
+}
+
+function beginningText(channel, empty) {
+  const name = state.conversationName(channel);
+  const kind = state.kindOf(channel);
+  if (kind === 'dm') {
+    if (state.isReadOnly(channel)) return 'Notices from the server administrator appear here.';
+    return empty ? `This is the start of your conversation with ${name}. Say hello!` : `This is the start of your conversation with ${name}.`;
+  }
+  return empty ? `This is the very beginning of ${name}. No messages yet.` : `This is the very beginning of ${name}.`;
+}
+
+// Reading
+
+let readTimer = 0;
+
+/** Marks the open conversation read soon (coalescing bursts), if the page is visible. */
+function markReadSoon() {
+  const channel = view.channel;
+  if (!channel || !isVisible()) return;
+  state.setUnread(channel, 0);
+  clearTimeout(readTimer);
+  readTimer = setTimeout(async () => {
+    if (view.channel !== channel || !isVisible()) return;
+    try {
+      await request('POST', channelUrl(channel, '/read'));
+    } catch {
+      // The next message or reconnect marks it again.
+    }
+  }, 150);
+}
+
+// Events
+
+function onMessage(m, isNew) {
+  if (!validMessage(m)) return;
+  const me = state.myName();
+  const v = view;
+  const fromOther = isNew && m.sender !== me && !m.deleted;
+  if (isNew && state.kindOf(m.channel) === 'dm') state.noteDmActivity(m.channel, m.ts);
+  if (isNew && !state.findConversation(m.channel)) state.refreshChannels();
+  if (m.channel === v.channel) {
+    if (v.queue) {
+      v.queue.push({ m, isNew });
+      return;
+    }
+    if (!v.loaded) return;
+    apply(v, m, isNew);
+    render();
+    if (fromOther) {
+      if (isVisible()) markReadSoon();
+      else state.addUnread(m.channel);
+    }
+    return;
+  }
+  if (fromOther) state.addUnread(m.channel);
+  else if (!isNew && m.deleted && state.unreadOf(m.channel) > 0) state.refreshChannels();
+}
+
+socket.on('message', (event) => onMessage(event.message, true));
+socket.on('message_updated', (event) => onMessage(event.message, false));
+socket.on('receipts', (event) => {
+  const v = view;
+  if (event.channel !== v.channel || typeof event.reader !== 'string' || !Array.isArray(event.ids)) return;
+  for (const id of event.ids) {
+    if (!v.readers.has(id)) v.readers.set(id, new Set());
+    v.readers.get(id).add(event.reader);
+  }
+  render();
+});
+socket.on('*', (event) => {
+  if (event.type !== 'hello') lastHeardAt = serverNow();
+});
+socket.on('hello', () => {
+  if (view.channel) catchUp();
+});
+
+state.subscribe('open', open);
+state.subscribe('me', () => render());
+state.subscribe('channels', () => {
+  renderStatus();
+  // A fresh list from the server may count messages we are looking at right now.
+  if (view.loaded && isVisible() && state.unreadOf(view.channel) > 0) markReadSoon();
+});
+users.onChange(() => {
+  if (view.loaded) render();
+});
+
+document.addEventListener('visibilitychange', () => {
+  if (isVisible() && view.loaded && state.unreadOf(view.channel) > 0) markReadSoon();
+});
+window.addEventListener('focus', () => {
+  if (view.loaded && state.unreadOf(view.channel) > 0) markReadSoon();
+});
+
+scroller.addEventListener('scroll', () => {
+  if (scroller.scrollTop < LOAD_OLDER_WITHIN_PX) loadOlder();
+}, { passive: true });
+
+// Whoever is reading the newest message keeps seeing it when the layout changes under them:
+// images loading, the banner appearing, the composer growing, the window turning.
+let stuckToBottom = true;
+scroller.addEventListener('scroll', () => {
+  stuckToBottom = isNearBottom();
+}, { passive: true });
+const restick = () => {
+  if (stuckToBottom) scroller.scrollTop = scroller.scrollHeight;
+};
+list.addEventListener('load', (event) => {
+  if (event.target.tagName === 'IMG') restick();
+}, true);
+new ResizeObserver(restick).observe(scroller);
+
+// Actions on a message
+
+async function toggleReaction(m, name) {
+  try {
+    const result = await request('POST', channelUrl(m.channel, `/messages/${encodeURIComponent(m.id)}/reactions`), { emoji: name });
+    if (!result.ok) {
+      showError(`Could not react: ${describeError(result)}`);
+      return;
+    }
+    const current = view.byId.get(m.id);
+    if (current && result.data && result.data.reactions) {
+      upsert(view, { ...current, reactions: result.data.reactions });
+      render();
+    }
+  } catch (err) {
+    showError(`Could not react: ${err.message}`);
+  }
+}
+
+async function deleteMessage(m, { skipConfirm = false } = {}) {
+  if (!skipConfirm) {
+    const confirmed = await confirmAction({
+      title: 'Delete message?',
+      text: 'The message will be removed for everyone in this conversation. This cannot be undone.',
+      confirmLabel: 'Delete',
+    });
+    if (!confirmed) return;
+  }
+  try {
+    const result = await request('DELETE', channelUrl(m.channel, `/messages/${encodeURIComponent(m.id)}`));
+    if (!result.ok) {
+      showError(`Could not delete the message: ${describeError(result)}`);
+      return;
+    }
+    if (view.channel === m.channel) {
+      upsert(view, { ...m, deleted: true, text: '', files: [] });
+      render();
+    }
+  } catch (err) {
+    showError(`Could not delete the message: ${err.message}`);
+  }
+}
+
+/** Starts editing message `id` in place (mine only). */
+export function startEdit(id) {
+  const m = view.byId.get(id);
+  if (!m || m.sender !== state.myName() || m.system) return false;
+  view.editing = { id, draft: m.text, error: '', focus: true };
+  render();
+  view.nodes.get(`m:${id}`)?.node.scrollIntoView({ block: 'nearest' });
+  return true;
+}
+
+/** Edits my newest message in this conversation (the Up arrow in an empty composer). */
+export function editLast() {
+  const me = state.myName();
+  for (let i = view.messages.length - 1; i >= 0; i -= 1) {
+    const m = view.messages[i];
+    if (m.sender === me && !m.system) return startEdit(m.id);
+  }
+  return false;
+}
+
+/** Leaves edit mode; returns false when nothing was being edited. */
+export function cancelEdit() {
+  if (!view.editing) return false;
+  view.editing = null;
+  render();
+  state.publish('focus-composer');
+  return true;
+}
+
+async function saveEdit() {
+  const v = view;
+  const editing = v.editing;
+  if (!editing) return;
+  const m = v.byId.get(editing.id);
+  if (!m) return cancelEdit();
+  const text = editing.draft;
+  if (text === m.text) return cancelEdit();
+  if (!text.trim()) {
+    cancelEdit();
+    deleteMessage(m);
+    return;
+  }
+  try {
+    const result = await request('PATCH', channelUrl(m.channel, `/messages/${encodeURIComponent(m.id)}`), { text });
+    if (view !== v || v.editing !== editing) return;
+    if (!result.ok) {
+      editing.error = describeError(result);
+      render();
+      return;
+    }
+    if (validMessage(result.data)) upsert(v, result.data);
+    v.editing = null;
+    render();
+    state.publish('focus-composer');
+  } catch (err) {
+    editing.error = err.message;
+    render();
+  }
+}
+
+/** Scrolls to message `id`, loading older pages until it is found; highlights it. */
+export async function jumpTo(id) {
+  const v = view;
+  for (let pages = 0; pages < 25 && !v.byId.has(id) && !v.deleted.has(id) && v.hasMore; pages += 1) {
+    const loaded = await loadOlder(JUMP_PAGE_SIZE);
+    if (view !== v) return;
+    if (!loaded) break;
+  }
+  const node = v.nodes.get(`m:${id}`)?.node;
+  if (!node) {
+    showError('That message is no longer available.');
+    return;
+  }
+  node.scrollIntoView({ block: 'center' });
+  node.classList.remove('flash');
+  void node.offsetWidth; // restart the highlight animation
+  node.classList.add('flash');
+  node.focus({ preventScroll: true });
+}
+
+/** Scrolls the list: 'up'/'down' by a step, 'top'/'bottom' to an end. */
+export function scrollMessages(where) {
+  const step = scroller.clientHeight * 0.4;
+  if (where === 'up') scroller.scrollBy({ top: -step });
+  else if (where === 'down') scroller.scrollBy({ top: step });
+  else if (where === 'top') scroller.scrollTop = 0;
+  else scroller.scrollTop = scroller.scrollHeight;
+}
+
+/** Whether this message is in the open conversation (for the composer's reply check). */
+export function messageById(id) {
+  return view.byId.get(id) || null;
+}
+
+list.addEventListener('click', (event) => {
+  const target = event.target.closest('[data-action]');
+  if (!target || !list.contains(target)) return;
+  const element = target.closest('.message');
+  const m = element && view.byId.get(element.dataset.id);
+  if (!m) return;
+  switch (target.dataset.action) {
+    case 'react':
+      reactions.openPicker(target, (name) => toggleReaction(m, name));
+      break;
+    case 'toggle-reaction':
+      toggleReaction(m, target.dataset.emoji);
+      break;
+    case 'reply':
+      state.publish('reply', m);
+      break;
+    case 'edit':
+      startEdit(m.id);
+      break;
+    case 'delete':
+      deleteMessage(m, { skipConfirm: event.shiftKey });
+      break;
+    case 'cancel-edit':
+      cancelEdit();
+      break;
+    case 'jump':
+      jumpTo(target.dataset.parent);
+      break;
+    default:
+  }
+});
+
+list.addEventListener('input', (event) => {
+  if (event.target.classList.contains('edit-input') && view.editing) {
+    view.editing.draft = event.target.value;
+  }
+});
+list.addEventListener('submit', (event) => {
+  if (!event.target.classList.contains('edit-form')) return;
+  event.preventDefault();
+  saveEdit();
+});
+list.addEventListener('keydown', (event) => {
+  if (!event.target.classList.contains('edit-input')) return;
+  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    saveEdit();
+  } else if (event.key === 'Escape') {
+    event.preventDefault();
+    event.stopPropagation();
+    cancelEdit();
+  }
+});
+// On touch screens there is no hover: a tap on a message shows its actions.
+list.addEventListener('pointerup', (event) => {
+  if (event.pointerType !== 'touch') return;
+  const element = event.target.closest('.message');
+  for (const selected of list.querySelectorAll('.message.selected')) {
+    if (selected !== element) selected.classList.remove('selected');
+  }
+  if (element && !event.target.closest('a, button, textarea')) element.classList.toggle('selected');
+});
