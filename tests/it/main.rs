@@ -19,7 +19,7 @@ mod admin;
 mod auth;
 /// First boot, restarts, settings.json, TLS files, CLI flags and shutdown.
 mod boot;
-/// The web UI in headless Chromium: signup, login, presence, Content-Security-Policy.
+/// The web UI in headless Chromium: pages, live chat between two people, conversations.
 mod browser;
 /// Uploads, file access, ranges, avatars and profiles.
 mod files;
