@@ -101,6 +101,11 @@ pub fn route(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
             methods!(req, "POST" => private_channels::post_leave(ctx, req, n))
         }
         ["api", "ws"] => methods!(req, "GET" => crate::ws::upgrade(ctx, req)),
+        // The web app manifest and the service worker live at the root (a worker's scope is
+        // its own directory).
+        [file @ ("manifest.webmanifest" | "sw.js")] => {
+            methods!(req, "GET" => pages::get_asset(ctx, req, file))
+        }
         [dir @ ("css" | "js" | "icons" | "img"), file] => {
             methods!(req, "GET" => pages::get_asset(ctx, req, &format!("{dir}/{file}")))
         }
