@@ -261,10 +261,20 @@ fn read_response(conn: &mut dyn Io) -> anyhow::Result<(u16, Vec<u8>, Option<Stri
 
 /// Resident memory of a process, in KiB (from /proc).
 pub fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// The anonymous part of it (heap, stacks): what the process itself allocated, as opposed to
+/// mapped files such as the binary and shared libraries.
+pub fn anon_kib(pid: u32) -> u64 {
+    status_kib(pid, "RssAnon:")
+}
+
+fn status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }

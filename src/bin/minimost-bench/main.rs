@@ -14,7 +14,7 @@ mod json;
 mod client;
 mod floors;
 
-use client::{cpu_seconds, rss_kib, Server};
+use client::{anon_kib, cpu_seconds, rss_kib, Server};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
