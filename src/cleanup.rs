@@ -315,7 +315,7 @@ impl Stopper {
     }
 
     /// Sleeps up to `d`; true if stopped meanwhile.
-    fn sleep(&self, d: Duration) -> bool {
+    pub fn sleep(&self, d: Duration) -> bool {
         let stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
         let (stopped, _) = self
             .wake

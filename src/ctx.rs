@@ -24,6 +24,8 @@ pub struct Ctx {
     pub hub: Hub,
     /// The writer thread's queue: every write to users' databases goes through it.
     pub store: crate::writer::Store,
+    /// Users' databases waiting for a background checkpoint.
+    pub checkpoints: crate::writer::Checkpoints,
     /// Idle read connections to users' databases.
     pub user_dbs: UserDbs,
     pub hash_gate: HashGate,
@@ -67,6 +69,7 @@ impl Ctx {
             session_key: parts.session_key,
             hub: Hub::default(),
             store: crate::writer::Store::default(),
+            checkpoints: crate::writer::Checkpoints::default(),
             hash_gate: HashGate::new(hashers),
             presence_order: Mutex::new(()),
             assets: Assets::load(),

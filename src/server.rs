@@ -69,6 +69,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .spawn_scoped(scope, move || crate::control::serve(ctx, listener, stop))?;
         }
         std::thread::Builder::new()
+            .name("checkpoint".into())
+            .spawn_scoped(scope, move || {
+                ctx.checkpoints.run(&ctx.data_dir, cleanup_stopper)
+            })?;
+        std::thread::Builder::new()
             .name("cleanup".into())
             .spawn_scoped(scope, move || {
                 crate::cleanup::run_thread(

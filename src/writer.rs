@@ -414,6 +414,59 @@ impl Fanout {
     }
 }
 
+/// Users' databases the writer wrote to since the checkpoint thread last looked.
+#[derive(Default)]
+pub struct Checkpoints {
+    dirty: Mutex<BTreeSet<String>>,
+}
+
+/// A WAL larger than this is folded back into its database by the checkpoint thread.
+const CHECKPOINT_WAL_BYTES: u64 = 1 << 20;
+/// How often the checkpoint thread looks.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Checkpoints {
+    fn mark<'a>(&self, users: impl Iterator<Item = &'a str>) {
+        let mut dirty = self.dirty.lock().unwrap_or_else(|e| e.into_inner());
+        for user in users {
+            if !dirty.contains(user) {
+                dirty.insert(user.to_owned());
+            }
+        }
+    }
+
+    /// The checkpoint thread: every 2 s, a passive checkpoint of each written database whose
+    /// WAL passed 1 MiB (the writer's own connections never checkpoint, so their commits never
+    /// wait for an fsync).
+    pub fn run(&self, data_dir: &std::path::Path, stopper: &crate::cleanup::Stopper) {
+        while !stopper.sleep(CHECKPOINT_EVERY) {
+            let dirty = std::mem::take(&mut *self.dirty.lock().unwrap_or_else(|e| e.into_inner()));
+            for user in dirty {
+                let Ok(name) = Username::parse_existing(&user) else {
+                    continue;
+                };
+                let path = db::user::path(data_dir, &name);
+                let mut wal = path.clone().into_os_string();
+                wal.push("-wal");
+                if std::fs::metadata(&wal).map_or(0, |m| m.len()) < CHECKPOINT_WAL_BYTES {
+                    // Not big yet: look again after the next write.
+                    self.mark(std::iter::once(user.as_str()));
+                    continue;
+                }
+                let result = rusqlite::Connection::open(&path)
+                    .and_then(|c| {
+                        c.busy_timeout(std::time::Duration::from_secs(1))
+                            .map(|()| c)
+                    })
+                    .and_then(|c| c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())));
+                if let Err(e) = result {
+                    eprintln!("warning: cannot checkpoint users/{user}.db: {e}");
+                }
+            }
+        }
+    }
+}
+
 /// The writer thread's state: its own connections and what it knows about recipients.
 pub struct Writer<'c> {
     pub ctx: &'c Ctx,
@@ -571,6 +624,9 @@ impl<'c> Writer<'c> {
             else {
                 return Ok(None);
             };
+            // Commits on the hot path never stop to checkpoint (and fsync); the checkpoint
+            // thread folds the WAL back in the background.
+            conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
             if self.databases.len() >= OPEN_DATABASES_MAX {
                 if let Some(oldest) = self
                     .databases
@@ -862,6 +918,9 @@ impl<'c> Writer<'c> {
                 }
                 out
             });
+        self.ctx
+            .checkpoints
+            .mark(applied.iter().map(|(recipient, ..)| recipient.as_str()));
         for (recipient, conn, indexes, outcome) in applied {
             self.clock += 1;
             self.databases.insert(recipient.clone(), (conn, self.clock));
