@@ -1,8 +1,10 @@
 //! The web UI in headless Chromium against the real server: what a person sees on the signup,
-//! login and app pages. Each test skips with a notice when no browser is installed, and fails
-//! under CI (see `webdriver::available`). Screenshots of the last run are left in target/tmp.
+//! login, reset and app pages — chat, conversations, files, search, visual mode, settings,
+//! account deletion, the installable app. Each test skips with a notice when no browser is
+//! installed, and fails under CI (see `webdriver::available`). Screenshots of the last run are
+//! left in target/tmp.
 
-use crate::harness::{Server, PASSWORD};
+use crate::harness::{cli, s, Options, Server, TempDir, PASSWORD};
 use crate::json::Json;
 use crate::webdriver::{self, Browser};
 use std::path::PathBuf;
@@ -592,4 +594,441 @@ fn private_channels_and_direct_messages_appear_live_in_the_other_sidebar() {
 
     assert_eq!(alice.page_problems(), Vec::<String>::new());
     assert_eq!(bob.page_problems(), Vec::<String>::new());
+}
+
+/// A real PNG from the app's own icons: 192 × 192 pixels.
+fn icon_png(size: u32) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("www/icons/icon-{size}.png"))
+}
+
+/// The natural width of the image matching `css` once it has loaded, else 0.
+fn loaded_width(browser: &Browser, css: &str) -> u64 {
+    let script = format!(
+        "const img = document.querySelector({}); return img && img.complete ? img.naturalWidth : 0;",
+        Json::from(css).to_json_string()
+    );
+    browser.execute(&script).as_u64().unwrap_or(0)
+}
+
+#[test]
+fn files_upload_with_progress_and_show_inline_for_the_other_person() {
+    if !webdriver::available() {
+        return;
+    }
+    let server = Server::start_with(Options {
+        settings: Some(r#"{"max_upload_size_mb": 1}"#.into()),
+        ..Options::default()
+    });
+    server.signup("alice");
+    server.signup("bob");
+    let files = TempDir::new();
+    let big = files.path().join("too-big.bin");
+    std::fs::write(&big, vec![7u8; 1536 * 1024]).unwrap();
+    let notes = files.path().join("notes.txt");
+    std::fs::write(&notes, "milk, eggs\n").unwrap();
+    let alice = Browser::start();
+    let bob = Browser::start();
+    open_chat(&alice, &server, "alice");
+    open_chat(&bob, &server, "bob");
+
+    // Past the limit: refused in the browser, before a byte is sent, saying why.
+    alice.choose_files("#file-input", &[&big]);
+    let refused = ".attachment[data-status=\"failed\"] .attachment-detail";
+    alice.wait_for("the size limit to be explained", LIVE, |b| {
+        b.find(refused)
+            .and_then(|e| e.try_text())
+            .is_some_and(|t| t.contains("over the 1 MB upload limit"))
+    });
+    alice.click(".attachment-remove");
+    assert!(alice.find(".attachment").is_none());
+
+    // An image and a text file upload at once and go out with the message.
+    alice.choose_files("#file-input", &[&icon_png(192), &notes]);
+    alice.wait_for("both uploads to finish", LIVE, |b| {
+        b.execute("return document.querySelectorAll('.attachment[data-status=\"done\"]').length;")
+            == Json::from(2u64)
+    });
+    save_screenshot(&alice, "attachments");
+    send(&alice, "Here are the files");
+    alice.wait_for("the tray to empty", LIVE, |b| {
+        b.find("#attachments").is_some_and(|e| !e.is_displayed())
+    });
+
+    wait_for_messages(&bob, "bob", &["alice: Here are the files"]);
+    let id = message_id(&bob, "Here are the files");
+    let image = format!("{} .file-image img", message_css(&id));
+    bob.wait_for("the picture to show inline", LIVE, |b| {
+        loaded_width(b, &image) == 192
+    });
+    let card = format!("{} .file-card", message_css(&id));
+    assert_eq!(bob.text(&format!("{card} .file-name")), "notes.txt");
+    assert_eq!(bob.text(&format!("{card} .file-size")), "11 B");
+    assert_eq!(
+        bob.find(&card)
+            .and_then(|e| e.attribute("download"))
+            .as_deref(),
+        Some("notes.txt")
+    );
+    save_screenshot(&bob, "files");
+
+    // A click shows the picture full size; Esc goes back.
+    bob.click(&format!("{} .file-image", message_css(&id)));
+    bob.wait_for("the image viewer", LIVE, |b| {
+        loaded_width(b, "#lightbox[open] #lightbox-image") == 192
+    });
+    assert_eq!(bob.text("#lightbox-name"), "icon-192.png");
+    save_screenshot(&bob, "lightbox");
+    bob.type_into("#lightbox .lightbox-close", "\u{E00C}");
+    bob.wait_for("the viewer to close", LIVE, |b| {
+        b.find("#lightbox[open]").is_none()
+    });
+
+    // Files dropped onto the conversation or pasted into the box are attached too, and a
+    // message may be only files.
+    alice.execute(
+        "const files = (name) => { const dt = new DataTransfer(); \
+           dt.items.add(new File(['hello'], name, { type: 'text/plain' })); return dt; }; \
+         document.getElementById('main').dispatchEvent(new DragEvent('drop', \
+           { dataTransfer: files('dropped.txt'), bubbles: true, cancelable: true })); \
+         document.getElementById('composer').dispatchEvent(new ClipboardEvent('paste', \
+           { clipboardData: files('pasted.txt'), bubbles: true, cancelable: true }));",
+    );
+    alice.wait_for("the dropped and pasted files", LIVE, |b| {
+        strings(b.execute(
+            "return [...document.querySelectorAll('.attachment[data-status=\"done\"] .attachment-name')] \
+               .map((n) => n.textContent);",
+        )) == ["dropped.txt", "pasted.txt"]
+    });
+    send(&alice, "");
+    wait_for_messages(&bob, "bob", &["alice: Here are the files", "alice: "]);
+    let cards =
+        "return [...document.querySelectorAll('#messages .message:last-child .file-name')] \
+                   .map((n) => n.textContent);";
+    assert_eq!(strings(bob.execute(cards)), ["dropped.txt", "pasted.txt"]);
+
+    // Once the server has cleaned a file up, the message says so.
+    let uploads = server.data_dir().join("uploads");
+    for entry in std::fs::read_dir(&uploads).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().ends_with("notes.txt") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    bob.goto(&server.origin());
+    bob.wait_for("the deleted file", LIVE, |b| {
+        b.find(".file-gone")
+            .and_then(|e| e.try_text())
+            .is_some_and(|t| t.starts_with("File deleted"))
+    });
+    assert_eq!(alice.page_problems(), Vec::<String>::new());
+    assert_eq!(bob.page_problems(), Vec::<String>::new());
+}
+
+/// The text of the message selected in visual mode, if any.
+fn visual_selection(browser: &Browser) -> Option<String> {
+    browser
+        .execute(
+            "return document.querySelector('.message.visual .message-text')?.textContent ?? null;",
+        )
+        .as_str()
+        .map(str::to_owned)
+}
+
+#[test]
+fn search_opens_a_result_in_older_history_and_visual_mode_acts_on_messages() {
+    if !webdriver::available() {
+        return;
+    }
+    let server = Server::start();
+    server.signup("alice");
+    let mut bob = server.signup("bob");
+    let rocket = bob.say("general", "We deploy the rocket tonight");
+    let rocket = s(&rocket, "id").to_owned();
+    for n in 0..150 {
+        bob.say("general", &format!("filler {n}"));
+    }
+    bob.say("random", "Deployment notes are in the wiki");
+    let alice = Browser::start();
+    open_chat(&alice, &server, "alice");
+    alice.click(&sidebar_link("random"));
+    alice.wait_for_text("#channel-title", "random");
+
+    // `/` opens the search; the last word matches as a prefix, and matches are highlighted.
+    alice.type_into("#messages", "/");
+    alice.wait_for("the search box", LIVE, |b| {
+        b.execute("return document.activeElement.id;") == Json::from("search-input")
+    });
+    alice.type_into("#search-input", "deplo");
+    let marks = "return [...document.querySelectorAll('#search-results .search-result')].map((r) => \
+                   [r.dataset.channel, [...r.querySelectorAll('mark')].map((m) => m.textContent).join(' ')].join(': '));";
+    alice.wait_for("two results", LIVE, |b| {
+        strings(b.execute(marks)) == ["random: Deployment", "general: deploy"]
+    });
+    assert_eq!(
+        alice.text("#search-results [data-channel=\"general\"] .search-result-text"),
+        "We deploy the rocket tonight"
+    );
+    save_screenshot(&alice, "search");
+
+    // The result opens its channel at the message, loading the older pages it is in.
+    alice.click("#search-results [data-channel=\"general\"]");
+    alice.wait_for("the jump to the old message", LIVE, |b| {
+        b.execute("return document.activeElement.dataset.id ?? null;")
+            == Json::from(rocket.as_str())
+    });
+    assert_eq!(alice.text("#channel-title"), "general");
+    assert!(alice.has_class(&message_css(&rocket), "flash"));
+    assert!(alice.find("#search-dialog[open]").is_none());
+
+    // Visual mode: `v` selects the newest message on screen, j/k move, Esc leaves.
+    send(&alice, "one");
+    send(&alice, "two");
+    alice.wait_for("alice's messages", LIVE, |b| {
+        shown_messages(b).ends_with(&["alice: one".to_owned(), "alice: two".to_owned()])
+    });
+    alice.type_into("#messages", "Gv");
+    alice.wait_for("two to be selected", LIVE, |b| {
+        visual_selection(b).as_deref() == Some("two")
+    });
+    assert!(alice.text("#visual-hint").starts_with("Visual mode"));
+    alice.type_into("#messages", "\u{E00C}");
+    alice.wait_for("visual mode to end", LIVE, |b| {
+        visual_selection(b).is_none()
+    });
+
+    // `c` edits the selected message.
+    alice.type_into("#messages", "vk");
+    alice.wait_for("one to be selected", LIVE, |b| {
+        visual_selection(b).as_deref() == Some("one")
+    });
+    save_screenshot(&alice, "visual-mode");
+    let one = message_id(&alice, "one");
+    alice.type_into("#messages", "c");
+    let editor = format!("{} .edit-input", message_css(&one));
+    alice.wait_for("the edit box", LIVE, |b| b.find(&editor).is_some());
+    alice.replace_text(&editor, "one, edited\u{E007}");
+    alice.wait_for("the edit to be saved", LIVE, |b| {
+        shown_messages(b).ends_with(&["alice: one, edited".to_owned(), "alice: two".to_owned()])
+    });
+
+    // `e` reacts, `d` deletes (after confirming).
+    let two = message_id(&alice, "two");
+    alice.type_into("#messages", "v");
+    alice.wait_for("two to be selected", LIVE, |b| {
+        visual_selection(b).as_deref() == Some("two")
+    });
+    alice.type_into("#messages", "e");
+    alice.type_into("#reaction-search", "thumbs up\u{E007}");
+    alice.wait_for("the reaction", LIVE, |b| {
+        b.find(&format!(
+            "{} .reaction[data-emoji=\"thumbsup\"]",
+            message_css(&two)
+        ))
+        .is_some()
+    });
+    assert_eq!(visual_selection(&alice).as_deref(), Some("two"));
+    alice.type_into("#messages", "d");
+    alice.click("#confirm-ok");
+    alice.wait_for("two to be deleted", LIVE, |b| {
+        shown_messages(b).last().map(String::as_str) == Some("alice: one, edited")
+    });
+
+    // `o` replies to the selected message.
+    alice.type_into("#messages", "vo");
+    alice.wait_for("the reply", LIVE, |b| {
+        b.find("#composer-context")
+            .and_then(|e| e.try_text())
+            .is_some_and(|t| t.starts_with("Replying to alice: one, edited"))
+    });
+    assert_eq!(
+        alice.execute("return document.activeElement.id;"),
+        Json::from("composer")
+    );
+    assert_eq!(alice.page_problems(), Vec::<String>::new());
+}
+
+/// The computed colour of the sender name on the first message `sender` sent.
+fn sender_color(browser: &Browser, sender: &str) -> Json {
+    browser.execute(&format!(
+        "const name = document.querySelector('.message[data-sender={}] .message-sender'); \
+         return name ? getComputedStyle(name).color : null;",
+        Json::from(sender).to_json_string()
+    ))
+}
+
+#[test]
+fn settings_change_what_others_see_then_the_account_is_deleted() {
+    if !webdriver::available() {
+        return;
+    }
+    let server = Server::start();
+    server.signup("alice");
+    server.signup("bob");
+    let mut carol = server.signup("carol");
+    let alice = Browser::start();
+    let bob = Browser::start();
+    open_chat(&alice, &server, "alice");
+    open_chat(&bob, &server, "bob");
+    send(&alice, "Colour me in");
+    wait_for_messages(&bob, "bob", &["alice: Colour me in"]);
+
+    // A colour from the palette reaches bob at once.
+    alice.click("#settings-button");
+    alice.wait_for("the settings", LIVE, |b| {
+        b.find("#settings-dialog[open]").is_some()
+    });
+    alice.click("#color-palette .swatch:has(input[value=\"#ff8a80\"])");
+    alice.wait_for_text("#profile-status", "Name colour saved.");
+    bob.wait_for("alice's new colour", LIVE, |b| {
+        sender_color(b, "alice") == Json::from("rgb(255, 138, 128)")
+    });
+
+    // A picture is cropped and scaled to 128 × 128 before it is uploaded.
+    alice.choose_files("#avatar-input", &[&icon_png(512)]);
+    alice.wait_for_text("#profile-status", "Picture saved.");
+    bob.wait_for("alice's picture", LIVE, |b| {
+        loaded_width(b, ".message[data-sender=\"alice\"] .avatar img") == 128
+    });
+
+    alice.type_into("#bio-input", "Builds rockets");
+    assert_eq!(alice.text("#bio-count"), "14 / 160");
+    alice.click("#bio-save");
+    alice.wait_for_text("#profile-status", "Bio saved.");
+    let users = carol.get("/api/users").json();
+    let Json::Arr(users) = users else {
+        panic!("no user list")
+    };
+    let profile = users
+        .iter()
+        .find(|u| s(u, "username") == "alice")
+        .expect("alice is listed");
+    assert_eq!(s(profile, "bio"), "Builds rockets");
+    assert_eq!(s(profile, "name_color"), "#ff8a80");
+    save_screenshot(&alice, "settings");
+
+    // The password changes, checked against the rules as it is typed.
+    let new_password = "Rocket-Launch9";
+    alice.click("#tab-password");
+    alice.type_into("#current-password", PASSWORD);
+    alice.type_into("#new-password", new_password);
+    alice.type_into("#confirm-new-password", new_password);
+    assert_eq!(
+        alice.execute("return document.querySelectorAll('#settings-rules li.met').length;"),
+        Json::from(5u64)
+    );
+    alice.click("#password-save");
+    alice.wait_for_text(
+        "#password-status",
+        "Password changed. You were logged out everywhere else.",
+    );
+    assert_eq!(server.client().login("alice", new_password).status, 200);
+    assert_eq!(server.client().login("alice", PASSWORD).status, 401);
+
+    // Deleting the account (keeping the messages) needs the password and a confirmation.
+    alice.click("#tab-danger");
+    save_screenshot(&alice, "danger-zone");
+    alice.type_into("#delete-password", new_password);
+    alice.click("#delete-account");
+    alice.wait_for("the confirmation", LIVE, |b| {
+        b.find("#confirm-dialog[open]").is_some()
+    });
+    alice.click("#confirm-ok");
+    alice.wait_for_path("/login");
+    wait_for_messages(&bob, "bob", &["Deleted User: Colour me in"]);
+    assert_eq!(server.client().login("alice", new_password).status, 401);
+    assert_eq!(bob.page_problems(), Vec::<String>::new());
+}
+
+#[test]
+fn the_app_is_installable_and_its_worker_caches_only_static_files() {
+    if !webdriver::available() {
+        return;
+    }
+    let server = Server::start();
+    server.signup("alice");
+    let browser = Browser::start();
+    open_chat(&browser, &server, "alice");
+
+    // The manifest names the app and its icons, and every icon is what it says it is.
+    let icons = browser.execute_async(
+        "const link = document.querySelector('link[rel=manifest]'); \
+         const manifest = await (await fetch(link.href)).json(); \
+         const checks = []; \
+         for (const icon of manifest.icons) { \
+           const res = await fetch(icon.src); \
+           const img = new Image(); img.src = icon.src; await img.decode(); \
+           checks.push(`${icon.src} ${res.status} ${res.headers.get('content-type')} ${icon.sizes} ${img.naturalWidth}x${img.naturalHeight}`); \
+         } \
+         return [manifest.name, manifest.start_url, manifest.display, ...checks];",
+    );
+    assert_eq!(
+        strings(icons),
+        [
+            "MiniMost",
+            "/",
+            "standalone",
+            "/icons/icon.svg 200 image/svg+xml any 512x512",
+            "/icons/icon-192.png 200 image/png 192x192 192x192",
+            "/icons/icon-512.png 200 image/png 512x512 512x512",
+            "/icons/icon-maskable-512.png 200 image/png 512x512 512x512",
+        ]
+    );
+
+    // The worker takes over; what it caches is the app's own files, never API answers.
+    let worker = browser.execute_async(
+        "const registration = await navigator.serviceWorker.ready; \
+         if (!navigator.serviceWorker.controller) { \
+           await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true })); \
+         } \
+         await fetch('/api/me'); await fetch('/api/channels'); await fetch('/css/app.css'); \
+         const cache = await caches.open('minimost-static-v1'); \
+         const paths = (await cache.keys()).map((r) => new URL(r.url).pathname); \
+         return [registration.scope, navigator.serviceWorker.controller.scriptURL, \
+                 paths.includes('/css/app.css') ? 'css cached' : 'css missing', \
+                 ...paths.filter((p) => !/^\\/(css|js|icons|img)\\//.test(p))];",
+    );
+    assert_eq!(
+        strings(worker),
+        [
+            format!("{}/", server.origin()),
+            format!("{}/sw.js", server.origin()),
+            "css cached".to_owned(),
+        ]
+    );
+    assert_eq!(browser.page_problems(), Vec::<String>::new());
+}
+
+#[test]
+fn a_reset_link_sets_a_new_password_and_the_login_page_confirms_it() {
+    if !webdriver::available() {
+        return;
+    }
+    let server = Server::start();
+    server.signup("alice");
+    let origin = server.origin();
+    let out = cli(
+        server.data_dir(),
+        &["reset-password", "alice", "--base-url", &origin],
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    let link = out.stdout.lines().nth(1).expect("the link is printed");
+    let browser = Browser::start();
+    browser.goto(link);
+    browser.wait_for_text("#reset-intro", "Choose a new password for alice.");
+    let new_password = "Fresh-Start7";
+    browser.type_into("#password", new_password);
+    browser.type_into("#confirm-password", new_password);
+    browser.click("#submit");
+    browser.wait_for_path("/login");
+    browser.wait_for_text(
+        "#notice",
+        "Your password was changed. Log in with the new one.",
+    );
+    save_screenshot(&browser, "password-reset");
+    browser.type_into("#username", "alice");
+    browser.type_into("#password", new_password);
+    browser.click("#submit");
+    browser.wait_for_path("/");
+    browser.wait_for_text("#me", "alice");
+    assert_eq!(browser.page_problems(), Vec::<String>::new());
 }

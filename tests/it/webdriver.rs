@@ -307,6 +307,24 @@ impl Browser {
         self.command("POST", "/execute/sync", Some(&body))
     }
 
+    /// Runs `script` as an async function body in the page and returns what it resolves to
+    /// (the default script timeout, 30 s, bounds it).
+    pub fn execute_async(&self, script: &str) -> Json {
+        let wrapped = format!(
+            "const done = arguments[arguments.length - 1]; \
+             (async () => {{ {script} }})().then(done, (e) => done(`rejected: ${{e}}`));"
+        );
+        let body = Json::obj([("script", wrapped.into()), ("args", Json::Arr(vec![]))]);
+        self.command("POST", "/execute/async", Some(&body))
+    }
+
+    /// Puts files (absolute paths) into the `<input type="file">` matching `css`, as if picked
+    /// in the file chooser; the page hears one `change` event.
+    pub fn choose_files(&self, css: &str, paths: &[&Path]) {
+        let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        self.expect(css).type_text(&list.join("\n"));
+    }
+
     /// CSP violations and uncaught script errors seen since the current page started loading.
     pub fn page_problems(&self) -> Vec<String> {
         match self.execute("return window.__problems || ['the problem watcher is not installed'];")

@@ -43,6 +43,48 @@ export async function request(method, url, body) {
   return { ok: response.ok, status: response.status, data, headers: response.headers };
 }
 
+/**
+ * Sends raw bytes (a file or a Blob) with XMLHttpRequest, which, unlike fetch, reports upload
+ * progress: `onProgress(fraction)` is called as the body goes out. Returns `{done, abort}`,
+ * where `done` resolves like `request` (`{ok, status, data}`; `status` 0 when aborted) and
+ * rejects with NetworkError when the server cannot be reached.
+ */
+export function sendBytes(method, url, body, { headers = {}, onProgress } = {}) {
+  const xhr = new XMLHttpRequest();
+  let aborted = false;
+  const done = new Promise((resolve, reject) => {
+    xhr.open(method, url);
+    xhr.setRequestHeader('Accept', 'application/json');
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
+    if (onProgress) {
+      xhr.upload.addEventListener('progress', (event) => {
+        if (event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
+      });
+    }
+    xhr.addEventListener('load', () => {
+      noteServerDate(xhr.getResponseHeader('Date'));
+      let data = null;
+      try {
+        data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+      } catch {
+        // Not JSON: describeError falls back to the status.
+      }
+      const responseHeaders = { get: (name) => xhr.getResponseHeader(name) };
+      resolve({ ok: xhr.status >= 200 && xhr.status < 300, status: xhr.status, data, headers: responseHeaders });
+    });
+    xhr.addEventListener('abort', () => resolve({ ok: false, status: 0, data: null, aborted: true, headers: { get: () => null } }));
+    xhr.addEventListener('error', () => (aborted ? null : reject(new NetworkError())));
+    xhr.send(body);
+  });
+  return {
+    done,
+    abort() {
+      aborted = true;
+      xhr.abort();
+    },
+  };
+}
+
 /** `/api/channels/<ch>` with the channel id percent-encoded, plus `rest` (e.g. '/messages'). */
 export function channelUrl(channelId, rest = '') {
   return `/api/channels/${encodeURIComponent(channelId)}${rest}`;

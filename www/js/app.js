@@ -1,11 +1,13 @@
-// Owns the app page's start and its shell: who is signed in (GET /api/me and `hello`), logging
-// out, the connection indicator and the banner while the socket is down, and choosing the
-// first conversation once the list is loaded. Every feature lives in its own module, imported
-// here for its side effects; they talk through state.js and socket.js.
+// Owns the app page's start and its shell: who is signed in (GET /api/me and `hello`, shown
+// with their colour and picture), logging out, the connection indicator and the banner while
+// the socket is down, and choosing the first conversation once the list is loaded. Every
+// feature lives in its own module, imported here for its side effects; they talk through
+// state.js and socket.js.
 
 import { request, describeError, NetworkError } from './api.js';
 import * as socket from './socket.js';
 import * as state from './state.js';
+import * as users from './users.js';
 import { startOnlineList } from './presence.js';
 import { loadReactions } from './reactions.js';
 import './sidebar.js';
@@ -14,8 +16,13 @@ import './composer.js';
 import './typing.js';
 import './conversations.js';
 import './keyboard.js';
+import './search.js';
+import './settings.js';
+import './notify.js';
+import './pwa.js';
 
 const meLabel = document.getElementById('me');
+const meAvatar = document.getElementById('me-avatar');
 const logoutButton = document.getElementById('logout');
 const connection = document.getElementById('connection');
 const connectionStatus = document.getElementById('conn-status');
@@ -41,6 +48,18 @@ function showUser(username) {
   if (!username) return;
   meLabel.textContent = username;
   state.setMe(username);
+  showMyLook();
+}
+
+/** My name in my colour, and my picture, in the top bar. */
+function showMyLook() {
+  const me = state.myName();
+  if (!me) return;
+  const user = users.getUser(me);
+  const color = user ? user.name_color : state.myProfile()?.name_color;
+  if (typeof color === 'string' && /^#[0-9a-f]{6}$/i.test(color)) meLabel.style.setProperty('--name-color', color);
+  else meLabel.style.removeProperty('--name-color');
+  meAvatar.replaceChildren(users.avatar(me, { size: 'small' }));
 }
 
 let meState = 'missing'; // 'missing' | 'loading' | 'loaded'
@@ -62,10 +81,8 @@ async function loadMe() {
   }
   meState = 'loaded';
   const me = result.data;
+  state.setProfile(me);
   showUser(me.username);
-  if (typeof me.name_color === 'string' && /^#[0-9a-f]{6}$/i.test(me.name_color)) {
-    meLabel.style.setProperty('--name-color', me.name_color);
-  }
   if (me.version) version.textContent = `MiniMost ${me.version}`;
   setTimeout(start, START_WITHOUT_SOCKET_MS);
 }
@@ -138,6 +155,7 @@ socket.on('session_revoked', () => {
 });
 
 logoutButton.addEventListener('click', logOut);
+users.onChange(showMyLook);
 startOnlineList(document.getElementById('online'), document.getElementById('online-empty'));
 loadMe();
 socket.connect();

@@ -5,10 +5,10 @@
 import { request, describeError, NetworkError } from './api.js';
 
 /**
- * Wires `form` so that submitting it POSTs `body()` to `url`.
+ * Wires `form` so that submitting it POSTs `body()` to `url`, then opens `next` (the app).
  * The form must contain `#submit`; the page must contain the alert area `#error`.
  */
-export function wireAuthForm(form, { url, body }) {
+export function wireAuthForm(form, { url, body, next = '/' }) {
   const button = form.querySelector('#submit');
   const error = document.getElementById('error');
   const idleLabel = button.textContent;
@@ -34,7 +34,7 @@ export function wireAuthForm(form, { url, body }) {
       const result = await request('POST', url, body());
       if (result.ok) {
         // Stay busy: the page is about to be replaced.
-        location.assign('/');
+        location.assign(next);
         return;
       }
       error.textContent = describeError(result);

@@ -1,12 +1,14 @@
-// Owns the message box: sending (Enter; Shift+Enter for a new line), replying (the quoted
-// message above the box), a draft per conversation, growing with its text, telling others we
-// are typing, and the Up arrow that edits our last message. Read-only conversations get no box.
+// Owns the message box: sending (Enter; Shift+Enter for a new line) with the files waiting in
+// attachments.js, replying (the quoted message above the box), a draft per conversation,
+// growing with its text, telling others we are typing, and the Up arrow that edits our last
+// message. Read-only conversations get no box.
 
 import { request, channelUrl, describeError, NetworkError } from './api.js';
 import * as state from './state.js';
 import * as messages from './messages.js';
 import { noteTyping } from './typing.js';
 import { plainText } from './markdown.js';
+import * as attachments from './attachments.js';
 
 const MAX_HEIGHT_PX = 200;
 
@@ -17,10 +19,12 @@ const errorLine = document.getElementById('composer-error');
 const context = document.getElementById('composer-context');
 const contextText = document.getElementById('composer-context-text');
 const contextCancel = document.getElementById('composer-context-cancel');
+const attachButton = document.getElementById('attach');
 
 const drafts = new Map(); // channel id -> {text, replyTo}
 let channel = null;
 let replyTo = null; // the message being replied to
+const sending = new Set(); // channels whose message waits for its uploads
 
 function grow() {
   box.style.height = 'auto';
@@ -54,6 +58,7 @@ export function focus() {
 function setReadOnly(readOnly) {
   box.disabled = readOnly;
   sendButton.disabled = readOnly;
+  attachButton.disabled = readOnly;
   form.classList.toggle('read-only', readOnly);
   box.placeholder = readOnly
     ? 'This conversation is read-only.'
@@ -73,8 +78,14 @@ function switchTo(id) {
 
 async function send() {
   const text = box.value;
-  if (!channel || box.disabled || !text.trim()) return;
   const target = channel;
+  const withFiles = attachments.count(target) > 0;
+  if (!target || box.disabled || (!text.trim() && !withFiles)) return;
+  if (sending.has(target)) {
+    // Sent now, this message would overtake the one still waiting for its files.
+    errorLine.textContent = 'Wait a moment: the last message is still uploading its files.';
+    return;
+  }
   const parent = replyTo;
   const body = { text };
   if (parent) body.reply_to = parent.id;
@@ -84,9 +95,18 @@ async function send() {
   grow();
   errorLine.textContent = '';
   let problem = '';
+  let batch = null;
+  sending.add(target);
   try {
+    if (withFiles) {
+      const locked = await attachments.lock(target);
+      batch = locked.batch;
+      if (locked.problem) throw new SendError(locked.problem);
+      body.files = locked.names;
+    }
     const result = await request('POST', channelUrl(target, '/messages'), body);
     if (result.ok && result.data) {
+      if (batch) attachments.discard(target, batch);
       // A new DM is created under its canonical id, which may differ from what we opened.
       if (result.data.channel && result.data.channel !== target && state.currentChannel() === target) {
         state.openConversation(result.data.channel);
@@ -97,8 +117,12 @@ async function send() {
     if (result.status === 401) location.replace('/login');
     problem = describeError(result);
   } catch (err) {
-    problem = err instanceof NetworkError ? err.message : 'Could not send the message.';
+    if (err instanceof SendError || err instanceof NetworkError) problem = err.message;
+    else problem = 'Could not send the message.';
+  } finally {
+    sending.delete(target);
   }
+  if (batch) attachments.unlock(batch);
   if (channel === target) {
     if (!box.value) {
       box.value = text;
@@ -110,6 +134,8 @@ async function send() {
     drafts.set(target, { text, replyTo: parent });
   }
 }
+
+class SendError extends Error {}
 
 form.addEventListener('submit', (event) => {
   event.preventDefault();

@@ -1,6 +1,7 @@
 // Owns the page-wide keyboard shortcuts and the help dialog that lists them (`?`). Keys typed
 // into a field belong to that field: single-letter shortcuts only act outside text fields.
-// Esc, Enter and the Up arrow inside the composer and the edit box are handled there.
+// Esc, Enter and the Up arrow inside the composer and the edit box are handled there. In
+// visual mode (`v`) the letters act on the selected message (messages.js does the acting).
 
 import * as state from './state.js';
 import * as messages from './messages.js';
@@ -8,6 +9,7 @@ import * as composer from './composer.js';
 import { closeDrawer } from './sidebar.js';
 import { openDialog, anyDialogOpen } from './dialogs.js';
 import { pickerIsOpen } from './reactions.js';
+import { openSearch } from './search.js';
 
 const helpDialog = document.getElementById('help-dialog');
 
@@ -39,6 +41,10 @@ document.addEventListener('keydown', (event) => {
 
   if (event.key === 'Escape') {
     if (inDialog || pickerIsOpen()) return; // they close themselves
+    if (messages.endVisual()) {
+      event.preventDefault();
+      return;
+    }
     if (closeDrawer({ restoreFocus: true })) {
       event.preventDefault();
       return;
@@ -54,7 +60,20 @@ document.addEventListener('keydown', (event) => {
   if (inDialog || pickerIsOpen() || isTextField(event.target)) return;
   if (event.ctrlKey || event.metaKey || event.altKey) return;
 
+  if (messages.visualActive() && visualKey(event)) {
+    event.preventDefault();
+    return;
+  }
+
   switch (event.key) {
+    case 'v':
+      if (messages.startVisual()) event.preventDefault();
+      break;
+    case '/':
+    case 'f':
+      event.preventDefault();
+      openSearch();
+      break;
     case '?':
       event.preventDefault();
       showHelp();
@@ -82,5 +101,40 @@ document.addEventListener('keydown', (event) => {
     default:
   }
 });
+
+/** Handles a key of visual mode; false for keys that keep their usual meaning (`?`, `/`). */
+function visualKey(event) {
+  switch (event.key) {
+    case 'j':
+    case 'ArrowDown':
+      messages.moveVisual(1);
+      return true;
+    case 'k':
+    case 'ArrowUp':
+      messages.moveVisual(-1);
+      return true;
+    case 'g':
+      messages.moveVisual('first');
+      return true;
+    case 'G':
+      messages.moveVisual('last');
+      return true;
+    case 'v':
+      messages.endVisual();
+      return true;
+    case 'o':
+    case 'c':
+    case 'd':
+    case 'e':
+    case 'y':
+      messages.visualAction(event.key);
+      return true;
+    case 'i':
+      messages.endVisual({ refocus: false });
+      return false; // and focus the composer as usual
+    default:
+      return false;
+  }
+}
 
 document.getElementById('help-button').addEventListener('click', showHelp);

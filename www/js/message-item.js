@@ -11,6 +11,8 @@ import { icon } from './icons.js';
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' });
 const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric', year: 'numeric' });
+// Who a soft-deleted account's messages are shown as sent by (SPEC §10).
+export const DELETED_USER = 'Deleted User';
 const sizeFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
 
 /** A calendar day in local time, e.g. "2026-11-24": messages of one day share a divider. */
@@ -121,6 +123,7 @@ function meta(m, head) {
   sender.className = 'message-sender';
   sender.textContent = m.sender;
   sender.style.setProperty('--name-color', users.nameColor(m.sender));
+  if (m.sender === DELETED_USER) sender.classList.add('deleted-user');
   line.append(sender, timeElement(m.ts, 'message-time'));
   return line;
 }
@@ -222,7 +225,13 @@ function fileList(files) {
     if (file.gone || !url) {
       const gone = document.createElement('div');
       gone.className = 'file-card file-gone';
-      gone.textContent = `File deleted: ${name}`;
+      const label = document.createElement('span');
+      label.className = 'file-gone-label';
+      label.textContent = 'File deleted';
+      const original = document.createElement('span');
+      original.className = 'file-name muted';
+      original.textContent = name;
+      gone.append(label, original);
       box.append(gone);
     } else if (file.image) {
       const link = document.createElement('a');
@@ -230,7 +239,11 @@ function fileList(files) {
       link.href = url;
       link.target = '_blank';
       link.rel = 'noopener';
-      link.title = `${name} — open full size`;
+      link.dataset.action = 'view-image';
+      link.dataset.name = name;
+      link.dataset.focus = `file:${file.name}`;
+      link.title = `${name} — view full size`;
+      link.setAttribute('aria-label', `Image ${name}: view full size`);
       const img = document.createElement('img');
       img.src = url;
       img.alt = name;
@@ -242,17 +255,17 @@ function fileList(files) {
       card.className = 'file-card';
       card.href = url;
       card.download = name;
-      const icon = document.createElement('span');
-      icon.className = 'file-icon';
-      icon.setAttribute('aria-hidden', 'true');
-      icon.textContent = '📄';
+      card.dataset.focus = `file:${file.name}`;
+      card.title = `Download ${name}`;
+      const symbol = icon('file');
+      symbol.classList.add('file-icon');
       const label = document.createElement('span');
       label.className = 'file-name';
       label.textContent = name;
       const size = document.createElement('span');
       size.className = 'file-size muted';
       size.textContent = formatSize(file.size);
-      card.append(icon, label, size);
+      card.append(symbol, label, size);
       box.append(card);
     }
   }

@@ -1,9 +1,11 @@
 // Owns the message list of the open conversation: the newest page when it opens, older pages
 // as the user scrolls up (keeping what they look at in place), live `message`,
 // `message_updated` and `receipts` events, catch-up after a reconnect (`?after=`), grouping and
-// date dividers, and the actions on a message (reply, edit, delete, react, jump to a parent).
-// It also marks the open conversation read while the page is visible, and counts unread
-// messages of the other conversations. How one message looks lives in message-item.js.
+// date dividers, and the actions on a message (reply, edit, delete, react, jump to a parent,
+// view a picture), also from the keyboard in visual mode. It opens a conversation at a given
+// message (search results), marks the open conversation read while the page is visible, and
+// counts unread messages of the other conversations. How one message looks lives in
+// message-item.js.
 
 import { request, channelUrl, describeError, serverNow } from './api.js';
 import * as socket from './socket.js';
@@ -12,6 +14,7 @@ import * as users from './users.js';
 import * as reactions from './reactions.js';
 import { confirmAction, showError } from './dialogs.js';
 import { messageElement, dateDivider, dayKey, dayLabel } from './message-item.js';
+import { showImage } from './lightbox.js';
 
 const PAGE_SIZE = 50;
 const JUMP_PAGE_SIZE = 200;
@@ -24,10 +27,14 @@ const OLDER_RETRY_MS = 5000;
 const scroller = document.getElementById('messages');
 const list = document.getElementById('message-list');
 const historyStatus = document.getElementById('history-status');
+const visualHint = document.getElementById('visual-hint');
 
 let view = emptyView(null);
 // Server time of the last event heard: everything before it reached us.
 let lastHeardAt = 0;
+let pendingJump = null; // {channel, id}: a message to show once its conversation has loaded
+let visualId = null; // the message selected in visual mode
+let hintTimer = 0;
 
 function emptyView(channel) {
   return {
@@ -77,6 +84,8 @@ async function fetchMessages(channel, query) {
 
 async function open(channel) {
   reactions.closePicker({ restoreFocus: false });
+  endVisual({ refocus: false });
+  if (pendingJump && pendingJump.channel !== channel) pendingJump = null;
   const v = emptyView(channel);
   v.queue = [];
   view = v;
@@ -99,6 +108,11 @@ async function open(channel) {
   render({ toBottom: true });
   markReadSoon();
   loadReceipts(v);
+  if (pendingJump?.channel === channel) {
+    const { id } = pendingJump;
+    pendingJump = null;
+    await jumpTo(id);
+  }
   fillViewport();
   if (v.catchUpAfterLoad) catchUp();
 }
@@ -302,6 +316,12 @@ function render({ toBottom = false } = {}) {
     editor.setSelectionRange(editor.value.length, editor.value.length);
   }
 
+  if (visualId) {
+    const selected = v.nodes.get(`m:${visualId}`)?.node;
+    if (selected) selected.classList.add('visual');
+    else endVisual({ refocus: false }); // the selected message went away
+  }
+
   renderStatus();
   if (stick) {
     scroller.scrollTop = scroller.scrollHeight;
@@ -329,8 +349,8 @@ function messageContext(v, m, previous, me, lastMine) {
 function versionOf(m, context) {
   const user = users.getUser(m.sender);
   return JSON.stringify([
-    m.text, m.edited_ts, m.reactions, m.files, m.reply_unavailable, context.head, context.me,
-    context.parentState, context.parent && [context.parent.sender, context.parent.text],
+    m.sender, m.text, m.edited_ts, m.reactions, m.files, m.reply_unavailable, context.head,
+    context.me, context.parentState, context.parent && [context.parent.sender, context.parent.text],
     context.readers, context.showReceipt, context.editing && context.editing.error,
     Boolean(context.editing), user && [user.name_color, user.avatar_url],
   ]);
@@ -433,6 +453,7 @@ state.subscribe('channels', () => {
 users.onChange(() => {
   if (view.loaded) render();
 });
+users.onRemoved(reloadShown);
 
 document.addEventListener('visibilitychange', () => {
   if (isVisible() && view.loaded && state.unreadOf(view.channel) > 0) markReadSoon();
@@ -582,6 +603,35 @@ export async function jumpTo(id) {
   node.focus({ preventScroll: true });
 }
 
+/** Opens conversation `channel` at message `id` (a search result, say). */
+export function showMessage(channel, id) {
+  if (view.channel === channel && view.loaded) {
+    jumpTo(id);
+    return;
+  }
+  pendingJump = { channel, id };
+  if (state.currentChannel() !== channel) state.openConversation(channel);
+}
+
+/**
+ * Reloads the newest messages already shown, for changes no event reports: an account deletion
+ * renames its messages to "Deleted User" (soft) or removes them (hard).
+ */
+async function reloadShown() {
+  const v = view;
+  if (!v.loaded) return;
+  const limit = Math.min(JUMP_PAGE_SIZE, Math.max(PAGE_SIZE, v.messages.length));
+  const page = await fetchMessages(v.channel, `limit=${limit}`);
+  if (view !== v || page.error) return;
+  const fresh = new Set(page.messages.map((m) => m.id));
+  const from = page.messages.length >= limit ? page.messages[0].ts : -Infinity;
+  for (const m of [...v.messages]) {
+    if (m.ts >= from && !fresh.has(m.id)) upsert(v, { ...m, deleted: true, text: '', files: [] });
+  }
+  for (const m of page.messages) upsert(v, m);
+  render();
+}
+
 /** Scrolls the list: 'up'/'down' by a step, 'top'/'bottom' to an end. */
 export function scrollMessages(where) {
   const step = scroller.clientHeight * 0.4;
@@ -624,6 +674,12 @@ list.addEventListener('click', (event) => {
     case 'jump':
       jumpTo(target.dataset.parent);
       break;
+    case 'view-image':
+      // Ctrl/Cmd/Shift-click and the middle button keep their usual meaning (a new tab).
+      if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+      event.preventDefault();
+      showImage(target.getAttribute('href'), target.dataset.name || 'Image', target);
+      break;
     default:
   }
 });
@@ -657,4 +713,149 @@ list.addEventListener('pointerup', (event) => {
     if (selected !== element) selected.classList.remove('selected');
   }
   if (element && !event.target.closest('a, button, textarea')) element.classList.toggle('selected');
+});
+
+// Visual mode: the keyboard selects one message (j/k) and acts on it (keyboard.js maps keys).
+
+const VISUAL_HELP = 'Visual mode: j/k select · o reply · c edit · d delete · e react · y copy · Esc leave';
+
+function selectable() {
+  return view.messages.filter((m) => !m.system);
+}
+
+function nodeOf(id) {
+  return view.nodes.get(`m:${id}`)?.node || null;
+}
+
+export function visualActive() {
+  return visualId !== null;
+}
+
+/** Enters visual mode on the newest message on screen; false when there is nothing to select. */
+export function startVisual() {
+  const items = selectable();
+  if (!items.length) return false;
+  const top = scroller.getBoundingClientRect();
+  let onScreen = null;
+  for (const m of items) {
+    const rect = nodeOf(m.id)?.getBoundingClientRect();
+    if (rect && rect.top < top.bottom && rect.bottom > top.top) onScreen = m.id;
+  }
+  select(onScreen || items[items.length - 1].id);
+  showHint(VISUAL_HELP);
+  return true;
+}
+
+function select(id) {
+  for (const node of list.querySelectorAll('.message.visual')) node.classList.remove('visual');
+  visualId = id;
+  const node = nodeOf(id);
+  if (!node) return;
+  node.classList.add('visual');
+  node.scrollIntoView({ block: 'nearest' });
+  node.focus({ preventScroll: true });
+}
+
+/** Leaves visual mode; false when it was not on. */
+export function endVisual({ refocus = true } = {}) {
+  if (visualId === null) return false;
+  const node = nodeOf(visualId);
+  visualId = null;
+  node?.classList.remove('visual');
+  clearTimeout(hintTimer);
+  visualHint.textContent = '';
+  visualHint.hidden = true;
+  if (refocus && node?.contains(document.activeElement)) scroller.focus({ preventScroll: true });
+  return true;
+}
+
+function showHint(text, { brief = false } = {}) {
+  clearTimeout(hintTimer);
+  visualHint.hidden = false;
+  visualHint.textContent = text;
+  if (brief) {
+    hintTimer = setTimeout(() => {
+      if (visualId !== null) visualHint.textContent = VISUAL_HELP;
+    }, 2500);
+  }
+}
+
+/** Moves the selection: 1 down, -1 up, or 'first' / 'last' of what is loaded. */
+export async function moveVisual(step) {
+  const items = selectable();
+  if (!items.length) return;
+  let index = items.findIndex((m) => m.id === visualId);
+  if (index < 0) index = items.length - 1;
+  let next = step === 'first' ? 0 : step === 'last' ? items.length - 1 : index + step;
+  if (next < 0 && view.hasMore) {
+    // Above the oldest loaded message: fetch the page before it, then step into it.
+    const v = view;
+    if (!(await loadOlder()) || view !== v || visualId === null) return;
+    const again = selectable();
+    next = again.findIndex((m) => m.id === visualId) - 1;
+    if (next >= 0) select(again[next].id);
+    return;
+  }
+  select(items[Math.max(0, Math.min(items.length - 1, next))].id);
+}
+
+/** Acts on the selected message: 'o' reply, 'c' edit, 'd' delete, 'e' react, 'y' copy. */
+export function visualAction(key) {
+  const m = view.byId.get(visualId);
+  if (!m) return;
+  const mine = m.sender === state.myName();
+  const node = nodeOf(m.id);
+  switch (key) {
+    case 'o':
+      endVisual({ refocus: false });
+      state.publish('reply', m);
+      break;
+    case 'c':
+      if (!mine) {
+        showHint('Only your own messages can be edited.', { brief: true });
+        return;
+      }
+      endVisual({ refocus: false });
+      startEdit(m.id);
+      break;
+    case 'd':
+      if (!mine) {
+        showHint('Only your own messages can be deleted.', { brief: true });
+        return;
+      }
+      endVisual();
+      deleteMessage(m);
+      break;
+    case 'e':
+      reactions.openPicker(node?.querySelector('[data-action="react"]') || node, (name) => toggleReaction(m, name));
+      break;
+    case 'y':
+      copyText(m.text).then((copied) => {
+        showHint(copied ? 'Copied the message text.' : 'Could not copy: the browser refused.', { brief: true });
+      });
+      break;
+    default:
+  }
+}
+
+async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// A click elsewhere, or typing in a field, ends visual mode.
+document.addEventListener('pointerdown', (event) => {
+  if (visualId !== null && !nodeOf(visualId)?.contains(event.target) && !event.target.closest('#reaction-picker')) {
+    endVisual({ refocus: false });
+  }
+}, true);
+document.addEventListener('focusin', (event) => {
+  const t = event.target;
+  if (visualId !== null && (t.tagName === 'TEXTAREA' || (t.tagName === 'INPUT' && t.id !== 'reaction-search'))) {
+    endVisual({ refocus: false });
+  }
 });

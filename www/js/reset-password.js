@@ -1,6 +1,6 @@
 // Owns the reset-password page: checks the link's token (GET /api/reset-password/<token>),
 // shows whose password is being reset, and sets the new one. Afterwards every session of the
-// account has ended, so the app sends the user to log in.
+// account has ended, so the user goes to the login page, which says the password was changed.
 
 import { request } from './api.js';
 import { wireAuthForm } from './auth-form.js';
@@ -35,5 +35,7 @@ watchPasswordRules(password, confirmation);
 wireAuthForm(form, {
   url,
   body: () => ({ password: password.value, confirm_password: confirmation.value }),
+  // A reset logs the account out everywhere: the login page says the new password is set.
+  next: '/login?reset=done',
 });
 start();

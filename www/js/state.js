@@ -3,15 +3,16 @@
 // URL as #c/<channel id>). Modules read it through the functions below and hear about changes
 // with `subscribe(topic, handler)`; only this module changes it. It never touches the DOM.
 //
-// Topics: 'me' (username), 'channels' (the list or an unread count changed), 'open' (channel
-// id), plus requests between modules that must not import each other: 'reply' (message),
-// 'edit-last' (), 'focus-composer' ().
+// Topics: 'me' (username), 'profile' (GET /api/me: colour, bio, upload limits), 'channels' (the
+// list or an unread count changed), 'open' (channel id), plus requests between modules that
+// must not import each other: 'reply' (message), 'edit-last' (), 'focus-composer' ().
 
 import { request, describeError } from './api.js';
 
 const listeners = new Map(); // topic -> Set of handlers
 
 let me = '';
+let profile = null; // the answer of GET /api/me
 let lists = { public: [], private: [], dms: [] };
 let current = null;
 let loaded = false;
@@ -44,6 +45,18 @@ export function setMe(username) {
   if (!username || username === me) return;
   me = username;
   publish('me', me);
+}
+
+/** What GET /api/me said (name colour, bio, upload limits…), or null before it answered. */
+export function myProfile() {
+  return profile;
+}
+
+export function setProfile(data) {
+  if (!data || typeof data.username !== 'string') return;
+  profile = data;
+  setMe(data.username);
+  publish('profile', profile);
 }
 
 /** Whether the conversation list has been loaded at least once. */

@@ -1,6 +1,8 @@
-// Owns the directory of people: a snapshot of GET /api/users taken on every `hello`, kept
-// current by `presence` and `user` events; and how a person is drawn (name colour, avatar
-// with an initials fallback, presence dot). Subscribers hear every change through `onChange`.
+// Owns the directory of people: a snapshot of GET /api/users taken on every `hello` and
+// `channels` event (an account deletion shows only as the latter), kept current by `presence`
+// and `user` events; and how a person is drawn (name colour, avatar with an initials fallback,
+// presence dot). Subscribers hear every change through `onChange`, deletions through
+// `onRemoved`.
 
 import { request } from './api.js';
 import * as socket from './socket.js';
@@ -8,6 +10,7 @@ import * as socket from './socket.js';
 const directory = new Map(); // username -> user object of /api/users
 const presence = new Map(); // username -> 'active' | 'idle' | 'hidden' | 'offline'
 const listeners = new Set();
+const removedListeners = new Set();
 let me = '';
 let generation = 0;
 
@@ -21,6 +24,12 @@ export const PRESENCE_LABELS = { active: 'online', idle: 'idle', hidden: 'away',
 export function onChange(handler) {
   listeners.add(handler);
   return () => listeners.delete(handler);
+}
+
+/** Calls `handler(usernames)` when accounts disappear from the directory (deleted). */
+export function onRemoved(handler) {
+  removedListeners.add(handler);
+  return () => removedListeners.delete(handler);
 }
 
 function changed() {
@@ -59,6 +68,11 @@ export function nameColor(name) {
   if (user && typeof user.name_color === 'string' && /^#[0-9a-f]{6}$/i.test(user.name_color)) {
     return user.name_color;
   }
+  return defaultColor(name);
+}
+
+/** The colour of someone who has not picked one: always the same for the same name. */
+export function defaultColor(name) {
   let hash = 0;
   for (const ch of String(name)) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
   return PALETTE[hash % PALETTE.length];
@@ -109,11 +123,11 @@ export function presenceDot(name) {
   return dot;
 }
 
-socket.on('hello', async (event) => {
+/** Takes a fresh snapshot of GET /api/users; tells `onRemoved` listeners who is gone. */
+async function loadDirectory() {
   generation += 1;
-  const thisHello = generation;
-  me = typeof event.user === 'string' ? event.user : me;
-  // States heard from events after this hello are newer than the snapshot below.
+  const thisLoad = generation;
+  // States heard from events after this request are newer than the snapshot below.
   const heard = new Set();
   const stopListening = socket.on('presence', (e) => heard.add(e.user));
   let result;
@@ -124,17 +138,37 @@ socket.on('hello', async (event) => {
     return; // Presence events still keep the directory current.
   }
   stopListening();
-  if (thisHello !== generation || !result.ok || !Array.isArray(result.data)) return;
+  if (thisLoad !== generation || !result.ok || !Array.isArray(result.data)) return;
+  const before = new Set(directory.keys());
   directory.clear();
   for (const user of result.data) {
     if (!user || typeof user.username !== 'string') continue;
     directory.set(user.username, user);
+    before.delete(user.username);
     if (!heard.has(user.username)) {
       presence.set(user.username, typeof user.presence === 'string' ? user.presence : 'offline');
     }
   }
+  for (const name of before) presence.delete(name);
   changed();
+  if (before.size) {
+    for (const handler of [...removedListeners]) {
+      try {
+        handler([...before]);
+      } catch (err) {
+        console.error(err);
+      }
+    }
+  }
+}
+
+socket.on('hello', (event) => {
+  me = typeof event.user === 'string' ? event.user : me;
+  loadDirectory();
 });
+
+// The sidebar changed: perhaps because an account was deleted, which no other event tells.
+socket.on('channels', () => loadDirectory());
 
 socket.on('presence', (event) => {
   if (typeof event.user !== 'string') return;

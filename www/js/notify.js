@@ -1,0 +1,179 @@
+// Owns telling the user about new messages while MiniMost is in the background: desktop
+// notifications (after the browser's permission, asked from Settings) and a short chime
+// synthesised with Web Audio (no sound files). Both can be turned off; the choices are kept in
+// this browser's localStorage. Clicking a notification opens its message.
+
+import * as socket from './socket.js';
+import * as state from './state.js';
+import * as messages from './messages.js';
+import { plainText } from './markdown.js';
+
+const NOTIFY_KEY = 'minimost.notifications';
+const SOUND_KEY = 'minimost.sound';
+const SOUND_GAP_MS = 1500; // a burst of messages chimes once
+const BODY_CHARS = 140;
+
+let audio = null;
+let lastSoundAt = 0;
+
+function stored(key, fallback) {
+  try {
+    const value = localStorage.getItem(key);
+    return value === null ? fallback : value === 'on';
+  } catch {
+    return fallback;
+  }
+}
+
+function store(key, on) {
+  try {
+    localStorage.setItem(key, on ? 'on' : 'off');
+  } catch {
+    // Private browsing may refuse storage; the choice lasts for this page only.
+  }
+}
+
+export function notificationsSupported() {
+  return 'Notification' in window;
+}
+
+/** 'granted' | 'denied' | 'default' | 'unsupported' */
+export function permission() {
+  return notificationsSupported() ? Notification.permission : 'unsupported';
+}
+
+/** Whether desktop notifications are wanted and allowed. */
+export function notificationsOn() {
+  return stored(NOTIFY_KEY, false) && permission() === 'granted';
+}
+
+/**
+ * Turns desktop notifications on (asking the browser's permission first) or off. Resolves to
+ * whether they are on afterwards.
+ */
+export async function setNotifications(on) {
+  if (!on || !notificationsSupported()) {
+    store(NOTIFY_KEY, false);
+    return false;
+  }
+  let answer = Notification.permission;
+  if (answer === 'default') {
+    try {
+      answer = await Notification.requestPermission();
+    } catch {
+      answer = 'denied';
+    }
+  }
+  store(NOTIFY_KEY, answer === 'granted');
+  return answer === 'granted';
+}
+
+/** Whether the chime plays (on unless the user muted it). */
+export function soundOn() {
+  return stored(SOUND_KEY, true);
+}
+
+export function setSound(on) {
+  store(SOUND_KEY, on);
+  if (on) unlockAudio();
+}
+
+// Browsers start audio only after the user has interacted with the page: make the context on
+// the first click or key, so a message arriving later can chime.
+function unlockAudio() {
+  if (!window.AudioContext) return;
+  try {
+    audio ||= new AudioContext();
+    if (audio.state === 'suspended') audio.resume().catch(() => {});
+  } catch {
+    audio = null;
+  }
+}
+
+/** Plays the chime (once the page may make sound at all). */
+export function playSound() {
+  if (!audio) return;
+  if (audio.state === 'suspended') audio.resume().then(chime, () => {});
+  else if (audio.state === 'running') chime();
+}
+
+/** Two short sine tones, a fifth apart, fading in and out so they do not click. */
+function chime() {
+  const start = audio.currentTime + 0.01;
+  for (const [offset, frequency] of [[0, 880], [0.11, 1318.5]]) {
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    tone.type = 'sine';
+    tone.frequency.value = frequency;
+    const t = start + offset;
+    gain.gain.setValueAtTime(0.0001, t);
+    gain.gain.exponentialRampToValueAtTime(0.18, t + 0.015);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.22);
+    tone.connect(gain).connect(audio.destination);
+    tone.start(t);
+    tone.stop(t + 0.25);
+  }
+}
+
+function inBackground() {
+  return document.visibilityState !== 'visible' || !document.hasFocus();
+}
+
+function title(m) {
+  const kind = state.kindOf(m.channel);
+  if (kind === 'dm') return m.sender;
+  return `${m.sender} in ${kind === 'public' ? '#' : ''}${state.conversationName(m.channel)}`;
+}
+
+function body(m) {
+  const text = plainText(m.text) || (m.files?.length ? `📎 ${m.files.map((f) => f.original).join(', ')}` : '');
+  return text.length > BODY_CHARS ? `${text.slice(0, BODY_CHARS)}…` : text;
+}
+
+function openMessage(channel, id) {
+  window.focus();
+  messages.showMessage(channel, id);
+}
+
+async function showNotification(m) {
+  const options = { body: body(m), tag: m.channel, icon: '/icons/icon-192.png', data: { channel: m.channel, id: m.id } };
+  try {
+    const notification = new Notification(title(m), options);
+    notification.addEventListener('click', () => {
+      openMessage(m.channel, m.id);
+      notification.close();
+    });
+  } catch {
+    // Phones allow notifications only through the service worker (see sw.js for the click).
+    try {
+      const registration = await navigator.serviceWorker?.getRegistration();
+      await registration?.showNotification(title(m), options);
+    } catch {
+      // Nothing more to try: the unread badge still tells.
+    }
+  }
+}
+
+socket.on('message', (event) => {
+  const m = event.message;
+  if (!m || typeof m.channel !== 'string' || m.deleted || m.sender === state.myName()) return;
+  if (!inBackground()) return;
+  if (soundOn() && Date.now() - lastSoundAt > SOUND_GAP_MS) {
+    lastSoundAt = Date.now();
+    playSound();
+  }
+  if (notificationsOn()) showNotification(m);
+});
+
+// The service worker relays clicks on the notifications it showed.
+navigator.serviceWorker?.addEventListener('message', (event) => {
+  const data = event.data;
+  if (data && data.type === 'open-message' && typeof data.channel === 'string') openMessage(data.channel, data.id);
+});
+navigator.serviceWorker?.startMessages();
+
+for (const type of ['pointerdown', 'keydown']) {
+  window.addEventListener(type, () => {
+    if (soundOn()) unlockAudio();
+  }, { capture: true, passive: true });
+}
