@@ -149,7 +149,7 @@ pub enum Change {
 }
 
 impl Change {
-    fn apply(&self, conn: &Connection, recipient: &str) -> rusqlite::Result<()> {
+    fn apply(&self, conn: &Connection, recipient: &str, replaying: bool) -> rusqlite::Result<()> {
         match self {
             Change::Insert {
                 channel,
@@ -173,6 +173,7 @@ impl Change {
                             mentions: row.mentions.as_deref(),
                             metadata: row.metadata.as_deref(),
                         },
+                        replaying,
                     )?;
                 }
                 Ok(())
@@ -361,7 +362,7 @@ fn apply_to(
                     }
                 }
             }
-            change.apply(conn, recipient)?;
+            change.apply(conn, recipient, false)?;
         }
         Ok(sidebar_changed)
     })();
@@ -532,7 +533,7 @@ pub fn repair(ctx: &Ctx) -> anyhow::Result<usize> {
                     if let Some(conn) =
                         db::open_existing(&db::user::path(&ctx.data_dir, &user), Kind::User)?
                     {
-                        fanout.change.apply(&conn, recipient)?;
+                        fanout.change.apply(&conn, recipient, true)?;
                     }
                 }
             }

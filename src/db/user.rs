@@ -130,16 +130,21 @@ pub struct NewRow<'a> {
     pub metadata: Option<&'a str>,
 }
 
-/// Inserts a row unless this copy already has it (same channel, ts and file), so replaying
-/// an interrupted fan-out is harmless. Returns whether a row was inserted.
-pub fn insert_row(conn: &Connection, row: &NewRow) -> Result<bool> {
-    let mut stmt = conn.prepare_cached(
+/// Inserts a row. When `replaying` an interrupted fan-out, only if this copy does not have it
+/// yet (same channel, ts and file), so a replay is harmless. Returns whether a row was inserted.
+pub fn insert_row(conn: &Connection, row: &NewRow, replaying: bool) -> Result<bool> {
+    let mut stmt = conn.prepare_cached(if replaying {
         "INSERT INTO messages(channel, sender, content, content_type, filename, ts, read,
                               reply_to_id, mentions, metadata)
          SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
          WHERE NOT EXISTS (SELECT 1 FROM messages WHERE channel = ?1 AND ts = ?6
-                           AND filename IS ?5)",
-    )?;
+                           AND filename IS ?5)"
+    } else {
+        // The hot path: a plain insert needs neither the lookup nor a statement journal.
+        "INSERT INTO messages(channel, sender, content, content_type, filename, ts, read,
+                              reply_to_id, mentions, metadata)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    })?;
     let n = stmt.execute(params![
         row.channel,
         row.sender,
