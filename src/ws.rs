@@ -141,7 +141,8 @@ fn run(ctx: &Ctx, conn: Conn, client: &Client) -> io::Result<()> {
     let config = WebSocketConfig {
         max_message_size: Some(MAX_CLIENT_MESSAGE),
         max_frame_size: Some(MAX_CLIENT_MESSAGE),
-        write_buffer_size: 0,
+        // Frames of one batch collect here and leave in one TLS write at the flush.
+        write_buffer_size: 64 * 1024,
         ..WebSocketConfig::default()
     };
     let mut ws = WebSocket::from_partially_read(stream, buffered, Role::Server, Some(config));
