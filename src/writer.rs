@@ -8,7 +8,10 @@
 //! `presence.db.fanout_journal`; it is removed once every copy is committed. A fan-out
 //! interrupted by a crash or a failing database is completed from the journal at the next
 //! start (roll-forward), so every recipient ends up with the message or — if it never got
-//! journalled — none does. Events go out only after the copies are committed.
+//! journalled — none does. A new message is announced as soon as it is journalled (it is then
+//! certain to reach every copy) and acknowledged once every copy is committed; anything that
+//! depends on a reader's copy existing (marking read) runs on this thread too, so it comes
+//! after the commit.
 
 use crate::channels::ChannelId;
 use crate::ctx::Ctx;
@@ -694,9 +697,17 @@ impl<'c> Writer<'c> {
                 }
             }
         }
-        let outcomes = self.fan_out(&fanouts);
-        for ((fanout, reply), outcome) in fanouts.iter().zip(replies).zip(outcomes) {
-            let _ = reply.send(outcome.map(|()| self.announce_insert(fanout)));
+        // Announced as soon as they are journalled (certain to reach every copy, at the latest
+        // after a restart); acknowledged once every copy is committed.
+        let (outcomes, messages) = self.fan_out(&fanouts, |w| {
+            fanouts
+                .iter()
+                .map(|f| w.announce_insert(f))
+                .collect::<Vec<_>>()
+        });
+        let messages = messages.unwrap_or_default();
+        for ((reply, outcome), message) in replies.into_iter().zip(outcomes).zip(messages) {
+            let _ = reply.send(outcome.map(|()| message));
         }
     }
 
@@ -805,23 +816,32 @@ impl<'c> Writer<'c> {
             rows,
         };
         let fanout = Fanout { change, recipients };
-        self.fan_out(std::slice::from_ref(&fanout)).remove(0)?;
-        Ok(self.announce_insert(&fanout))
+        let (mut outcomes, message) = self.fan_out(std::slice::from_ref(&fanout), |w| {
+            w.announce_insert(&fanout)
+        });
+        outcomes.remove(0)?;
+        message.ok_or_else(|| HttpError::Internal(anyhow::anyhow!("the notice was not recorded")))
     }
 
     /// Journals, applies and commits `fanouts` (one transaction per recipient database) and
     /// reports, for each, whether every copy is committed.
-    pub fn fan_out(&mut self, fanouts: &[Fanout]) -> Vec<Result<(), HttpError>> {
+    pub fn fan_out<T>(
+        &mut self,
+        fanouts: &[Fanout],
+        journalled: impl FnOnce(&Self) -> T,
+    ) -> (Vec<Result<(), HttpError>>, Option<T>) {
         let journal_ids = match self.journal(fanouts) {
             Ok(ids) => ids,
             Err(e) => {
                 let message = format!("cannot record the change: {e:#}");
-                return fanouts
+                let failed = fanouts
                     .iter()
                     .map(|_| Err(HttpError::Internal(anyhow::anyhow!(message.clone()))))
                     .collect();
+                return (failed, None);
             }
         };
+        let announced = journalled(self);
         let mut by_recipient: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, fanout) in fanouts.iter().enumerate() {
             for recipient in &fanout.recipients {
@@ -859,10 +879,11 @@ impl<'c> Writer<'c> {
                 .hub
                 .send_to(sidebar_changed.iter().map(String::as_str), &frame);
         }
-        failed
+        let outcomes = failed
             .into_iter()
             .map(|f| f.map_or(Ok(()), |m| Err(HttpError::Internal(anyhow::anyhow!(m)))))
-            .collect()
+            .collect();
+        (outcomes, Some(announced))
     }
 
     /// Applies every recipient's share of `fanouts`, one transaction per database. Large
@@ -1011,7 +1032,9 @@ impl<'c> Writer<'c> {
         debug_assert_eq!(change.channel(), channel.to_string());
         let recipients = self.recipients(channel)?;
         let fanout = Fanout { change, recipients };
-        self.fan_out(std::slice::from_ref(&fanout)).remove(0)?;
+        self.fan_out(std::slice::from_ref(&fanout), |_| ())
+            .0
+            .remove(0)?;
         let (channel_text, ts) = match &fanout.change {
             Change::Insert { channel, ts, .. }
             | Change::Edit { channel, ts, .. }

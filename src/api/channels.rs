@@ -107,7 +107,14 @@ pub fn post_hide_dm(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Respo
 pub fn post_read(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Response, HttpError> {
     let user = require_user(ctx, req)?;
     let channel = open_channel(ctx, &user, channel)?.to_string();
-    let newly_read = db::user::mark_read(&*own_db(ctx, &user)?, &channel, user.name.as_str())?;
+    // On the writer, so it comes after every copy announced to this reader is committed.
+    let (reader, read_channel) = (user.name.clone(), channel.clone());
+    let newly_read = ctx.store.run(move |w| {
+        let conn = w
+            .database(reader.as_str())?
+            .ok_or_else(|| HttpError::Internal(anyhow::anyhow!("users/{reader}.db is missing")))?;
+        Ok(db::user::mark_read(conn, &read_channel, reader.as_str())?)
+    })?;
     if newly_read.is_empty() {
         return Ok(Response::no_content());
     }
