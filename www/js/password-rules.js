@@ -12,6 +12,36 @@ export const PASSWORD_RULES = {
   match: (password, confirmation) => confirmation.length > 0 && password === confirmation,
 };
 
+const LABELS = [
+  ['length', 'At least 8 characters'],
+  ['digit', 'At least one digit'],
+  ['upper', 'At least one uppercase letter'],
+  ['special', 'At least one special character: ', SPECIAL_CHARACTERS],
+  ['match', 'Matches the confirmation'],
+];
+
+/** Fills an empty `<ul class="rules">` with one `<li data-rule>` per password rule. */
+export function fillRuleList(list) {
+  if (list.querySelector('li')) return;
+  for (const [rule, label, code] of LABELS) {
+    const item = document.createElement('li');
+    item.dataset.rule = rule;
+    item.setAttribute('aria-atomic', 'true');
+    const text = document.createElement('span');
+    text.textContent = label;
+    if (code) {
+      const chars = document.createElement('code');
+      chars.textContent = code;
+      text.append(chars);
+    }
+    const state = document.createElement('span');
+    state.className = 'visually-hidden rule-state';
+    state.textContent = 'not met';
+    item.append(text, state);
+    list.append(item);
+  }
+}
+
 /** Marks each `<li data-rule>` in `list` met or unmet; only real changes touch the DOM. */
 export function showRules(list, rules, ...values) {
   for (const item of list.querySelectorAll('li[data-rule]')) {
@@ -26,7 +56,9 @@ export function showRules(list, rules, ...values) {
 
 /** Keeps `#rules` in step with the `password` and `confirmation` inputs. */
 export function watchPasswordRules(password, confirmation) {
-  const check = () => showRules(document.getElementById('rules'), PASSWORD_RULES, password.value, confirmation.value);
+  const list = document.getElementById('rules');
+  fillRuleList(list);
+  const check = () => showRules(list, PASSWORD_RULES, password.value, confirmation.value);
   password.addEventListener('input', check);
   confirmation.addEventListener('input', check);
   // The browser may restore or autofill values before this module runs.

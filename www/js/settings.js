@@ -9,7 +9,7 @@ import * as users from './users.js';
 import * as socket from './socket.js';
 import * as notify from './notify.js';
 import { openDialog, confirmAction } from './dialogs.js';
-import { PASSWORD_RULES, showRules } from './password-rules.js';
+import { PASSWORD_RULES, fillRuleList, showRules } from './password-rules.js';
 
 const AVATAR_SIZE = 128;
 const BIO_MAX = 160;
@@ -42,6 +42,7 @@ const currentPassword = document.getElementById('current-password');
 const newPassword = document.getElementById('new-password');
 const confirmPassword = document.getElementById('confirm-new-password');
 const passwordRules = document.getElementById('settings-rules');
+fillRuleList(passwordRules);
 const passwordError = document.getElementById('password-error');
 const passwordStatus = document.getElementById('password-status');
 
