@@ -15,7 +15,10 @@ use std::time::Duration;
 
 pub struct Ctx {
     pub data_dir: PathBuf,
+    /// settings.json as it was at startup (most keys are read then).
     pub settings: Settings,
+    /// The keys read while running (lockout, session expiry), following the file.
+    pub live_settings: crate::config::LiveSettings,
     /// Whether this server terminates TLS itself (false under `--no-tls`).
     pub tls: bool,
     pub auth_db: Pool,
@@ -58,8 +61,11 @@ impl Ctx {
     pub fn new(parts: CtxParts) -> Ctx {
         let hashers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let user_dbs = UserDbs::new(parts.data_dir.join("users"));
+        let live_settings =
+            crate::config::LiveSettings::new(&parts.data_dir, parts.settings.clone());
         Ctx {
             user_dbs,
+            live_settings,
             limiter: RateLimiter::new(parts.settings.login_rate, parts.settings.signup_rate),
             data_dir: parts.data_dir,
             settings: parts.settings,

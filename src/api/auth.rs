@@ -36,7 +36,7 @@ pub fn require_user(ctx: &Ctx, req: &Request) -> Result<AuthUser, HttpError> {
     let conn = ctx.auth_db.get()?;
     let row = db::auth::session(&conn, &session_id)?.ok_or(HttpError::Unauthorized)?;
     let now = crate::util::now();
-    if now - row.last_seen_ts > f64::from(ctx.settings.session_idle_days) * 86_400.0 {
+    if now - row.last_seen_ts > f64::from(ctx.live_settings.get().session_idle_days) * 86_400.0 {
         db::auth::delete_session(&conn, &session_id)?;
         return Err(HttpError::Unauthorized);
     }
@@ -109,9 +109,10 @@ pub fn post_login(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         } else {
             failures + 1
         };
-        let max = ctx.settings.max_login_attempts;
+        let settings = ctx.live_settings.get();
+        let max = settings.max_login_attempts;
         let lock = (max > 0 && failures >= max)
-            .then(|| now + f64::from(ctx.settings.lockout_duration_minutes) * 60.0);
+            .then(|| now + f64::from(settings.lockout_duration_minutes) * 60.0);
         db::auth::set_login_failures(
             &conn,
             &account.username,
@@ -226,7 +227,7 @@ fn start_session(ctx: &Ctx, req: &Request, username: &str) -> Result<String, Htt
             ip: &req.peer.to_string(),
         },
     )?;
-    let max_age = u64::from(ctx.settings.session_idle_days) * 86_400;
+    let max_age = u64::from(ctx.live_settings.get().session_idle_days) * 86_400;
     Ok(sessions::set_cookie(
         &value,
         secure_cookie(ctx, req),

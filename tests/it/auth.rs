@@ -389,3 +389,37 @@ fn hashes_from_the_python_original_log_in_and_are_upgraded() {
         "the new hash verifies"
     );
 }
+
+#[test]
+fn lockout_and_idle_expiry_follow_settings_json_without_a_restart() {
+    let server = Server::start();
+    server.signup("alice");
+    let mut bob = server.signup("bob");
+    let path = server.data_dir().join("settings.json");
+    let settings = std::fs::read_to_string(&path).unwrap();
+    let edited = settings
+        .replace("\"max_login_attempts\": 5", "\"max_login_attempts\": 2")
+        .replace("\"session_idle_days\": 14", "\"session_idle_days\": 1");
+    assert_ne!(edited, settings);
+    std::fs::write(&path, edited).unwrap();
+    let mut client = server.client();
+    for _ in 0..2 {
+        assert_eq!(client.login("alice", "Wrong123!").status, 401);
+    }
+    assert_eq!(
+        client.login("alice", PASSWORD).status,
+        423,
+        "the new limit applies at once"
+    );
+    let auth = rusqlite::Connection::open(server.data_dir().join("auth.db")).unwrap();
+    auth.execute(
+        "UPDATE sessions SET last_seen_ts = last_seen_ts - 2 * 86400 WHERE username = 'bob'",
+        [],
+    )
+    .unwrap();
+    assert_eq!(
+        bob.get("/api/me").status,
+        401,
+        "so does the new idle expiry"
+    );
+}
