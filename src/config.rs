@@ -263,6 +263,42 @@ fn parse_rate_limits(value: &Json, settings: &mut Settings, warn: &mut dyn FnMut
     true
 }
 
+/// The keys SPEC §2 says are read while running (login lockout at each login, session idle
+/// expiry at each request): settings.json is re-parsed when its modification time changes. A
+/// file that stops parsing keeps the last good values (with one warning).
+pub struct LiveSettings {
+    path: PathBuf,
+    current: std::sync::Mutex<(Option<std::time::SystemTime>, std::sync::Arc<Settings>)>,
+}
+
+impl LiveSettings {
+    pub fn new(data_dir: &Path, initial: Settings) -> LiveSettings {
+        let path = data_dir.join(SETTINGS_FILE);
+        let modified = fs::metadata(&path).and_then(|m| m.modified()).ok();
+        LiveSettings {
+            path,
+            current: std::sync::Mutex::new((modified, std::sync::Arc::new(initial))),
+        }
+    }
+
+    /// The settings as the file says now.
+    pub fn get(&self) -> std::sync::Arc<Settings> {
+        let modified = fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if modified != current.0 {
+            current.0 = modified;
+            let parsed = fs::read_to_string(&self.path)
+                .map_err(anyhow::Error::from)
+                .and_then(|text| parse_settings(&text, &mut |w| eprintln!("warning: {w}")));
+            match parsed {
+                Ok(settings) => current.1 = std::sync::Arc::new(settings),
+                Err(e) => eprintln!("warning: settings.json: {e:#}; keeping the previous settings"),
+            }
+        }
+        current.1.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,41 +356,5 @@ mod tests {
     fn syntax_errors_name_the_line() {
         let err = parse_settings("{\n\"channels\": [\"a\",]\n,,}", &mut |_| {}).unwrap_err();
         assert!(format!("{err:#}").contains("line 3"), "{err:#}");
-    }
-}
-
-/// The keys SPEC §2 says are read while running (login lockout at each login, session idle
-/// expiry at each request): settings.json is re-parsed when its modification time changes. A
-/// file that stops parsing keeps the last good values (with one warning).
-pub struct LiveSettings {
-    path: PathBuf,
-    current: std::sync::Mutex<(Option<std::time::SystemTime>, std::sync::Arc<Settings>)>,
-}
-
-impl LiveSettings {
-    pub fn new(data_dir: &Path, initial: Settings) -> LiveSettings {
-        let path = data_dir.join(SETTINGS_FILE);
-        let modified = fs::metadata(&path).and_then(|m| m.modified()).ok();
-        LiveSettings {
-            path,
-            current: std::sync::Mutex::new((modified, std::sync::Arc::new(initial))),
-        }
-    }
-
-    /// The settings as the file says now.
-    pub fn get(&self) -> std::sync::Arc<Settings> {
-        let modified = fs::metadata(&self.path).and_then(|m| m.modified()).ok();
-        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        if modified != current.0 {
-            current.0 = modified;
-            let parsed = fs::read_to_string(&self.path)
-                .map_err(anyhow::Error::from)
-                .and_then(|text| parse_settings(&text, &mut |w| eprintln!("warning: {w}")));
-            match parsed {
-                Ok(settings) => current.1 = std::sync::Arc::new(settings),
-                Err(e) => eprintln!("warning: settings.json: {e:#}; keeping the previous settings"),
-            }
-        }
-        current.1.clone()
     }
 }
