@@ -308,6 +308,16 @@ fn open_chat(browser: &Browser, server: &Server, name: &str) {
     });
 }
 
+/// Alice and Bob, signed up, each in a browser of their own with the chat open.
+fn alice_and_bob(server: &Server) -> (Browser, Browser) {
+    server.signup("alice");
+    server.signup("bob");
+    let (alice, bob) = (Browser::start(), Browser::start());
+    open_chat(&alice, server, "alice");
+    open_chat(&bob, server, "bob");
+    (alice, bob)
+}
+
 fn strings(value: Json) -> Vec<String> {
     match value {
         Json::Arr(items) => items
@@ -372,12 +382,7 @@ fn two_people_chat_live_with_replies_reactions_edits_and_deletes() {
         return;
     }
     let server = Server::start();
-    server.signup("alice");
-    server.signup("bob");
-    let alice = Browser::start();
-    let bob = Browser::start();
-    open_chat(&alice, &server, "alice");
-    open_chat(&bob, &server, "bob");
+    let (alice, bob) = alice_and_bob(&server);
 
     // Live both ways, Markdown rendered as elements, never as HTML.
     send(&alice, "Hello **bob** <b>hi</b>");
@@ -502,12 +507,7 @@ fn private_channels_and_direct_messages_appear_live_in_the_other_sidebar() {
         return;
     }
     let server = Server::start();
-    server.signup("alice");
-    server.signup("bob");
-    let alice = Browser::start();
-    let bob = Browser::start();
-    open_chat(&alice, &server, "alice");
-    open_chat(&bob, &server, "bob");
+    let (alice, bob) = alice_and_bob(&server);
 
     // Alice creates a private channel with bob, picking him from the autocomplete.
     alice.click("#new-private-channel");
