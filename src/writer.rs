@@ -705,8 +705,10 @@ impl<'c> Writer<'c> {
                 .map(|f| w.announce_insert(f))
                 .collect::<Vec<_>>()
         });
-        let messages = messages.unwrap_or_default();
-        for ((reply, outcome), message) in replies.into_iter().zip(outcomes).zip(messages) {
+        // Without a journal there are no messages, and every outcome is the journal's error.
+        let mut messages = messages.unwrap_or_default().into_iter();
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            let message = messages.next().unwrap_or(Json::Null);
             let _ = reply.send(outcome.map(|()| message));
         }
     }
