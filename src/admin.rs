@@ -267,6 +267,7 @@ fn explain_io(e: anyhow::Error, dest: &Path) -> anyhow::Error {
 
 fn copy_data_dir(data_dir: &Path, dest: &Path) -> anyhow::Result<()> {
     let start = Instant::now();
+    // SAFETY: isatty only inspects a file descriptor number.
     let terminal = unsafe { libc::isatty(2) } == 1;
     let progress = |text: String| {
         if terminal {

@@ -276,6 +276,18 @@ impl Hub {
         }
     }
 
+    /// Queues `frame` for every connected socket except those of `user`.
+    pub fn broadcast_except(&self, user: &str, frame: &Arc<str>) {
+        let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        for client in users
+            .iter()
+            .filter(|(u, _)| *u != user)
+            .flat_map(|(_, e)| &e.clients)
+        {
+            client.push(frame.clone());
+        }
+    }
+
     /// Ends the sockets of one session (or of every session of `user` when `session_id` is
     /// `None`), after telling them `session_revoked`.
     pub fn revoke(&self, user: &str, session_id: Option<&str>) {

@@ -150,17 +150,23 @@ pub fn post_read(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Response
 pub fn get_receipts(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Response, HttpError> {
     let user = require_user(ctx, req)?;
     let channel = open_channel(ctx, &user, channel)?.to_string();
-    let mine = db::user::sent_ts(&*own_db(ctx, &user)?, &channel, user.name.as_str())?;
+    let mine: std::collections::HashSet<u64> =
+        db::user::sent_ts(&*own_db(ctx, &user)?, &channel, user.name.as_str())?
+            .into_iter()
+            .map(f64::to_bits)
+            .collect();
     let mut by_message: Vec<(String, Json)> = Vec::new();
+    // Receipts come ordered by message, so each message's readers are consecutive.
+    let mut last_ts = None;
     for (ts, reader) in db::presence::receipts(&*ctx.presence_db.get()?, &channel)? {
-        if !mine.contains(&ts) {
+        if !mine.contains(&ts.to_bits()) {
             continue;
         }
-        let id = messages::id_of(ts);
-        match by_message.iter_mut().find(|(k, _)| *k == id) {
-            Some((_, Json::Arr(readers))) => readers.push(Json::Str(reader)),
-            _ => by_message.push((id, Json::Arr(vec![Json::Str(reader)]))),
+        match by_message.last_mut() {
+            Some((_, Json::Arr(readers))) if last_ts == Some(ts) => readers.push(Json::Str(reader)),
+            _ => by_message.push((messages::id_of(ts), Json::Arr(vec![Json::Str(reader)]))),
         }
+        last_ts = Some(ts);
     }
     Ok(Response::json(200, &Json::Obj(by_message)))
 }
@@ -182,24 +188,28 @@ pub fn announce_typing(ctx: &Ctx, user: &AuthUser, channel: &str) -> Result<(), 
         &channel.to_string(),
         crate::util::now() as i64,
     )?;
-    let readers = match &channel {
-        ChannelId::Public(_) => db::auth::usernames(&*ctx.auth_db.get()?)?,
-        ChannelId::Private(id) => db::presence::private_members(&presence, *id)?,
-        ChannelId::Dm(users) => users.clone(),
-    };
     let event = Json::obj([
         ("type", "typing".into()),
         ("channel", Json::str(channel.to_string())),
         ("user", user.name.as_str().into()),
     ]);
     let frame: Arc<str> = Arc::from(event.to_json_string());
-    ctx.hub.send_to(
-        readers
-            .iter()
-            .map(String::as_str)
-            .filter(|u| *u != user.name.as_str()),
-        &frame,
-    );
+    let me = user.name.as_str();
+    match &channel {
+        // Everyone can read a public channel: tell every connected user, no query needed.
+        ChannelId::Public(_) => ctx.hub.broadcast_except(me, &frame),
+        ChannelId::Private(id) => {
+            let members = db::presence::private_members(&presence, *id)?;
+            ctx.hub.send_to(
+                members.iter().map(String::as_str).filter(|u| *u != me),
+                &frame,
+            );
+        }
+        ChannelId::Dm(users) => ctx.hub.send_to(
+            users.iter().map(String::as_str).filter(|u| *u != me),
+            &frame,
+        ),
+    }
     Ok(())
 }
 

@@ -430,6 +430,10 @@ fn receipts_and_typing_reach_only_the_right_people() {
     );
     carol_ws.expect_no_event("typing", Duration::from_millis(200));
     carol_ws.expect_no_event("receipts", Duration::from_millis(100));
+    // In a public channel everyone else hears it.
+    assert_eq!(bob.post("/api/channels/general/typing", &Json::Null).status, 204);
+    let typing = carol_ws.expect_event("typing");
+    assert_eq!((s(&typing, "channel"), s(&typing, "user")), ("general", "bob"));
 }
 
 #[test]

@@ -68,8 +68,6 @@ fn presence_follows_what_the_client_reports() {
             break;
         }
     }
-    let users = alice.server.client();
-    drop(users);
     bob_ws.send(&Json::obj([("type", "ping".into())]));
     bob_ws.expect_event("pong");
 }
