@@ -9,9 +9,11 @@
 //! interrupted by a crash or a failing database is completed from the journal at the next
 //! start (roll-forward), so every recipient ends up with the message or — if it never got
 //! journalled — none does. A new message is announced as soon as it is journalled (it is then
-//! certain to reach every copy) and acknowledged once every copy is committed; anything that
-//! depends on a reader's copy existing (marking read) runs on this thread too, so it comes
-//! after the commit.
+//! certain to reach every copy) and acknowledged once the sender's own copy is committed; the
+//! other copies are committed in the same turn of the writer, before any later job, and a
+//! reader of a database whose copy is still being written waits for it (`UserDbs::hold`).
+//! Anything that depends on a reader's copy existing (marking read) runs on this thread too, so
+//! it comes after the commit.
 
 use crate::channels::ChannelId;
 use crate::ctx::Ctx;
@@ -381,6 +383,23 @@ fn apply_to(
     }
 }
 
+/// For each recipient database, the indexes of the fan-outs it receives.
+type ByRecipient<'f> = HashMap<&'f str, Vec<usize>>;
+
+/// For each fan-out, whether it succeeded.
+type Outcomes = Vec<Result<(), HttpError>>;
+
+/// Each fan-out's outcome from the failures recorded for it.
+fn outcomes(failed: &[Option<String>]) -> Outcomes {
+    failed
+        .iter()
+        .map(|f| {
+            f.clone()
+                .map_or(Ok(()), |m| Err(HttpError::Internal(anyhow::anyhow!(m))))
+        })
+        .collect()
+}
+
 /// A change and who receives it.
 pub struct Fanout {
     pub change: Change,
@@ -388,6 +407,14 @@ pub struct Fanout {
 }
 
 impl Fanout {
+    /// Who sent it, for a new message.
+    fn sender(&self) -> Option<&str> {
+        match &self.change {
+            Change::Insert { sender, .. } => Some(sender),
+            _ => None,
+        }
+    }
+
     fn to_json(&self) -> String {
         Json::obj([
             ("change", self.change.to_json()),
@@ -697,20 +724,45 @@ impl<'c> Writer<'c> {
                 }
             }
         }
-        // Announced as soon as they are journalled (certain to reach every copy, at the latest
-        // after a restart); acknowledged once every copy is committed.
-        let (outcomes, messages) = self.fan_out(&fanouts, |w| {
-            fanouts
-                .iter()
-                .map(|f| w.announce_insert(f))
-                .collect::<Vec<_>>()
-        });
-        // Without a journal there are no messages, and every outcome is the journal's error.
-        let mut messages = messages.unwrap_or_default().into_iter();
-        for (reply, outcome) in replies.into_iter().zip(outcomes) {
-            let message = messages.next().unwrap_or(Json::Null);
-            let _ = reply.send(outcome.map(|()| message));
+        // Journalled first (from then on certain to reach every copy, at the latest after a
+        // restart); acknowledged once the senders' own copies are committed, so a sender reads
+        // what they sent; then announced, and the other copies committed in this same turn of
+        // the writer, before any later job. Readers of a copy not yet committed wait for it
+        // (`UserDbs::hold`).
+        let (journal_ids, by_recipient) = match self.begin_fan_out(&fanouts) {
+            Ok(begun) => begun,
+            Err(failed) => {
+                for (reply, outcome) in replies.into_iter().zip(failed) {
+                    let _ = reply.send(outcome.map(|()| Json::Null));
+                }
+                return;
+            }
+        };
+        let rendered: Vec<(Json, Arc<str>)> =
+            fanouts.iter().map(|f| self.render_insert(f)).collect();
+        let (mine, others): (ByRecipient, ByRecipient) = by_recipient
+            .into_iter()
+            .partition(|(recipient, _)| fanouts.iter().any(|f| f.sender() == Some(recipient)));
+        let mut failed = vec![None; fanouts.len()];
+        let failed_senders = self.commit_round(&fanouts, mine, &mut failed);
+        for ((reply, fanout), (message, _)) in replies.into_iter().zip(&fanouts).zip(&rendered) {
+            let outcome = match fanout.sender() {
+                Some(sender) if failed_senders.iter().any(|f| f == sender) => {
+                    Err(HttpError::Internal(anyhow::anyhow!(
+                        "cannot store the message for {sender}; it will be completed when the server restarts"
+                    )))
+                }
+                _ => Ok(message.clone()),
+            };
+            let _ = reply.send(outcome);
         }
+        for (fanout, (_, event)) in fanouts.iter().zip(&rendered) {
+            self.ctx
+                .hub
+                .send_to(fanout.recipients.iter().map(String::as_str), event);
+        }
+        self.commit_round(&fanouts, others, &mut failed);
+        self.finish_fan_out(&journal_ids, &failed);
     }
 
     fn prepare_post(&mut self, post: Post) -> Result<Fanout, HttpError> {
@@ -826,35 +878,77 @@ impl<'c> Writer<'c> {
     }
 
     /// Journals, applies and commits `fanouts` (one transaction per recipient database) and
-    /// reports, for each, whether every copy is committed.
+    /// reports, for each, whether every copy is committed. `journalled` runs once they are
+    /// journalled, before the copies: it announces them.
     pub fn fan_out<T>(
         &mut self,
         fanouts: &[Fanout],
         journalled: impl FnOnce(&Self) -> T,
-    ) -> (Vec<Result<(), HttpError>>, Option<T>) {
-        let journal_ids = match self.journal(fanouts) {
-            Ok(ids) => ids,
-            Err(e) => {
-                let message = format!("cannot record the change: {e:#}");
-                let failed = fanouts
-                    .iter()
-                    .map(|_| Err(HttpError::Internal(anyhow::anyhow!(message.clone()))))
-                    .collect();
-                return (failed, None);
-            }
+    ) -> (Outcomes, Option<T>) {
+        let (journal_ids, by_recipient) = match self.begin_fan_out(fanouts) {
+            Ok(begun) => begun,
+            Err(failed) => return (failed, None),
         };
         let announced = journalled(self);
+        let mut failed = vec![None; fanouts.len()];
+        self.commit_round(fanouts, by_recipient, &mut failed);
+        self.finish_fan_out(&journal_ids, &failed);
+        (outcomes(&failed), Some(announced))
+    }
+
+    /// Journals `fanouts` and marks every recipient's database as held until its copy is
+    /// committed; returns the journal ids and, per recipient, the fan-outs they receive. On
+    /// failure nothing is written and every fan-out gets the error.
+    fn begin_fan_out<'f>(
+        &mut self,
+        fanouts: &'f [Fanout],
+    ) -> Result<(Vec<i64>, ByRecipient<'f>), Outcomes> {
+        let journal_ids = self.journal(fanouts).map_err(|e| {
+            let message = format!("cannot record the change: {e:#}");
+            fanouts
+                .iter()
+                .map(|_| Err(HttpError::Internal(anyhow::anyhow!(message.clone()))))
+                .collect::<Vec<_>>()
+        })?;
         let mut by_recipient: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, fanout) in fanouts.iter().enumerate() {
             for recipient in &fanout.recipients {
                 by_recipient.entry(recipient.as_str()).or_default().push(i);
             }
         }
-        let mut failed: Vec<Option<String>> = vec![None; fanouts.len()];
+        self.ctx.user_dbs.hold(by_recipient.keys().copied());
+        Ok((journal_ids, by_recipient))
+    }
+
+    /// Removes the journal entries of the fan-outs whose every copy is committed; the others
+    /// are completed at the next start.
+    fn finish_fan_out(&mut self, journal_ids: &[i64], failed: &[Option<String>]) {
+        let done: Vec<i64> = journal_ids
+            .iter()
+            .zip(failed)
+            .filter(|(_, f)| f.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        if let Err(e) = self.unjournal(&done) {
+            eprintln!("warning: cannot clear the fan-out journal: {e:#}");
+        }
+    }
+
+    /// Commits one round of copies, lets their readers go on and tells recipients whose
+    /// sidebar changed; records failures in `failed` (by fan-out) and returns the recipients
+    /// whose copies failed.
+    fn commit_round(
+        &mut self,
+        fanouts: &[Fanout],
+        by_recipient: HashMap<&str, Vec<usize>>,
+        failed: &mut [Option<String>],
+    ) -> Vec<String> {
         let mut sidebar_changed: Vec<String> = Vec::new();
+        let mut failed_recipients = Vec::new();
+        let round: Vec<String> = by_recipient.keys().map(|r| (*r).to_owned()).collect();
         for (recipient, indexes, outcome) in self.apply_all(fanouts, by_recipient) {
             match outcome {
-                Ok(true) => sidebar_changed.push(recipient),
+                Ok(true) => sidebar_changed.push(recipient.clone()),
                 Ok(false) => {}
                 Err(e) => {
                     eprintln!("error: cannot write to users/{recipient}.db: {e:#}");
@@ -863,29 +957,18 @@ impl<'c> Writer<'c> {
                             "cannot store the message for {recipient}; it will be completed when the server restarts"
                         ));
                     }
+                    failed_recipients.push(recipient);
                 }
             }
         }
-        let done: Vec<i64> = journal_ids
-            .iter()
-            .zip(&failed)
-            .filter(|(_, f)| f.is_none())
-            .map(|(id, _)| *id)
-            .collect();
-        if let Err(e) = self.unjournal(&done) {
-            eprintln!("warning: cannot clear the fan-out journal: {e:#}");
-        }
+        self.ctx.user_dbs.release(round.iter().map(String::as_str));
         if !sidebar_changed.is_empty() {
             let frame: Arc<str> = Arc::from(r#"{"type":"channels"}"#);
             self.ctx
                 .hub
                 .send_to(sidebar_changed.iter().map(String::as_str), &frame);
         }
-        let outcomes = failed
-            .into_iter()
-            .map(|f| f.map_or(Ok(()), |m| Err(HttpError::Internal(anyhow::anyhow!(m)))))
-            .collect();
-        (outcomes, Some(announced))
+        failed_recipients
     }
 
     /// Applies every recipient's share of `fanouts`, one transaction per database. Large
@@ -975,8 +1058,8 @@ impl<'c> Writer<'c> {
         tx.commit()
     }
 
-    /// Sends the `message` event for an insert and returns the message object.
-    fn announce_insert(&self, fanout: &Fanout) -> Json {
+    /// The message object of an insert, and its `message` event.
+    fn render_insert(&self, fanout: &Fanout) -> (Json, Arc<str>) {
         let Change::Insert {
             channel,
             ts,
@@ -985,7 +1068,7 @@ impl<'c> Writer<'c> {
             ..
         } = &fanout.change
         else {
-            unreachable!("announce_insert is only called for inserts")
+            unreachable!("render_insert is only called for inserts")
         };
         let stored: Vec<db::user::StoredRow> = rows
             .iter()
@@ -1016,10 +1099,15 @@ impl<'c> Writer<'c> {
             &self.ctx.data_dir.join("uploads"),
         );
         let event = Json::obj([("type", "message".into()), ("message", message.clone())]);
-        self.ctx.hub.send_to(
-            fanout.recipients.iter().map(String::as_str),
-            &Arc::from(event.to_json_string()),
-        );
+        (message, Arc::from(event.to_json_string()))
+    }
+
+    /// Sends the `message` event for an insert and returns the message object.
+    fn announce_insert(&self, fanout: &Fanout) -> Json {
+        let (message, event) = self.render_insert(fanout);
+        self.ctx
+            .hub
+            .send_to(fanout.recipients.iter().map(String::as_str), &event);
         message
     }
 

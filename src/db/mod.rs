@@ -204,10 +204,20 @@ impl Drop for PooledConnection<'_> {
 
 /// Idle read connections to users' databases, shared by request threads. Least recently
 /// returned connections are closed first, so memory stays bounded however many users there are.
+///
+/// It is also the read fence of fan-out: the writer holds a user's database from the moment a
+/// change for them is announced until their copy is committed, and a reader of a held database
+/// waits for that commit, so whoever heard of a message also finds it when they read.
 pub struct UserDbs {
     users_dir: PathBuf,
     idle: Mutex<std::collections::VecDeque<(String, Connection)>>,
+    held: Mutex<std::collections::HashSet<String>>,
+    released: std::sync::Condvar,
 }
+
+/// Longest a reader waits for a held database (a writer that stalls this long has failed, and
+/// the copy will be completed at the next start).
+const HELD_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Most idle user-database connections kept across all users.
 const USER_DBS_IDLE_MAX: usize = 64;
@@ -217,12 +227,42 @@ impl UserDbs {
         UserDbs {
             users_dir,
             idle: Mutex::new(std::collections::VecDeque::new()),
+            held: Mutex::new(std::collections::HashSet::new()),
+            released: std::sync::Condvar::new(),
         }
+    }
+
+    /// Marks `users`' databases as having a change announced but not yet committed.
+    pub fn hold<'u>(&self, users: impl Iterator<Item = &'u str>) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.extend(users.map(str::to_owned));
+    }
+
+    /// Lets readers of `users`' databases go on: their copies are committed (or failed).
+    pub fn release<'u>(&self, users: impl Iterator<Item = &'u str>) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        for user in users {
+            held.remove(user);
+        }
+        drop(held);
+        self.released.notify_all();
+    }
+
+    /// Waits while the writer holds `user`'s database.
+    fn wait_until_released(&self, user: &str) {
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if !held.contains(user) {
+            return;
+        }
+        let _ = self
+            .released
+            .wait_timeout_while(held, HELD_WAIT_MAX, |held| held.contains(user));
     }
 
     /// A connection to `users/<user>.db`, or `None` if that database does not exist.
     pub fn get(&self, user: &crate::names::Username) -> anyhow::Result<Option<UserConnection<'_>>> {
         let name = user.as_str();
+        self.wait_until_released(name);
         let reused = {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
             idle.iter()

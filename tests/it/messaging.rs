@@ -431,9 +431,15 @@ fn receipts_and_typing_reach_only_the_right_people() {
     carol_ws.expect_no_event("typing", Duration::from_millis(200));
     carol_ws.expect_no_event("receipts", Duration::from_millis(100));
     // In a public channel everyone else hears it.
-    assert_eq!(bob.post("/api/channels/general/typing", &Json::Null).status, 204);
+    assert_eq!(
+        bob.post("/api/channels/general/typing", &Json::Null).status,
+        204
+    );
     let typing = carol_ws.expect_event("typing");
-    assert_eq!((s(&typing, "channel"), s(&typing, "user")), ("general", "bob"));
+    assert_eq!(
+        (s(&typing, "channel"), s(&typing, "user")),
+        ("general", "bob")
+    );
 }
 
 #[test]
@@ -612,6 +618,43 @@ fn concurrent_senders_get_unique_ids_and_every_copy() {
         let copies: Vec<f64> = rows(&server, name, "general").iter().map(|r| r.4).collect();
         assert_eq!(copies, reference, "{name} has every message");
     }
+}
+
+#[test]
+fn the_sender_is_answered_before_other_copies_and_readers_wait_for_theirs() {
+    let server = Server::start();
+    let mut alice = server.signup("alice");
+    let mut bob = server.signup("bob");
+    let mut bob_ws = bob.ws();
+    // Another process holds bob's database, so his copy cannot be committed yet.
+    let blocker = user_db(&server, "bob");
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let sent = alice.say("general", "while bob's database is busy");
+    assert_eq!(s(&sent, "text"), "while bob's database is busy");
+    assert_eq!(
+        rows(&server, "alice", "general").len(),
+        1,
+        "alice's copy is committed"
+    );
+    let event = bob_ws.expect_event("message");
+    assert_eq!(
+        s(event.get("message").unwrap(), "text"),
+        "while bob's database is busy"
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(|| tx.send(bob.messages("general")).unwrap());
+        assert!(
+            rx.recv_timeout(Duration::from_millis(400)).is_err(),
+            "bob's read waits for his copy"
+        );
+        blocker.execute_batch("COMMIT").unwrap();
+        let seen = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("bob's read ends");
+        assert_eq!(seen.len(), 1, "bob reads the message he was told about");
+        assert_eq!(s(&seen[0], "text"), "while bob's database is busy");
+    });
 }
 
 #[test]

@@ -257,6 +257,12 @@ fn delivery(o: &Options, floors: Option<&floors::Floors>) -> anyhow::Result<()> 
     let members = Members::join(&server, "d", 50, None)?;
     let (count, rate) = if o.quick { (20u64, 20.0) } else { (400, 40.0) };
     let mut sender = server.client_for(&members.cookies[0])?;
+    // Not measured: the first message makes the server open every member's database.
+    anyhow::ensure!(
+        sender.post("general", "warm-up")? == 201,
+        "warm-up send failed"
+    );
+    std::thread::sleep(Duration::from_millis(300));
     let mut sent = Vec::with_capacity(count as usize);
     let mut acks = Vec::with_capacity(count as usize);
     let start = Instant::now();
