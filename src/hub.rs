@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Frames a client may have waiting before it is disconnected as too slow.
@@ -127,26 +127,43 @@ pub struct Client {
     pub session_id: String,
     queue: Mutex<VecDeque<Arc<str>>>,
     pub wake: WakeFd,
+    /// Set while a wake-up for queued frames is pending, so a burst of frames costs one.
+    woken: AtomicBool,
     state: AtomicU8,
     kick: AtomicU8,
 }
 
 impl Client {
-    /// Queues a frame; a client whose queue is full is marked too slow and woken to close.
+    /// Queues a frame and wakes the socket's thread.
     pub fn push(&self, frame: Arc<str>) {
-        {
-            let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-            if queue.len() >= QUEUE_MAX {
-                self.kick(Kick::TooSlow);
-                return;
-            }
-            queue.push_back(frame);
+        if self.enqueue(frame) {
+            self.wake_up();
         }
-        self.wake.signal();
     }
 
-    /// Takes up to `max` queued frames.
+    /// Queues a frame without waking the thread; true when it needs waking (`wake_up`). A
+    /// client whose queue is full is marked too slow and woken to close.
+    fn enqueue(&self, frame: Arc<str>) -> bool {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if queue.len() >= QUEUE_MAX {
+            drop(queue);
+            self.kick(Kick::TooSlow);
+            return false;
+        }
+        queue.push_back(frame);
+        true
+    }
+
+    /// Wakes the socket's thread unless a wake-up is already pending.
+    fn wake_up(&self) {
+        if !self.woken.swap(true, Ordering::AcqRel) {
+            self.wake.signal();
+        }
+    }
+
+    /// Takes up to `max` queued frames. Frames queued after this call wake the thread again.
     pub fn take(&self, max: usize, out: &mut Vec<Arc<str>>) {
+        self.woken.store(false, Ordering::Release);
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         let n = queue.len().min(max);
         out.extend(queue.drain(..n));
@@ -193,6 +210,7 @@ impl Hub {
             session_id: session_id.to_owned(),
             queue: Mutex::new(VecDeque::new()),
             wake: WakeFd::new()?,
+            woken: AtomicBool::new(false),
             state: AtomicU8::new(Presence::Active as u8),
             kick: AtomicU8::new(Kick::None as u8),
         });
@@ -258,13 +276,30 @@ impl Hub {
 
     /// Queues `frame` for every socket of every user in `to`.
     pub fn send_to<'a>(&self, to: impl IntoIterator<Item = &'a str>, frame: &Arc<str>) {
+        self.send_each([(to, frame)]);
+    }
+
+    /// Queues each frame for every socket of its users, then wakes each socket once, so a
+    /// socket receiving several frames writes them together.
+    pub fn send_each<'u, 'f, To: IntoIterator<Item = &'u str>>(
+        &self,
+        frames: impl IntoIterator<Item = (To, &'f Arc<str>)>,
+    ) {
         let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-        for user in to {
-            if let Some(entry) = users.get(user) {
-                for client in &entry.clients {
-                    client.push(frame.clone());
+        let mut to_wake: Vec<&Arc<Client>> = Vec::new();
+        for (to, frame) in frames {
+            for user in to {
+                if let Some(entry) = users.get(user) {
+                    for client in &entry.clients {
+                        if client.enqueue(frame.clone()) {
+                            to_wake.push(client);
+                        }
+                    }
                 }
             }
+        }
+        for client in to_wake {
+            client.wake_up();
         }
     }
 

@@ -70,9 +70,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         std::thread::Builder::new()
             .name("checkpoint".into())
-            .spawn_scoped(scope, move || {
-                ctx.checkpoints.run(&ctx.data_dir, cleanup_stopper)
-            })?;
+            .spawn_scoped(scope, move || ctx.checkpoints.run(cleanup_stopper))?;
         std::thread::Builder::new()
             .name("cleanup".into())
             .spawn_scoped(scope, move || {

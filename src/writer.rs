@@ -25,6 +25,7 @@ use crate::names::Username;
 use rusqlite::{Connection, TransactionBehavior};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -445,10 +446,10 @@ impl Fanout {
     }
 }
 
-/// Users' databases the writer wrote to since the checkpoint thread last looked.
+/// Databases the writer wrote to since the checkpoint thread last looked.
 #[derive(Default)]
 pub struct Checkpoints {
-    dirty: Mutex<BTreeSet<String>>,
+    dirty: Mutex<BTreeSet<PathBuf>>,
 }
 
 /// A WAL larger than this is folded back into its database by the checkpoint thread.
@@ -457,31 +458,23 @@ const CHECKPOINT_WAL_BYTES: u64 = 1 << 20;
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Checkpoints {
-    fn mark<'a>(&self, users: impl Iterator<Item = &'a str>) {
+    fn mark(&self, paths: impl Iterator<Item = PathBuf>) {
         let mut dirty = self.dirty.lock().unwrap_or_else(|e| e.into_inner());
-        for user in users {
-            if !dirty.contains(user) {
-                dirty.insert(user.to_owned());
-            }
-        }
+        dirty.extend(paths);
     }
 
     /// The checkpoint thread: every 2 s, a passive checkpoint of each written database whose
     /// WAL passed 1 MiB (the writer's own connections never checkpoint, so their commits never
     /// wait for an fsync).
-    pub fn run(&self, data_dir: &std::path::Path, stopper: &crate::cleanup::Stopper) {
+    pub fn run(&self, stopper: &crate::cleanup::Stopper) {
         while !stopper.sleep(CHECKPOINT_EVERY) {
             let dirty = std::mem::take(&mut *self.dirty.lock().unwrap_or_else(|e| e.into_inner()));
-            for user in dirty {
-                let Ok(name) = Username::parse_existing(&user) else {
-                    continue;
-                };
-                let path = db::user::path(data_dir, &name);
+            for path in dirty {
                 let mut wal = path.clone().into_os_string();
                 wal.push("-wal");
                 if std::fs::metadata(&wal).map_or(0, |m| m.len()) < CHECKPOINT_WAL_BYTES {
                     // Not big yet: look again after the next write.
-                    self.mark(std::iter::once(user.as_str()));
+                    self.mark(std::iter::once(path));
                     continue;
                 }
                 let result = rusqlite::Connection::open(&path)
@@ -491,14 +484,13 @@ impl Checkpoints {
                     })
                     .and_then(|c| c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())));
                 if let Err(e) = result {
-                    eprintln!("warning: cannot checkpoint users/{user}.db: {e}");
+                    eprintln!("warning: cannot checkpoint {}: {e}", path.display());
                 }
             }
         }
     }
 }
 
-/// The writer thread's state: its own connections and what it knows about recipients.
 pub struct Writer<'c> {
     pub ctx: &'c Ctx,
     pub auth: Connection,
@@ -578,6 +570,8 @@ impl<'c> Writer<'c> {
     pub fn open(ctx: &'c Ctx) -> anyhow::Result<Writer<'c>> {
         let auth = db::open(ctx.auth_db.path(), Kind::Auth)?;
         let presence = db::open(ctx.presence_db.path(), Kind::Presence)?;
+        // The journal is written on every fan-out: checkpointed in the background too.
+        presence.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
         let mut writer = Writer {
             ctx,
             auth,
@@ -756,11 +750,12 @@ impl<'c> Writer<'c> {
             };
             let _ = reply.send(outcome);
         }
-        for (fanout, (_, event)) in fanouts.iter().zip(&rendered) {
-            self.ctx
-                .hub
-                .send_to(fanout.recipients.iter().map(String::as_str), event);
-        }
+        self.ctx.hub.send_each(
+            fanouts
+                .iter()
+                .zip(&rendered)
+                .map(|(fanout, (_, event))| (fanout.recipients.iter().map(String::as_str), event)),
+        );
         self.commit_round(&fanouts, others, &mut failed);
         self.finish_fan_out(&journal_ids, &failed);
     }
@@ -1025,9 +1020,14 @@ impl<'c> Writer<'c> {
                 }
                 out
             });
+        let data_dir = &self.ctx.data_dir;
         self.ctx
             .checkpoints
-            .mark(applied.iter().map(|(recipient, ..)| recipient.as_str()));
+            .mark(applied.iter().filter_map(|(recipient, ..)| {
+                Username::parse_existing(recipient)
+                    .ok()
+                    .map(|name| db::user::path(data_dir, &name))
+            }));
         for (recipient, conn, indexes, outcome) in applied {
             self.clock += 1;
             self.databases.insert(recipient.clone(), (conn, self.clock));
@@ -1045,7 +1045,13 @@ impl<'c> Writer<'c> {
             .map(|f| db::presence::journal_add(&tx, &f.to_json()))
             .collect::<rusqlite::Result<Vec<_>>>()?;
         tx.commit()?;
+        self.mark_presence();
         Ok(ids)
+    }
+
+    fn mark_presence(&self) {
+        let path = self.ctx.presence_db.path().to_owned();
+        self.ctx.checkpoints.mark(std::iter::once(path));
     }
 
     fn unjournal(&mut self, ids: &[i64]) -> rusqlite::Result<()> {
@@ -1055,7 +1061,9 @@ impl<'c> Writer<'c> {
         for id in ids {
             db::presence::journal_remove(&tx, *id)?;
         }
-        tx.commit()
+        tx.commit()?;
+        self.mark_presence();
+        Ok(())
     }
 
     /// The message object of an insert, and its `message` event.
