@@ -57,8 +57,14 @@ pub struct Server {
     client_config: Option<Arc<rustls::ClientConfig>>,
 }
 
+/// The server binary under test: the one cargo built, or `MINIMOST_TEST_BINARY` (e.g. the
+/// static musl build, to test the artifact that ships).
 pub fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_minimost")
+    static BINARY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        std::env::var("MINIMOST_TEST_BINARY")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_minimost").to_owned())
+    })
 }
 
 /// What a subcommand printed and how it ended.

@@ -15,6 +15,9 @@ fn populated(server: &Server) -> (crate::harness::Client<'_>, crate::harness::Cl
     ));
     bob.say("general", "ok");
     alice.say("dm:alice:bob", "secret sauce");
+    // Bob's copy follows alice's 201; his read through the server waits for it, so the
+    // recipes below see every copy.
+    assert_eq!(bob.messages("dm:alice:bob").len(), 1);
     (alice, bob)
 }
 

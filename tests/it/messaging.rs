@@ -28,7 +28,7 @@ fn text(body: &str) -> Json {
 fn a_public_message_is_stored_once_per_member_and_pushed_to_all() {
     let server = Server::start();
     let mut alice = server.signup("alice");
-    let bob = server.signup("bob");
+    let mut bob = server.signup("bob");
     let mut bob_ws = bob.ws();
     let message = alice.say("general", "hello @bob");
     assert_eq!(s(&message, "sender"), "alice");
@@ -41,6 +41,8 @@ fn a_public_message_is_stored_once_per_member_and_pushed_to_all() {
 
     let event = bob_ws.expect_event("message");
     assert_eq!(event.get("message"), Some(&message));
+    // Bob's copy is committed right after alice's 201; reading through the server waits for it.
+    assert_eq!(bob.messages("general"), vec![message.clone()]);
 
     let alice_rows = rows(&server, "alice", "general");
     let bob_rows = rows(&server, "bob", "general");
@@ -58,7 +60,6 @@ fn a_public_message_is_stored_once_per_member_and_pushed_to_all() {
     assert_eq!(mentions, r#"["bob"]"#);
 
     // A new account gets the public history, already read, and nothing else.
-    let mut bob = bob;
     bob.say("dm:alice:bob", "private words");
     let mut carol = server.signup("carol");
     let carol_rows = rows(&server, "carol", "general");
@@ -609,6 +610,13 @@ fn concurrent_senders_get_unique_ids_and_every_copy() {
             });
         }
     });
+    // The last copies are committed just after the last 201: each member's first read
+    // through the server waits for theirs.
+    for cookie in &cookies {
+        let mut client = server.client();
+        client.cookie = cookie.clone();
+        client.messages("general");
+    }
     let reference: Vec<f64> = rows(&server, "a1", "general").iter().map(|r| r.4).collect();
     assert_eq!(reference.len(), 60);
     let mut unique = reference.clone();
