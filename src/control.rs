@@ -135,7 +135,7 @@ pub fn bind(data_dir: &Path) -> Option<UnixListener> {
 pub fn serve(ctx: &Ctx, listener: UnixListener, stop: &WakeFd) {
     let _ = listener.set_nonblocking(true);
     while !ctx.is_shutting_down() {
-        let _ = stop.wait_with(listener.as_raw_fd(), libc::POLLIN, Duration::from_secs(1));
+        let _ = stop.wait_with(listener.as_raw_fd(), libc::POLLIN, crate::server::IDLE_WAIT);
         while let Ok((stream, _)) = listener.accept() {
             if let Err(e) = handle(ctx, stream) {
                 eprintln!("warning: control request failed: {e:#}");

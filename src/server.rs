@@ -13,7 +13,7 @@ use anyhow::Context;
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
@@ -31,6 +31,9 @@ const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// In-flight requests get this long to finish after SIGTERM before their sockets are cut.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// Longest a thread that waits for events sleeps before looking again. Every such wait also
+/// ends when the shutdown starts, so this is only a safety net: an idle server does not wake.
+pub const IDLE_WAIT: Duration = Duration::from_secs(3600);
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Every thread inherits this mask, so only the signal thread sees SIGTERM/SIGINT.
@@ -70,7 +73,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         std::thread::Builder::new()
             .name("checkpoint".into())
-            .spawn_scoped(scope, move || ctx.checkpoints.run(cleanup_stopper))?;
+            .spawn_scoped(scope, move || ctx.checkpoints.run())?;
         std::thread::Builder::new()
             .name("cleanup".into())
             .spawn_scoped(scope, move || {
@@ -127,7 +130,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
         drop(listener);
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+        // Whatever ended the accept loop, every thread waiting on `stop` ends too.
+        ctx.shutting_down.store(true, Ordering::Release);
+        stop.signal();
         cleanup_stopper.stop();
+        ctx.checkpoints.stop();
         ctx.hub.close_all();
         conns.shutdown_all(std::net::Shutdown::Read);
         if !conns.wait_idle(SHUTDOWN_GRACE) {
@@ -227,7 +234,7 @@ fn accept_loop(
         return;
     }
     while !ctx.is_shutting_down() {
-        let _ = stop.wait_with(listener.as_raw_fd(), libc::POLLIN, Duration::from_secs(1));
+        let _ = stop.wait_with(listener.as_raw_fd(), libc::POLLIN, IDLE_WAIT);
         loop {
             match listener.accept() {
                 Ok((stream, peer)) => {
@@ -445,17 +452,35 @@ fn block_shutdown_signals() -> libc::sigset_t {
     }
 }
 
-/// Waits for SIGTERM/SIGINT (checking a few times a second whether to stop anyway), then
-/// starts the shutdown.
+/// Waits for SIGTERM/SIGINT, then starts the shutdown; returns early when `stop` is signalled
+/// (the server is stopping for another reason). Sleeps in poll(2) meanwhile: no periodic
+/// wake-ups.
 fn wait_for_signal(set: &libc::sigset_t, ctx: &Ctx, stop: &WakeFd) {
-    let timeout = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 250_000_000,
-    };
+    // SAFETY: set is a valid sigset_t; signalfd returns a new descriptor we own, or -1.
+    let fd = unsafe { libc::signalfd(-1, set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
+    if fd < 0 {
+        eprintln!(
+            "error: cannot wait for signals ({}); stop the server with SIGKILL",
+            std::io::Error::last_os_error()
+        );
+        return;
+    }
+    // SAFETY: fd is a fresh descriptor owned by nothing else.
+    let signals = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
     while !ctx.is_shutting_down() {
-        // SAFETY: set and timeout are valid for the call; the info pointer may be null.
-        let sig = unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), &timeout) };
-        if sig == libc::SIGTERM || sig == libc::SIGINT {
+        let _ = stop.wait_with(signals.as_raw_fd(), libc::POLLIN, IDLE_WAIT);
+        // SAFETY: reads one signalfd_siginfo into a zeroed local of the right size.
+        let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of::<libc::signalfd_siginfo>();
+        let n = unsafe {
+            libc::read(
+                signals.as_raw_fd(),
+                (&mut info as *mut libc::signalfd_siginfo).cast(),
+                size,
+            )
+        };
+        let sig = i32::try_from(info.ssi_signo).unwrap_or(0);
+        if usize::try_from(n) == Ok(size) && (sig == libc::SIGTERM || sig == libc::SIGINT) {
             eprintln!("shutting down");
             ctx.shutting_down.store(true, Ordering::Release);
             stop.signal();

@@ -14,7 +14,7 @@ mod json;
 mod client;
 mod floors;
 
-use client::{anon_kib, cpu_seconds, rss_kib, Server};
+use client::{anon_kib, cpu_seconds, rss_kib, thread_cpu_ns, Server};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -148,13 +148,28 @@ fn idle(o: &Options) -> anyhow::Result<()> {
             rss as f64 / 1024.0
         );
     }
-    let cpu = cpu_seconds(server.pid());
     let wait = if o.quick { 1.0 } else { 5.0 };
+    let before = thread_cpu_ns(server.pid());
     std::thread::sleep(Duration::from_secs_f64(wait));
-    let used = (cpu_seconds(server.pid()) - cpu) / wait * 100.0;
+    let after = thread_cpu_ns(server.pid());
+    // Threads that ran in the window, by name (a thread that ended is not counted).
+    let mut busy: std::collections::BTreeMap<String, u64> = Default::default();
+    for (tid, (name, ns)) in &after {
+        let was = before.get(tid).map_or(0, |(_, ns)| *ns);
+        if *ns > was {
+            *busy.entry(name.clone()).or_default() += ns - was;
+        }
+    }
+    let used_ns: u64 = busy.values().sum();
+    let used = used_ns as f64 / 1e9 / wait * 100.0;
+    let who: Vec<String> = busy
+        .iter()
+        .map(|(name, ns)| format!("{name} {:.2} ms", *ns as f64 / 1e6))
+        .collect();
     println!(
-        "idle      cpu with {} idle sockets, {wait} s            {used:>10.2} %         budget 0 %",
-        sockets.len()
+        "idle      cpu with {} idle sockets, {wait} s            {used:>10.3} %         budget 0 %  ({})",
+        sockets.len(),
+        if who.is_empty() { "no thread ran".to_owned() } else { who.join(", ") }
     );
     Ok(())
 }
