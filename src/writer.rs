@@ -354,7 +354,8 @@ fn apply_to(
     fanouts: &[Fanout],
     indexes: &[usize],
 ) -> rusqlite::Result<bool> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
+    // Cached statements: fan-out runs these on every database of every batch.
+    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
     let result = (|| -> rusqlite::Result<bool> {
         let mut sidebar_changed = false;
         for i in indexes {
@@ -373,10 +374,14 @@ fn apply_to(
         Ok(sidebar_changed)
     })();
     match result {
-        Ok(changed) => {
-            conn.execute_batch("COMMIT")?;
-            Ok(changed)
-        }
+        Ok(changed) => match conn.prepare_cached("COMMIT")?.execute([]) {
+            Ok(_) => Ok(changed),
+            Err(e) => {
+                // E.g. a full disk: leave no transaction open on the writer's connection.
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        },
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
             Err(e)
