@@ -129,7 +129,7 @@ fn idle(o: &Options) -> anyhow::Result<()> {
     std::thread::sleep(Duration::from_millis(500));
     let base = rss_kib(server.pid());
     println!(
-        "idle      rss, no clients                           {:>10.1} MB        budget ≤ 5 MB  (anonymous {:.1} MB; the rest is the binary and shared libraries)",
+        "idle      rss, no clients                           {:>10.1} MB        budget ≤ 5 MB  (anonymous {:.1} MB; the rest is mapped code: the binary and any shared libraries)",
         base as f64 / 1024.0,
         anon_kib(server.pid()) as f64 / 1024.0
     );
