@@ -87,7 +87,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         if let Some(interval) = watchdog_interval() {
             std::thread::Builder::new()
                 .name("watchdog".into())
-                .spawn_scoped(scope, move || watchdog(ctx, interval))?;
+                .spawn_scoped(scope, move || watchdog(cleanup_stopper, interval))?;
         }
         accept_loop(
             ctx,
@@ -510,15 +510,12 @@ fn watchdog_interval() -> Option<Duration> {
     sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec / 2))
 }
 
-/// Pings systemd's watchdog at half its timeout until shutdown.
-fn watchdog(ctx: &Ctx, interval: Duration) {
-    let step = Duration::from_millis(250);
-    let mut last = Instant::now() - interval;
-    while !ctx.is_shutting_down() {
-        if last.elapsed() >= interval {
-            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
-            last = Instant::now();
+/// Pings systemd's watchdog at half its timeout until shutdown (the stopper ends the wait).
+fn watchdog(stopper: &crate::cleanup::Stopper, interval: Duration) {
+    loop {
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+        if stopper.sleep(interval) {
+            return;
         }
-        std::thread::sleep(step);
     }
 }

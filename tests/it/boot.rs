@@ -275,3 +275,47 @@ fn startup_resets_presence_left_from_a_crash() {
         .unwrap();
     assert_eq!(call, "ended");
 }
+
+#[test]
+fn systemd_hears_ready_watchdog_pings_and_stopping() {
+    let temp = TempDir::new();
+    let socket_path = temp.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let data_dir = temp.path().join("data");
+    // systemd names the watched process in WATCHDOG_PID: the shell's pid, which `exec` keeps.
+    let mut child = Command::new("sh")
+        .args(["-c", r#"WATCHDOG_PID=$$ exec "$0" "$@""#, binary()])
+        .args(["--port", "0", "--data-dir"])
+        .arg(&data_dir)
+        .env("NOTIFY_SOCKET", &socket_path)
+        // A 0.4 s watchdog: the server pings every 0.2 s.
+        .env("WATCHDOG_USEC", "400000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let next = || {
+        let mut buf = [0u8; 256];
+        let n = socket.recv(&mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).trim().to_owned())
+    };
+    assert_eq!(next().as_deref(), Some("READY=1"));
+    for _ in 0..3 {
+        assert_eq!(next().as_deref(), Some("WATCHDOG=1"));
+    }
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let rest: Vec<String> = std::iter::from_fn(next).collect();
+    assert!(rest.iter().any(|m| m == "STOPPING=1"), "{rest:?}");
+    assert!(
+        rest.iter().all(|m| m == "STOPPING=1" || m == "WATCHDOG=1"),
+        "{rest:?}"
+    );
+}
