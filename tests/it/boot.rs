@@ -286,7 +286,7 @@ fn systemd_hears_ready_watchdog_pings_and_stopping() {
         .unwrap();
     let data_dir = temp.path().join("data");
     // systemd names the watched process in WATCHDOG_PID: the shell's pid, which `exec` keeps.
-    let mut child = Command::new("sh")
+    let child = Command::new("sh")
         .args(["-c", r#"WATCHDOG_PID=$$ exec "$0" "$@""#, binary()])
         .args(["--port", "0", "--data-dir"])
         .arg(&data_dir)
@@ -297,6 +297,15 @@ fn systemd_hears_ready_watchdog_pings_and_stopping() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    // Killed if an assertion below fails, so a failing run leaves no server behind.
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Reap(child);
     let next = || {
         let mut buf = [0u8; 256];
         let n = socket.recv(&mut buf).ok()?;
@@ -307,8 +316,8 @@ fn systemd_hears_ready_watchdog_pings_and_stopping() {
         assert_eq!(next().as_deref(), Some("WATCHDOG=1"));
     }
     // SAFETY: sending a signal to our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    assert!(child.wait().unwrap().success());
+    unsafe { libc::kill(child.0.id() as i32, libc::SIGTERM) };
+    assert!(child.0.wait().unwrap().success());
     socket
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
