@@ -169,6 +169,15 @@ impl Client {
         out.extend(queue.drain(..n));
     }
 
+    /// Whether frames are waiting to be taken.
+    pub fn has_queued(&self) -> bool {
+        !self
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
     pub fn kick(&self, why: Kick) {
         let _ = self.kick.compare_exchange(
             Kick::None as u8,

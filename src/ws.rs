@@ -191,9 +191,6 @@ fn run(ctx: &Ctx, conn: Conn, client: &Client) -> io::Result<()> {
             for frame in &batch {
                 ws.write(Message::Text(frame.to_string())).map_err(to_io)?;
             }
-            if batch.len() == BATCH {
-                client.wake.signal(); // More may be waiting: come straight back.
-            }
         }
         want_write = !flush(&mut ws)?;
 
@@ -210,6 +207,11 @@ fn run(ctx: &Ctx, conn: Conn, client: &Client) -> io::Result<()> {
         let timeout = next_timer
             .saturating_sub(idle)
             .max(Duration::from_millis(10));
+        // Frames left over (more than a batch, or queued while the socket was full) were
+        // already signalled, and that wake-up is spent: take them before sleeping.
+        if !want_write && client.has_queued() {
+            continue;
+        }
         let events = libc::POLLIN | if want_write { libc::POLLOUT } else { 0 };
         client.wake.wait_with(fd, events, timeout)?;
     }

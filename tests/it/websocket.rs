@@ -84,3 +84,30 @@ fn logging_out_closes_that_sessions_socket() {
         "the socket is closed"
     );
 }
+
+#[test]
+fn a_client_that_fell_behind_gets_everything_once_it_reads_again() {
+    let server = Server::start();
+    let mut alice = server.signup("alice");
+    let bob = server.signup("bob");
+    let mut bob_ws = bob.ws();
+    // Bob reads nothing while ~4.5 MB of events pile up (fewer frames than his queue holds):
+    // the socket's buffers fill and the server's writes to him block.
+    let text = "x".repeat(9_000);
+    let count = 500;
+    for _ in 0..count {
+        alice.say("general", &text);
+    }
+    let mut received = 0;
+    while received < count {
+        // Every event is already queued: none may wait for a timer (a ping comes only after
+        // 30 s of silence).
+        match bob_ws.next_event(Duration::from_secs(3)) {
+            Some(event) if event.get("type").and_then(Json::as_str) == Some("message") => {
+                received += 1
+            }
+            Some(_) => {}
+            None => panic!("only {received} of {count} messages arrived"),
+        }
+    }
+}
