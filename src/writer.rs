@@ -392,6 +392,13 @@ fn apply_to(
 /// For each recipient database, the indexes of the fan-outs it receives.
 type ByRecipient<'f> = HashMap<&'f str, Vec<usize>>;
 
+/// What a fan-out reports when `recipient`'s copy could not be committed.
+fn copy_failed(recipient: &str) -> String {
+    format!(
+        "cannot store the message for {recipient}; it will be completed when the server restarts"
+    )
+}
+
 /// For each fan-out, whether it succeeded.
 type Outcomes = Vec<Result<(), HttpError>>;
 
@@ -465,10 +472,16 @@ const CHECKPOINT_WAL_BYTES: u64 = 1 << 20;
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Checkpoints {
-    fn mark(&self, paths: impl Iterator<Item = PathBuf>) {
+    /// Marks databases as written (by their connections' file names; on the hot path, so
+    /// only a database not marked yet costs an allocation).
+    fn mark<'p>(&self, paths: impl Iterator<Item = &'p std::path::Path>) {
         let mut dirty = self.dirty.lock().unwrap_or_else(|e| e.into_inner());
         let was_empty = dirty.0.is_empty();
-        dirty.0.extend(paths);
+        for path in paths {
+            if !dirty.0.contains(path) {
+                dirty.0.insert(path.to_owned());
+            }
+        }
         if was_empty && !dirty.0.is_empty() {
             self.wake.notify_all();
         }
@@ -772,9 +785,7 @@ impl<'c> Writer<'c> {
         for ((reply, fanout), (message, _)) in replies.into_iter().zip(&fanouts).zip(&rendered) {
             let outcome = match fanout.sender() {
                 Some(sender) if failed_senders.iter().any(|f| f == sender) => {
-                    Err(HttpError::Internal(anyhow::anyhow!(
-                        "cannot store the message for {sender}; it will be completed when the server restarts"
-                    )))
+                    Err(HttpError::Internal(anyhow::anyhow!(copy_failed(sender))))
                 }
                 _ => Ok(message.clone()),
             };
@@ -978,9 +989,7 @@ impl<'c> Writer<'c> {
                 Err(e) => {
                     eprintln!("error: cannot write to users/{recipient}.db: {e:#}");
                     for i in indexes {
-                        failed[i] = Some(format!(
-                            "cannot store the message for {recipient}; it will be completed when the server restarts"
-                        ));
+                        failed[i] = Some(copy_failed(&recipient));
                     }
                     failed_recipients.push(recipient);
                 }
@@ -1050,14 +1059,11 @@ impl<'c> Writer<'c> {
                 }
                 out
             });
-        let data_dir = &self.ctx.data_dir;
-        self.ctx
-            .checkpoints
-            .mark(applied.iter().filter_map(|(recipient, ..)| {
-                Username::parse_existing(recipient)
-                    .ok()
-                    .map(|name| db::user::path(data_dir, &name))
-            }));
+        self.ctx.checkpoints.mark(
+            applied
+                .iter()
+                .filter_map(|(_, conn, ..)| conn.path().map(std::path::Path::new)),
+        );
         for (recipient, conn, indexes, outcome) in applied {
             self.clock += 1;
             self.databases.insert(recipient.clone(), (conn, self.clock));
@@ -1080,8 +1086,9 @@ impl<'c> Writer<'c> {
     }
 
     fn mark_presence(&self) {
-        let path = self.ctx.presence_db.path().to_owned();
-        self.ctx.checkpoints.mark(std::iter::once(path));
+        self.ctx
+            .checkpoints
+            .mark(std::iter::once(self.ctx.presence_db.path()));
     }
 
     fn unjournal(&mut self, ids: &[i64]) -> rusqlite::Result<()> {
