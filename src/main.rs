@@ -1,34 +1,5 @@
 //! `minimost`: parse the command line, dispatch, print the error chain once. A dispatcher,
-//! not a program: the work lives in the modules below.
-
-mod accounts;
-mod admin;
-mod api;
-mod assets;
-mod channels;
-mod cleanup;
-mod cli;
-mod config;
-mod control;
-mod ctx;
-mod db;
-mod history;
-mod http;
-mod hub;
-mod json;
-mod limits;
-mod messages;
-mod names;
-mod password;
-mod reactions;
-mod router;
-mod server;
-mod sessions;
-mod tls;
-mod uploads;
-mod util;
-mod writer;
-mod ws;
+//! not a program: the work lives in the library (`lib.rs` and the modules below it).
 
 use std::process::ExitCode;
 
@@ -43,35 +14,11 @@ fn main() -> ExitCode {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
-    match run() {
+    match minimost::run() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
-}
-
-fn run() -> anyhow::Result<ExitCode> {
-    let args: Vec<_> = std::env::args_os().skip(1).collect();
-    let env = |key: &str| std::env::var(key).ok();
-    match cli::parse(args, &env)? {
-        cli::Command::Serve(args) => server::serve(args)?,
-        cli::Command::ResetPassword {
-            common,
-            user,
-            expires_minutes,
-            base_url,
-        } => admin::reset_password(&common.data_dir, &user, expires_minutes, &base_url)?,
-        cli::Command::Backup { common, dest } => admin::backup(&common.data_dir, &dest)?,
-        cli::Command::Clean { common, args } => return admin::clean(&common.data_dir, &args),
-        cli::Command::Check { common } => return admin::check(&common.data_dir),
-        cli::Command::DeleteUser { common, user, hard } => {
-            admin::delete_user(&common.data_dir, &user, hard)?
-        }
-        cli::Command::Healthcheck { common, url } => admin::healthcheck(&common.data_dir, &url)?,
-        cli::Command::Help(text) => print!("{text}"),
-        cli::Command::Version => println!("minimost {}", cli::VERSION),
-    }
-    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,61 @@
+//! The `minimost` library: every module of the server and its subcommands. The binary
+//! (`main.rs`) only calls `run`; the fuzz targets and the tests that replay their corpora call
+//! the entry points in `fuzzing`.
+
+mod accounts;
+mod admin;
+mod api;
+mod assets;
+mod channels;
+mod cleanup;
+mod cli;
+mod config;
+mod control;
+mod ctx;
+mod db;
+mod history;
+mod http;
+mod hub;
+mod json;
+mod limits;
+mod messages;
+mod names;
+mod password;
+mod reactions;
+mod router;
+mod server;
+mod sessions;
+mod tls;
+mod uploads;
+mod util;
+mod writer;
+mod ws;
+pub mod fuzzing;
+
+use std::process::ExitCode;
+
+/// Parses the command line and runs the command; the caller prints the error chain once.
+pub fn run() -> anyhow::Result<ExitCode> {
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+
+    let env = |key: &str| std::env::var(key).ok();
+    match cli::parse(args, &env)? {
+        cli::Command::Serve(args) => server::serve(args)?,
+        cli::Command::ResetPassword {
+            common,
+            user,
+            expires_minutes,
+            base_url,
+        } => admin::reset_password(&common.data_dir, &user, expires_minutes, &base_url)?,
+        cli::Command::Backup { common, dest } => admin::backup(&common.data_dir, &dest)?,
+        cli::Command::Clean { common, args } => return admin::clean(&common.data_dir, &args),
+        cli::Command::Check { common } => return admin::check(&common.data_dir),
+        cli::Command::DeleteUser { common, user, hard } => {
+            admin::delete_user(&common.data_dir, &user, hard)?
+        }
+        cli::Command::Healthcheck { common, url } => admin::healthcheck(&common.data_dir, &url)?,
+        cli::Command::Help(text) => print!("{text}"),
+        cli::Command::Version => println!("minimost {}", cli::VERSION),
+    }
+    Ok(ExitCode::SUCCESS)
+}
