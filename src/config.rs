@@ -30,6 +30,11 @@ pub struct Settings {
     pub session_idle_days: u32,
     pub login_rate: RateLimit,
     pub signup_rate: RateLimit,
+    /// Most connections one client address may hold open at once (0: no limit).
+    pub max_connections_per_ip: u32,
+    /// Reverse proxies whose connections the per-address limit ignores; only under `--no-tls`,
+    /// where every browser reaches us through the proxy.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Settings {
@@ -53,6 +58,11 @@ impl Default for Settings {
                 max: 20,
                 window_secs: 3600,
             },
+            max_connections_per_ip: 64,
+            trusted_proxies: vec![
+                std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::Ipv6Addr::LOCALHOST.into(),
+            ],
         }
     }
 }
@@ -70,7 +80,9 @@ const FIRST_BOOT_SETTINGS: &str = r#"{
   "max_login_attempts": 5,
   "lockout_duration_minutes": 15,
   "session_idle_days": 14,
-  "rate_limits": {"login": [60, 60], "signup": [20, 3600]}
+  "rate_limits": {"login": [60, 60], "signup": [20, 3600]},
+  "max_connections_per_ip": 64,
+  "trusted_proxies": ["127.0.0.1", "::1"]
 }
 "#;
 
@@ -167,6 +179,10 @@ pub fn parse_settings(text: &str, warn: &mut dyn FnMut(String)) -> anyhow::Resul
             "lockout_duration_minutes" => set_u32(value, 1, &mut settings.lockout_duration_minutes),
             "session_idle_days" => set_u32(value, 1, &mut settings.session_idle_days),
             "rate_limits" => parse_rate_limits(value, &mut settings, warn),
+            "max_connections_per_ip" => set_u32(value, 0, &mut settings.max_connections_per_ip),
+            "trusted_proxies" => parse_addresses(value)
+                .map(|a| settings.trusted_proxies = a)
+                .is_some(),
             _ => {
                 warn(format!("settings.json: unknown key \"{key}\" ignored"));
                 continue;
@@ -180,6 +196,15 @@ pub fn parse_settings(text: &str, warn: &mut dyn FnMut(String)) -> anyhow::Resul
         }
     }
     Ok(settings)
+}
+
+/// A list of IP addresses, like `["127.0.0.1", "::1"]`; `None` if any entry is not one.
+fn parse_addresses(value: &Json) -> Option<Vec<std::net::IpAddr>> {
+    let Json::Arr(items) = value else { return None };
+    items
+        .iter()
+        .map(|item| item.as_str()?.parse().ok())
+        .collect()
 }
 
 fn set_u32(value: &Json, min: u32, slot: &mut u32) -> bool {

@@ -11,7 +11,6 @@ use crate::sessions::SessionKey;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
 
 pub struct Ctx {
     pub data_dir: PathBuf,
@@ -38,8 +37,8 @@ pub struct Ctx {
     pub assets: Assets,
     /// The local CA certificate, when this server generated its own TLS certificate.
     pub ca_pem: Option<Vec<u8>>,
-    /// How long a connection may stay silent (between requests or inside one).
-    pub idle_timeout: Duration,
+    /// How long a client may take over each part of a request.
+    pub deadlines: crate::http::Deadlines,
     pub shutting_down: AtomicBool,
     /// An Argon2id hash of a random password, verified against for unknown usernames so they
     /// cost the same time as wrong passwords. Made on first use to keep startup fast.
@@ -54,7 +53,7 @@ pub struct CtxParts {
     pub presence_db: Pool,
     pub session_key: SessionKey,
     pub ca_pem: Option<Vec<u8>>,
-    pub idle_timeout: Duration,
+    pub deadlines: crate::http::Deadlines,
 }
 
 impl Ctx {
@@ -80,7 +79,7 @@ impl Ctx {
             presence_order: Mutex::new(()),
             assets: Assets::load(),
             ca_pem: parts.ca_pem,
-            idle_timeout: parts.idle_timeout,
+            deadlines: parts.deadlines,
             shutting_down: AtomicBool::new(false),
             dummy_hash: OnceLock::new(),
         }
@@ -120,7 +119,7 @@ impl Ctx {
             // Admin commands never see a session cookie.
             session_key: SessionKey::new(Vec::new()),
             ca_pem: None,
-            idle_timeout: Duration::from_secs(30),
+            deadlines: crate::http::Deadlines::DEFAULT,
         }))
     }
 }

@@ -7,6 +7,7 @@
 use crate::json::{self, Json};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Largest request head (request line + headers) accepted.
@@ -23,17 +24,72 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      font-src 'self'; manifest-src 'self'; worker-src 'self'; frame-ancestors 'none'; \
      base-uri 'none'; form-action 'self'; object-src 'none'";
 
+/// A client's TCP socket, with the deadline its reads must meet. A deadline bounds the whole
+/// phase it covers (a TLS handshake and request head, or a body), not each read: a peer that
+/// trickles one byte at a time, even inside one TLS record, is cut off when it passes.
+pub struct Socket {
+    /// Shared with the server's list of open connections, which shuts sockets down at exit; the
+    /// descriptor closes when both have let go, so it is never reused while listed.
+    tcp: Arc<TcpStream>,
+    deadline: Option<Instant>,
+}
+
+impl Socket {
+    pub fn new(tcp: Arc<TcpStream>) -> Socket {
+        Socket {
+            tcp,
+            deadline: None,
+        }
+    }
+}
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(deadline) = self.deadline {
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "read deadline passed"))?;
+            self.tcp.set_read_timeout(Some(left))?;
+        }
+        (&*self.tcp).read(buf)
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.tcp).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&*self.tcp).flush()
+    }
+}
+
 /// A client connection, with or without TLS.
 pub enum Stream {
-    Plain(TcpStream),
-    Tls(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
+    Plain(Socket),
+    Tls(Box<rustls::StreamOwned<rustls::ServerConnection, Socket>>),
 }
 
 impl Stream {
     pub fn tcp(&self) -> &TcpStream {
+        &self.socket().tcp
+    }
+
+    fn socket(&self) -> &Socket {
         match self {
             Stream::Plain(s) => s,
             Stream::Tls(s) => &s.sock,
+        }
+    }
+
+    /// Every read from now on must finish by `deadline` (`None`: each read waits as long as
+    /// the socket's own timeout, or forever on a non-blocking socket's terms).
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        match self {
+            Stream::Plain(s) => s.deadline = deadline,
+            Stream::Tls(s) => s.sock.deadline = deadline,
         }
     }
 
@@ -67,6 +123,27 @@ impl Write for Stream {
     }
 }
 
+/// How long a client may take over each part of a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    /// Silence allowed between requests on a kept-alive connection.
+    pub idle: Duration,
+    /// A new connection's TLS handshake and first request head together, and each later head
+    /// from its first byte.
+    pub head: Duration,
+    /// A body may take `head` plus one second per `body_min_rate` bytes received so far, so a
+    /// client must keep sending at least that fast on average.
+    pub body_min_rate: u64,
+}
+
+impl Deadlines {
+    pub const DEFAULT: Deadlines = Deadlines {
+        idle: Duration::from_secs(30),
+        head: Duration::from_secs(10),
+        body_min_rate: 1024,
+    };
+}
+
 /// A stream plus the bytes read past the end of the last request head.
 pub struct Conn {
     pub stream: Stream,
@@ -76,11 +153,7 @@ pub struct Conn {
 
 impl Conn {
     fn read_more(&mut self, deadline: Instant) -> io::Result<usize> {
-        let left = deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "request head timed out"))?;
-        self.stream.tcp().set_read_timeout(Some(left))?;
+        self.stream.set_deadline(Some(deadline));
         let mut chunk = [0u8; 4096];
         let n = self.stream.read(&mut chunk)?;
         self.buffered.extend_from_slice(&chunk[..n]);
@@ -197,23 +270,38 @@ pub struct Head {
     pub headers: Vec<(String, String)>,
 }
 
-/// Reads one request head; the bytes after it stay in `conn.buffered`.
-pub fn read_head(conn: &mut Conn, idle: Duration) -> Result<Head, HeadError> {
-    let deadline = Instant::now() + idle;
+/// Reads one request head; the bytes after it stay in `conn.buffered`. Its first byte must
+/// arrive by `wait_until`, and the whole head by `wait_until` or `head_time` after that first
+/// byte, whichever is sooner.
+pub fn read_head(
+    conn: &mut Conn,
+    wait_until: Instant,
+    head_time: Duration,
+) -> Result<Head, HeadError> {
+    let mut deadline = wait_until;
+    let mut started = false;
+    let mut scanned = 0;
     loop {
-        let end = find_head_end(&conn.buffered[..conn.buffered.len().min(MAX_HEAD_BYTES + 4)]);
-        if let Some(end) = end {
-            let head = parse_head(&conn.buffered[..end]).map_err(HeadError::Bad)?;
-            conn.buffered.drain(..end);
-            return Ok(head);
+        let window = &conn.buffered[..conn.buffered.len().min(MAX_HEAD_BYTES + 4)];
+        match find_head_end(window, scanned) {
+            Ok(Some(end)) => {
+                let head = parse_head(&conn.buffered[..end]).map_err(HeadError::Bad)?;
+                conn.buffered.drain(..end);
+                return Ok(head);
+            }
+            Ok(None) => scanned = window.len(),
+            Err(e) => return Err(HeadError::Bad(e)),
         }
         if conn.buffered.len() > MAX_HEAD_BYTES {
             return Err(HeadError::Bad(HttpError::HeaderTooLarge));
         }
+        let blank = conn.buffered.iter().all(|b| b.is_ascii_whitespace());
+        if !started && !blank {
+            started = true;
+            deadline = deadline.min(Instant::now() + head_time);
+        }
         match conn.read_more(deadline) {
-            Ok(0) | Err(_) if conn.buffered.iter().all(|b| b.is_ascii_whitespace()) => {
-                return Err(HeadError::Closed)
-            }
+            Ok(0) | Err(_) if blank => return Err(HeadError::Closed),
             Ok(0) => return Err(HeadError::Closed),
             Err(e)
                 if matches!(
@@ -229,8 +317,24 @@ pub fn read_head(conn: &mut Conn, idle: Duration) -> Result<Head, HeadError> {
     }
 }
 
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+/// The length of the head at the start of `buf` (through its empty line), looking only at
+/// bytes from `from` on (earlier ones were scanned before). Lines must end with CRLF: a bare
+/// LF is refused rather than waited on.
+fn find_head_end(buf: &[u8], from: usize) -> Result<Option<usize>, HttpError> {
+    for i in from..buf.len() {
+        if buf[i] != b'\n' {
+            continue;
+        }
+        if i == 0 || buf[i - 1] != b'\r' {
+            return Err(HttpError::BadRequest(
+                "Malformed request: lines must end with CRLF".into(),
+            ));
+        }
+        if i >= 3 && &buf[i - 3..=i] == b"\r\n\r\n" {
+            return Ok(Some(i + 1));
+        }
+    }
+    Ok(None)
 }
 
 fn parse_head(bytes: &[u8]) -> Result<Head, HttpError> {
@@ -282,12 +386,19 @@ pub struct Request<'c> {
     conn: &'c mut Conn,
     body_left: u64,
     expect_continue: bool,
-    idle: Duration,
+    deadlines: Deadlines,
+    /// When the head was read: the body's deadline counts from here.
+    body_start: Instant,
+    body_read: u64,
 }
 
 impl<'c> Request<'c> {
     /// Validates framing headers and wraps the head; refuses ambiguous bodies.
-    pub fn new(head: Head, conn: &'c mut Conn, idle: Duration) -> Result<Request<'c>, HttpError> {
+    pub fn new(
+        head: Head,
+        conn: &'c mut Conn,
+        deadlines: Deadlines,
+    ) -> Result<Request<'c>, HttpError> {
         fn values<'h>(
             headers: &'h [(String, String)],
             name: &'h str,
@@ -337,7 +448,9 @@ impl<'c> Request<'c> {
             conn,
             body_left,
             expect_continue,
-            idle,
+            deadlines,
+            body_start: Instant::now(),
+            body_read: 0,
         })
     }
 
@@ -435,7 +548,12 @@ impl Read for Request<'_> {
             self.conn.buffered.drain(..n);
             n
         } else {
-            self.conn.stream.tcp().set_read_timeout(Some(self.idle))?;
+            let earned = Duration::from_secs_f64(
+                self.body_read as f64 / self.deadlines.body_min_rate.max(1) as f64,
+            );
+            let deadline = (self.body_start + self.deadlines.head + earned)
+                .min(Instant::now() + self.deadlines.idle);
+            self.conn.stream.set_deadline(Some(deadline));
             let n = self.conn.stream.read(&mut buf[..want])?;
             if n == 0 {
                 return Err(io::Error::new(
@@ -446,6 +564,7 @@ impl Read for Request<'_> {
             n
         };
         self.body_left -= n as u64;
+        self.body_read += n as u64;
         Ok(n)
     }
 }

@@ -13,6 +13,7 @@ mod config;
 mod control;
 mod ctx;
 mod db;
+pub mod fuzzing;
 mod history;
 mod http;
 mod hub;
@@ -30,7 +31,6 @@ mod uploads;
 mod util;
 mod writer;
 mod ws;
-pub mod fuzzing;
 
 use std::process::ExitCode;
 

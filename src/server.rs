@@ -12,8 +12,8 @@ use crate::hub::WakeFd;
 use anyhow::Context;
 use std::collections::HashMap;
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
@@ -26,8 +26,6 @@ const CONNECTION_STACK: usize = 256 * 1024;
 const WEBSOCKET_STACK: usize = 128 * 1024;
 /// Most simultaneous connections (further ones are closed at once).
 const MAX_CONNECTIONS: usize = 8192;
-/// Default for how long a connection may stay silent; `MINIMOST_IDLE_TIMEOUT_MS` overrides.
-const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// In-flight requests get this long to finish after SIGTERM before their sockets are cut.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -89,45 +87,40 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .name("watchdog".into())
                 .spawn_scoped(scope, move || watchdog(cleanup_stopper, interval))?;
         }
-        accept_loop(
-            ctx,
-            &listener,
-            stop,
-            conns,
-            max_connections,
-            |stream, peer| {
-                let tls_config = tls_config.clone();
-                std::thread::Builder::new()
-                    .name("conn".into())
-                    .stack_size(CONNECTION_STACK)
-                    .spawn_scoped(scope, move || {
-                        let guard = conns.track(&stream);
-                        let Some((conn, upgrade)) =
-                            handle_connection(ctx, stream, peer, tls_config)
-                        else {
-                            return;
-                        };
-                        // The socket lives on a fresh thread with a small stack: this one's
-                        // stack pages, touched by the handshake and the request, are freed.
-                        let Some(client) = crate::ws::join(ctx, upgrade) else {
-                            return;
-                        };
-                        let socket = client.clone();
-                        let spawned = std::thread::Builder::new()
-                            .name("ws".into())
-                            .stack_size(WEBSOCKET_STACK)
-                            .spawn_scoped(scope, move || {
-                                let _guard = guard;
-                                crate::ws::serve(ctx, conn, socket);
-                            });
-                        if let Err(e) = spawned {
-                            eprintln!("warning: cannot start a WebSocket thread: {e}");
-                            crate::ws::leave(ctx, &client);
-                        }
-                    })
-                    .map(drop)
-            },
-        );
+        let admission = Admission::new(ctx, max_connections);
+        accept_loop(ctx, &listener, stop, conns, &admission, |tracked, peer| {
+            let tls_config = tls_config.clone();
+            std::thread::Builder::new()
+                .name("conn".into())
+                .stack_size(CONNECTION_STACK)
+                .spawn_scoped(scope, move || {
+                    let accepted = Instant::now();
+                    let socket = tracked.socket.clone();
+                    let Some((conn, upgrade)) =
+                        handle_connection(ctx, socket, peer, tls_config, accepted)
+                    else {
+                        return;
+                    };
+                    // The socket lives on a fresh thread with a small stack: this one's stack
+                    // pages, touched by the handshake and the request, are freed.
+                    let Some(client) = crate::ws::join(ctx, upgrade) else {
+                        return;
+                    };
+                    let socket = client.clone();
+                    let spawned = std::thread::Builder::new()
+                        .name("ws".into())
+                        .stack_size(WEBSOCKET_STACK)
+                        .spawn_scoped(scope, move || {
+                            let _tracked = tracked;
+                            crate::ws::serve(ctx, conn, socket);
+                        });
+                    if let Err(e) = spawned {
+                        eprintln!("warning: cannot start a WebSocket thread: {e}");
+                        crate::ws::leave(ctx, &client);
+                    }
+                })
+                .map(drop)
+        });
         drop(listener);
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
         // Whatever ended the accept loop, every thread waiting on `stop` ends too.
@@ -165,13 +158,7 @@ fn boot(args: &ServeArgs) -> anyhow::Result<Ctx> {
     let presence_db = Pool::open(data_dir.join("presence.db"), Kind::Presence)?;
     db::presence::reset_after_restart(&*presence_db.get()?, crate::util::now())
         .context("cannot reset presence after restart")?;
-    let idle_timeout = match std::env::var("MINIMOST_IDLE_TIMEOUT_MS") {
-        Ok(ms) => Duration::from_millis(
-            ms.parse()
-                .with_context(|| format!("MINIMOST_IDLE_TIMEOUT_MS={ms:?} is not a number"))?,
-        ),
-        Err(_) => DEFAULT_IDLE_TIMEOUT,
-    };
+    let deadlines = deadlines_from_env()?;
     let ctx = Ctx::new(CtxParts {
         data_dir,
         settings,
@@ -180,13 +167,39 @@ fn boot(args: &ServeArgs) -> anyhow::Result<Ctx> {
         presence_db,
         session_key: crate::sessions::SessionKey::new(secret),
         ca_pem,
-        idle_timeout,
+        deadlines,
     });
     let repaired = crate::writer::repair(&ctx).context("cannot complete interrupted deliveries")?;
     if repaired > 0 {
         eprintln!("completed {repaired} deliveries interrupted by the last shutdown");
     }
     Ok(ctx)
+}
+
+/// The request deadlines, with `MINIMOST_IDLE_TIMEOUT_MS`, `MINIMOST_HEAD_TIMEOUT_MS` and
+/// `MINIMOST_BODY_MIN_RATE` (bytes per second) overriding the defaults (tests shorten them).
+fn deadlines_from_env() -> anyhow::Result<http::Deadlines> {
+    let number = |var: &str| -> anyhow::Result<Option<u64>> {
+        match std::env::var(var) {
+            Ok(text) => {
+                Ok(Some(text.parse().with_context(|| {
+                    format!("{var}={text:?} is not a whole number")
+                })?))
+            }
+            Err(_) => Ok(None),
+        }
+    };
+    let mut deadlines = http::Deadlines::DEFAULT;
+    if let Some(ms) = number("MINIMOST_IDLE_TIMEOUT_MS")? {
+        deadlines.idle = Duration::from_millis(ms);
+    }
+    if let Some(ms) = number("MINIMOST_HEAD_TIMEOUT_MS")? {
+        deadlines.head = Duration::from_millis(ms);
+    }
+    if let Some(rate) = number("MINIMOST_BODY_MIN_RATE")? {
+        deadlines.body_min_rate = rate.max(1);
+    }
+    Ok(deadlines)
 }
 
 /// When the cleanup thread first runs and how often: 5 minutes and 24 hours, unless
@@ -220,14 +233,14 @@ fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
     })
 }
 
-/// Accepts until `stop` is signalled, handing each connection to `spawn`.
-fn accept_loop(
+/// Accepts until `stop` is signalled, handing each admitted connection to `spawn`.
+fn accept_loop<'c>(
     ctx: &Ctx,
     listener: &TcpListener,
     stop: &WakeFd,
-    conns: &Connections,
-    max_connections: usize,
-    mut spawn: impl FnMut(TcpStream, SocketAddr) -> std::io::Result<()>,
+    conns: &'c Connections,
+    admission: &Admission,
+    mut spawn: impl FnMut(Tracked<'c>, SocketAddr) -> std::io::Result<()>,
 ) {
     if let Err(e) = listener.set_nonblocking(true) {
         eprintln!("error: cannot make the listener non-blocking: {e}");
@@ -238,11 +251,12 @@ fn accept_loop(
         loop {
             match listener.accept() {
                 Ok((stream, peer)) => {
-                    if conns.count() >= max_connections {
-                        continue; // Dropping the stream closes it: over the cap.
-                    }
-                    let _ = stream.set_nonblocking(false);
-                    if let Err(e) = spawn(stream, peer) {
+                    // Dropping a refused stream closes it.
+                    let Some(tracked) = conns.admit(stream, peer.ip(), admission) else {
+                        continue;
+                    };
+                    let _ = tracked.socket.set_nonblocking(false);
+                    if let Err(e) = spawn(tracked, peer) {
                         eprintln!("warning: cannot start a connection thread: {e}");
                     }
                 }
@@ -259,32 +273,37 @@ fn accept_loop(
 }
 
 /// Serves HTTP requests on one connection until it closes, or returns it when it becomes a
-/// WebSocket (after the 101 is sent).
+/// WebSocket (after the 101 is sent). The TLS handshake and first request head must be done
+/// within the head deadline of `accepted`.
 fn handle_connection(
     ctx: &Ctx,
-    tcp: TcpStream,
+    tcp: Arc<TcpStream>,
     peer: SocketAddr,
     tls: Option<Arc<rustls::ServerConfig>>,
+    accepted: Instant,
 ) -> Option<(Conn, crate::ws::Upgrade)> {
     let _ = tcp.set_nodelay(true);
     let _ = tcp.set_write_timeout(Some(WRITE_TIMEOUT));
+    let socket = http::Socket::new(tcp);
     let stream = match tls {
         Some(config) => match rustls::ServerConnection::new(config) {
-            Ok(tls) => Stream::Tls(Box::new(rustls::StreamOwned::new(tls, tcp))),
+            Ok(tls) => Stream::Tls(Box::new(rustls::StreamOwned::new(tls, socket))),
             Err(e) => {
                 eprintln!("warning: cannot start TLS: {e}");
                 return None;
             }
         },
-        None => Stream::Plain(tcp),
+        None => Stream::Plain(socket),
     };
     let mut conn = Conn {
         stream,
         buffered: Vec::new(),
         peer: peer.ip(),
     };
+    let deadlines = ctx.deadlines;
+    let mut wait_until = accepted + deadlines.head.min(deadlines.idle);
     loop {
-        let head = match http::read_head(&mut conn, ctx.idle_timeout) {
+        let head = match http::read_head(&mut conn, wait_until, deadlines.head) {
             Ok(head) => head,
             Err(HeadError::Closed) => return None,
             Err(HeadError::Bad(e)) => {
@@ -294,7 +313,7 @@ fn handle_connection(
         };
         let head_only = head.method == "HEAD";
         let (response, keep_alive, body_unread) = {
-            let mut req = match Request::new(head, &mut conn, ctx.idle_timeout) {
+            let mut req = match Request::new(head, &mut conn, deadlines) {
                 Ok(req) => req,
                 Err(e) => {
                     let _ = conn.write_response(&e.into_response(), false, false);
@@ -328,6 +347,8 @@ fn handle_connection(
             let Body::WebSocket(upgrade) = response.body else {
                 unreachable!("matched above")
             };
+            // The socket loop waits on its own terms from now on.
+            conn.stream.set_deadline(None);
             return Some((conn, upgrade));
         }
         if conn
@@ -343,47 +364,135 @@ fn handle_connection(
         if !keep_alive {
             return None;
         }
+        wait_until = Instant::now() + deadlines.idle;
     }
 }
 
-/// The sockets of live connections, so shutdown can wake threads blocked reading them.
+/// Who may open a connection: the server-wide cap, and the per-client limit with the
+/// addresses it spares.
+struct Admission {
+    max_connections: usize,
+    /// 0: no per-client limit.
+    per_client: usize,
+    exempt: Vec<IpAddr>,
+    last_warning: Mutex<Option<Instant>>,
+}
+
+impl Admission {
+    fn new(ctx: &Ctx, max_connections: usize) -> Admission {
+        Admission {
+            max_connections,
+            per_client: ctx.settings.max_connections_per_ip as usize,
+            // Behind a reverse proxy every browser arrives from the proxy's address; with our
+            // own TLS a client's address is its own, loopback included.
+            exempt: if ctx.tls {
+                Vec::new()
+            } else {
+                ctx.settings
+                    .trusted_proxies
+                    .iter()
+                    .map(|ip| ip.to_canonical())
+                    .collect()
+            },
+            last_warning: Mutex::new(None),
+        }
+    }
+
+    /// Logs a refusal, at most once a minute so a flood cannot flood the log too.
+    fn warn(&self, message: impl FnOnce() -> String) {
+        let mut last = self.last_warning.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+            *last = Some(Instant::now());
+            eprintln!(
+                "warning: {} (further refusals this minute are not logged)",
+                message()
+            );
+        }
+    }
+}
+
+/// The key a client's connections are counted under: its address, or its /64 network for
+/// IPv6, where one host can use any address of its network.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
+/// The sockets of live connections, so shutdown can wake threads blocked reading them, and
+/// how many each client holds.
 #[derive(Default)]
 struct Connections {
-    open: Mutex<HashMap<u64, RawFd>>,
+    open: Mutex<Open>,
     next: std::sync::atomic::AtomicU64,
     closed: Condvar,
 }
 
+#[derive(Default)]
+struct Open {
+    sockets: HashMap<u64, Arc<TcpStream>>,
+    per_client: HashMap<IpAddr, usize>,
+}
+
+/// One admitted connection; dropping it takes the connection off the list.
 struct Tracked<'a> {
     conns: &'a Connections,
     id: u64,
+    client: Option<IpAddr>,
+    socket: Arc<TcpStream>,
 }
 
 impl Connections {
-    fn track(&self, stream: &TcpStream) -> Tracked<'_> {
+    /// Lists a new connection, or `None` when the server or this client is at its limit.
+    fn admit(&self, stream: TcpStream, peer: IpAddr, admission: &Admission) -> Option<Tracked<'_>> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if open.sockets.len() >= admission.max_connections {
+            drop(open);
+            admission.warn(|| {
+                format!(
+                    "{} connections are open, the most this server takes (raise the open-file \
+                     limit to allow more); refusing new ones",
+                    admission.max_connections
+                )
+            });
+            return None;
+        }
+        let limited = admission.per_client > 0 && !admission.exempt.contains(&peer.to_canonical());
+        let client = limited.then(|| client_key(peer));
+        if let Some(key) = client {
+            let held = open.per_client.entry(key).or_default();
+            if *held >= admission.per_client {
+                drop(open);
+                admission.warn(|| {
+                    format!(
+                        "{key} already holds {} connections (max_connections_per_ip); refusing \
+                         more from it",
+                        admission.per_client
+                    )
+                });
+                return None;
+            }
+            *held += 1;
+        }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        self.open
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, stream.as_raw_fd());
-        Tracked { conns: self, id }
-    }
-
-    fn count(&self) -> usize {
-        self.open.lock().unwrap_or_else(|e| e.into_inner()).len()
+        let socket = Arc::new(stream);
+        open.sockets.insert(id, socket.clone());
+        Some(Tracked {
+            conns: self,
+            id,
+            client,
+            socket,
+        })
     }
 
     fn shutdown_all(&self, how: std::net::Shutdown) {
         let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let how = match how {
-            std::net::Shutdown::Read => libc::SHUT_RD,
-            std::net::Shutdown::Write => libc::SHUT_WR,
-            std::net::Shutdown::Both => libc::SHUT_RDWR,
-        };
-        for fd in open.values() {
-            // SAFETY: the fd stays open while it is in the map: `Tracked` removes it (under
-            // this lock) before the thread drops its stream.
-            unsafe { libc::shutdown(*fd, how) };
+        for socket in open.sockets.values() {
+            let _ = socket.shutdown(how);
         }
     }
 
@@ -391,7 +500,7 @@ impl Connections {
     fn wait_idle(&self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        while !open.is_empty() {
+        while !open.sockets.is_empty() {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 return false;
             };
@@ -407,11 +516,17 @@ impl Connections {
 
 impl Drop for Tracked<'_> {
     fn drop(&mut self) {
-        self.conns
-            .open
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.id);
+        let mut open = self.conns.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.sockets.remove(&self.id);
+        if let Some(key) = self.client {
+            if let Some(held) = open.per_client.get_mut(&key) {
+                *held -= 1;
+                if *held == 0 {
+                    open.per_client.remove(&key);
+                }
+            }
+        }
+        drop(open);
         self.conns.closed.notify_all();
     }
 }

@@ -225,6 +225,35 @@ impl Server {
         (stream, handle)
     }
 
+    /// A connection from another loopback address (all of 127.0.0.0/8 is this machine), as a
+    /// second client host would make; TLS when the server uses it.
+    pub fn connect_from(&self, from: std::net::Ipv4Addr) -> (Box<dyn ReadWrite>, TcpStream) {
+        let tcp = tcp_from(from, self.addr);
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let handle = tcp.try_clone().unwrap();
+        let stream: Box<dyn ReadWrite> = match &self.client_config {
+            Some(config) => {
+                let name = "localhost".try_into().unwrap();
+                let conn = rustls::ClientConnection::new(config.clone(), name).unwrap();
+                Box::new(rustls::StreamOwned::new(conn, tcp))
+            }
+            None => Box::new(tcp),
+        };
+        (stream, handle)
+    }
+
+    /// The bytes of a TLS ClientHello a browser would send this server first.
+    pub fn client_hello(&self) -> Vec<u8> {
+        let config = self.client_config.clone().expect("a TLS server");
+        let mut conn =
+            rustls::ClientConnection::new(config, "localhost".try_into().unwrap()).unwrap();
+        let mut hello = Vec::new();
+        while conn.wants_write() {
+            conn.write_tls(&mut hello).unwrap();
+        }
+        hello
+    }
+
     /// Sends one request on a new connection and reads the response.
     pub fn request(
         &self,
@@ -277,6 +306,37 @@ impl Drop for Server {
 
 pub trait ReadWrite: Read + Write + Send {}
 impl<T: Read + Write + Send> ReadWrite for T {}
+
+/// A plain TCP connection to `to` from the loopback address `from`.
+pub fn tcp_from(from: std::net::Ipv4Addr, to: SocketAddr) -> TcpStream {
+    use std::os::fd::FromRawFd;
+    let SocketAddr::V4(to) = to else {
+        panic!("the test server listens on IPv4")
+    };
+    let sockaddr = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: plain socket calls on a fresh descriptor that the TcpStream then owns, with
+    // sockaddr_in values that live across each call.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let stream = TcpStream::from_raw_fd(fd);
+        let local = sockaddr(from, 0);
+        let bound = libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), len);
+        assert_eq!(bound, 0, "bind {from}: {}", std::io::Error::last_os_error());
+        let remote = sockaddr(*to.ip(), to.port());
+        let connected = libc::connect(fd, (&remote as *const libc::sockaddr_in).cast(), len);
+        assert_eq!(connected, 0, "connect: {}", std::io::Error::last_os_error());
+        stream
+    }
+}
 
 fn client_config(ca: &Path) -> Arc<rustls::ClientConfig> {
     use rustls::pki_types::pem::PemObject;

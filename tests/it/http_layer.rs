@@ -105,7 +105,8 @@ fn assets_have_types_and_revalidate_by_etag() {
         let again = server.request("GET", path, &[("If-None-Match", &etag)], b"");
         assert_eq!(again.status, 304);
         assert!(again.body.is_empty());
-        let head = server.request("HEAD", path, &[], b"");
+        // A HEAD answer has a Content-Length but no body: close, so the reader stops at EOF.
+        let head = server.request("HEAD", path, &[("Connection", "close")], b"");
         assert_eq!(head.status, 200);
         assert_eq!(
             head.header("content-length").unwrap(),
@@ -175,6 +176,12 @@ fn malformed_and_oversized_requests_get_clear_errors() {
         431
     );
     assert_eq!(raw(&server, b"GARBAGE\r\n\r\n").status, 400);
+    // Bare LF line endings are refused at once, not waited on.
+    let bare_lf = raw(&server, b"GET /healthz HTTP/1.1\nHost: x\n\n");
+    assert_eq!(
+        (bare_lf.status, bare_lf.error().as_str()),
+        (400, "Malformed request: lines must end with CRLF")
+    );
     assert_eq!(
         raw(&server, b"GET /healthz HTTP/1.1\r\n\r\n").error(),
         "Missing Host header"

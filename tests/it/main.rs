@@ -23,6 +23,8 @@ mod boot;
 mod browser;
 /// Uploads, file access, ranges, avatars and profiles.
 mod files;
+/// Hostile clients: slow connections, per-address connection limits.
+mod hostile;
 /// The HTTP/1.1 layer: framing, limits, timeouts, headers, assets.
 mod http_layer;
 /// The administrator's manual's sqlite3 recipes against a data dir the server wrote.
