@@ -1,7 +1,7 @@
 //! Account self-service: change password, delete the account (soft or hard).
 
 use crate::accounts::DeleteMode;
-use crate::api::auth::{acquire_hasher, hash_password, require_user, secure_cookie};
+use crate::api::auth::{check_password, hash_password, require_user, secure_cookie};
 use crate::api::str_field;
 use crate::ctx::Ctx;
 use crate::db;
@@ -9,12 +9,12 @@ use crate::http::{HttpError, Request, Response};
 use crate::names::check_new_password;
 use std::sync::Arc;
 
-/// Checks the caller's current password (403 when wrong).
+/// Checks the caller's current password (403 when wrong). It counts towards the account's
+/// lockout like a login, so a stolen session cannot be used to guess the password.
 fn verify_current(ctx: &Ctx, username: &str, password: &str) -> Result<(), HttpError> {
     let account =
         db::auth::find_user(&*ctx.auth_db.get()?, username)?.ok_or(HttpError::Unauthorized)?;
-    let _permit = acquire_hasher(ctx)?;
-    if crate::password::verify(password, &account.password_hash) {
+    if check_password(ctx, &account.username, password, &account.password_hash)? {
         Ok(())
     } else {
         Err(HttpError::Forbidden(

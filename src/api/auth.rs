@@ -88,45 +88,13 @@ pub fn post_login(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         crate::password::verify(password, ctx.dummy_hash());
         return Err(HttpError::BadCredentials);
     };
-    let now = crate::util::now();
-    let (failures, locked_until) =
-        db::auth::login_failures(&*ctx.auth_db.get()?, &account.username)?;
-    if let Some(until) = locked_until.filter(|until| *until > now) {
-        let minutes = ((until - now) / 60.0).ceil().max(1.0) as u64;
-        return Err(HttpError::Locked(format!(
-            "This account is locked after too many failed logins; try again in {minutes} minute{}",
-            if minutes == 1 { "" } else { "s" }
-        )));
-    }
-    let matches = {
-        let _permit = acquire_hasher(ctx)?;
-        crate::password::verify(password, &account.password_hash)
-    };
-    let conn = ctx.auth_db.get()?;
-    if !matches {
-        let failures = if locked_until.is_some() {
-            1
-        } else {
-            failures + 1
-        };
-        let settings = ctx.live_settings.get();
-        let max = settings.max_login_attempts;
-        let lock = (max > 0 && failures >= max)
-            .then(|| now + f64::from(settings.lockout_duration_minutes) * 60.0);
-        db::auth::set_login_failures(
-            &conn,
-            &account.username,
-            if lock.is_some() { 0 } else { failures },
-            lock,
-        )?;
+    if !check_password(ctx, &account.username, password, &account.password_hash)? {
         return Err(HttpError::BadCredentials);
     }
-    db::auth::clear_login_failures(&conn, &account.username)?;
     if crate::password::needs_rehash(&account.password_hash) {
         let hash = hash_password(ctx, password)?;
-        db::auth::set_password_hash(&conn, &account.username, &hash)?;
+        db::auth::set_password_hash(&*ctx.auth_db.get()?, &account.username, &hash)?;
     }
-    drop(conn);
     let cookie = start_session(ctx, req, &account.username)?;
     Ok(Response::json(
         200,
@@ -187,6 +155,64 @@ fn rate_limit(ctx: &Ctx, req: &Request, bucket: Bucket) -> Result<(), HttpError>
                 ),
             }
         })
+}
+
+/// Checks a password of an existing account, counting the check against its lockout before it
+/// runs: at most `max_login_attempts` checks per lockout window, however many run at once.
+/// Locked accounts get 423 without a check; a match clears the count.
+pub fn check_password(
+    ctx: &Ctx,
+    username: &str,
+    password: &str,
+    stored_hash: &str,
+) -> Result<bool, HttpError> {
+    // The slot first: a request turned away as busy has not used up an attempt.
+    let permit = acquire_hasher(ctx)?;
+    claim_password_check(ctx, username)?;
+    let matches = crate::password::verify(password, stored_hash);
+    drop(permit);
+    if matches {
+        db::auth::clear_login_failures(&*ctx.auth_db.get()?, username)?;
+    }
+    Ok(matches)
+}
+
+/// Counts one password check as a failure in advance, in one write transaction, so parallel
+/// checks cannot overwrite each other's counts: the `max_login_attempts`-th in a row sets the
+/// lock, and while it holds every check is refused.
+fn claim_password_check(ctx: &Ctx, username: &str) -> Result<(), HttpError> {
+    let settings = ctx.live_settings.get();
+    let now = crate::util::now();
+    let mut conn = ctx.auth_db.get()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let (failures, locked_until) = db::auth::login_failures(&tx, username)?;
+    if let Some(until) = locked_until.filter(|until| *until > now) {
+        let minutes = ((until - now) / 60.0).ceil().max(1.0) as u64;
+        return Err(HttpError::Locked(format!(
+            "This account is locked after too many wrong passwords; try again in {minutes} \
+             minute{}",
+            if minutes == 1 { "" } else { "s" }
+        )));
+    }
+    let max = settings.max_login_attempts;
+    if max == 0 {
+        return Ok(());
+    }
+    // A lock that has passed starts a new count.
+    let failures = if locked_until.is_some() {
+        1
+    } else {
+        failures + 1
+    };
+    let lock = (failures >= max).then(|| now + f64::from(settings.lockout_duration_minutes) * 60.0);
+    db::auth::set_login_failures(
+        &tx,
+        username,
+        if lock.is_some() { 0 } else { failures },
+        lock,
+    )?;
+    tx.commit()?;
+    Ok(())
 }
 
 pub fn acquire_hasher(ctx: &Ctx) -> Result<crate::password::HashPermit<'_>, HttpError> {

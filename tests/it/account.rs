@@ -4,6 +4,40 @@ use crate::json::Json;
 const NEW_PASSWORD: &str = "N3w-Secret!";
 
 #[test]
+fn a_stolen_session_cannot_guess_the_password() {
+    let server = Server::start_with(crate::harness::Options {
+        settings: Some(r#"{"max_login_attempts": 3}"#.into()),
+        ..Default::default()
+    });
+    let mut thief = server.signup("alice");
+    let guess = |c: &mut crate::harness::Client, path: &str, guess: &str| {
+        let body = if path == "/api/account/password" {
+            Json::obj([
+                ("current_password", guess.into()),
+                ("new_password", NEW_PASSWORD.into()),
+                ("confirm_password", NEW_PASSWORD.into()),
+            ])
+        } else {
+            Json::obj([("mode", "hard".into()), ("password", guess.into())])
+        };
+        c.post(path, &body).status
+    };
+    assert_eq!(guess(&mut thief, "/api/account/password", "Guess-1!"), 403);
+    assert_eq!(guess(&mut thief, "/api/account/delete", "Guess-2!"), 403);
+    assert_eq!(guess(&mut thief, "/api/account/password", "Guess-3!"), 403);
+    // The three wrong checks locked the account: even the right password is refused now, and
+    // logins are locked as well.
+    assert_eq!(guess(&mut thief, "/api/account/password", PASSWORD), 423);
+    assert_eq!(guess(&mut thief, "/api/account/delete", PASSWORD), 423);
+    assert_eq!(server.client().login("alice", PASSWORD).status, 423);
+    assert_eq!(
+        thief.get("/api/me").status,
+        200,
+        "the account is still there"
+    );
+}
+
+#[test]
 fn changing_the_password_keeps_this_session_and_ends_the_others() {
     let server = Server::start();
     let mut here = server.signup("alice");

@@ -230,6 +230,38 @@ fn lockout_after_consecutive_failures_even_with_the_right_password() {
 }
 
 #[test]
+fn concurrent_guesses_cannot_get_past_the_lockout() {
+    let options = Options {
+        settings: Some(r#"{"max_login_attempts": 5}"#.into()),
+        ..Options::default()
+    };
+    let server = Server::start_with(options);
+    server.signup("alice");
+    // 30 guesses at once, the right password among the last: at most 5 are ever checked.
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let guesses: Vec<_> = (0..30)
+            .map(|i| {
+                let server = &server;
+                scope.spawn(move || {
+                    let password = if i == 25 { PASSWORD } else { "Wrong123!" };
+                    server.client().login("alice", password).status
+                })
+            })
+            .collect();
+        guesses.into_iter().map(|g| g.join().unwrap()).collect()
+    });
+    let checked = statuses.iter().filter(|s| **s != 423).count();
+    assert!(checked <= 5, "{checked} guesses were checked: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [401, 423, 200].contains(s)),
+        "{statuses:?}"
+    );
+    if !statuses.contains(&200) {
+        assert_eq!(server.client().login("alice", PASSWORD).status, 423);
+    }
+}
+
+#[test]
 fn per_ip_rate_limits_answer_429_with_retry_after() {
     let options = Options {
         settings: Some(r#"{"rate_limits": {"login": [3, 60], "signup": [2, 3600]}}"#.into()),
