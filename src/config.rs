@@ -107,6 +107,57 @@ pub fn prepare_data_dir(data_dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(data_dir)
 }
 
+/// The file a serving process holds locked, with its pid inside.
+pub const LOCK_FILE: &str = "minimost.pid";
+
+/// An exclusive lock on a data dir, held by the one server that may write it. The kernel
+/// drops it when the process ends, however it ends, so a crash never blocks a restart.
+pub struct DataDirLock(#[allow(dead_code)] fs::File);
+
+impl DataDirLock {
+    /// Creates the data dir if needed and locks it, before anything else in it is written;
+    /// fails naming the pid of the server that holds it.
+    pub fn acquire(data_dir: &Path) -> anyhow::Result<DataDirLock> {
+        use std::io::{Read, Seek};
+        use std::os::fd::AsRawFd;
+        fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+        let path = data_dir.join(LOCK_FILE);
+        // Not truncated on open: the pid inside belongs to whoever holds the lock.
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        // SAFETY: flock on a descriptor this File owns.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::WouldBlock {
+                return Err(err).with_context(|| format!("cannot lock {}", path.display()));
+            }
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = match holder.trim() {
+                "" => "another process".to_owned(),
+                pid => format!("another minimost (pid {pid})"),
+            };
+            bail!(
+                "{holder} is already serving the data dir {}; stop it first, or give this \
+                 server another --data-dir (admin commands work beside a running server)",
+                data_dir.display()
+            );
+        }
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| writeln!(file, "{}", std::process::id()))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(DataDirLock(file))
+    }
+}
+
 /// Writes `contents` to a new file with mode 0600; fails if the file already exists.
 pub fn write_new_private_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     let mut file = fs::OpenOptions::new()

@@ -37,6 +37,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Every thread inherits this mask, so only the signal thread sees SIGTERM/SIGINT.
     let signals = block_shutdown_signals();
     let fd_limit = raise_fd_limit();
+    let _lock = config::DataDirLock::acquire(&args.common.data_dir)?;
     let ctx = boot(&args)?;
     let listener = bind(&args.host, args.port)?;
     let tls_config = if args.tls {

@@ -328,3 +328,33 @@ fn systemd_hears_ready_watchdog_pings_and_stopping() {
         "{rest:?}"
     );
 }
+
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused_naming_the_first() {
+    let temp = TempDir::new();
+    let first = Server::start_in(temp.path(), Options::default()).unwrap();
+    let pid = std::fs::read_to_string(temp.path().join("minimost.pid")).unwrap();
+    let second = crate::harness::cli(temp.path(), &["serve", "--port", "0"]);
+    assert!(!second.status.success());
+    assert!(
+        second.stderr.contains(&format!(
+            "another minimost (pid {}) is already serving",
+            pid.trim()
+        )),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stdout.is_empty(),
+        "it never listened: {}",
+        second.stdout
+    );
+    // Admin commands still work beside the running server.
+    let check = crate::harness::cli(temp.path(), &["check"]);
+    assert!(check.status.success(), "{}", check.stderr);
+    // The first server was not disturbed, and a kill -9 leaves nothing that blocks a restart.
+    assert_eq!(first.request("GET", "/healthz", &[], b"").status, 200);
+    drop(first); // SIGKILL
+    let again = Server::start_in(temp.path(), Options::default()).unwrap();
+    assert_eq!(again.request("GET", "/healthz", &[], b"").status, 200);
+}
