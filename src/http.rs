@@ -431,11 +431,24 @@ impl<'c> Request<'c> {
             if head.http11 && header("host").next().is_none() {
                 return Err(HttpError::BadRequest("Missing Host header".into()));
             }
+            // Headers that decide who may do what must not be ambiguous.
+            for name in ["host", "origin", "sec-fetch-site", "cookie"] {
+                if header(name).nth(1).is_some() {
+                    return Err(HttpError::BadRequest(format!(
+                        "The request has more than one {name} header"
+                    )));
+                }
+            }
             let expect_continue = header("expect").any(|v| v.eq_ignore_ascii_case("100-continue"));
             let (path, query) = match head.target.split_once('?') {
                 Some((p, q)) => (p.to_owned(), q.to_owned()),
                 None => (head.target.clone(), String::new()),
             };
+            if !query_is_well_formed(&query) {
+                return Err(HttpError::BadRequest(
+                    "The query string has a malformed %-escape or is not UTF-8".into(),
+                ));
+            }
             (body_left, expect_continue, path, query)
         };
         Ok(Request {
@@ -567,6 +580,15 @@ impl Read for Request<'_> {
         self.body_read += n as u64;
         Ok(n)
     }
+}
+
+/// Whether every name and value of a query string decodes, so no parameter is silently
+/// dropped as absent.
+fn query_is_well_formed(query: &str) -> bool {
+    query.split('&').all(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        percent_decode(k).is_some() && percent_decode(v).is_some()
+    })
 }
 
 /// Decodes `%XX` escapes; `None` for a bad escape or a result that is not UTF-8.

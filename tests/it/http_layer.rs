@@ -237,6 +237,28 @@ fn malformed_and_oversized_requests_get_clear_errors() {
     assert!(res.error().contains("UTF-8"));
     let res = client.send("POST", "/api/login", Some("text/plain"), b"{}");
     assert_eq!(res.status, 415);
+    // Two Origin headers: the second is not ignored, the request is refused as ambiguous.
+    let origin = server.origin();
+    let res = server.request(
+        "POST",
+        "/api/logout",
+        &[("Origin", &origin), ("Origin", "https://evil.example")],
+        b"",
+    );
+    assert_eq!(
+        (res.status, res.error().as_str()),
+        (400, "The request has more than one origin header")
+    );
+    let two_hosts = b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n";
+    assert_eq!(raw(&server, two_hosts).status, 400);
+    // A malformed escape in the query is an error, not a missing parameter.
+    let res = client.get("/api/search?q=%zz");
+    assert_eq!(res.status, 400);
+    assert!(
+        res.error().contains("malformed %-escape"),
+        "{}",
+        res.error()
+    );
     // The server is still healthy after all of that.
     assert_eq!(client.get("/healthz").status, 200);
 }
