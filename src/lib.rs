@@ -13,6 +13,7 @@ mod config;
 mod control;
 mod ctx;
 mod db;
+mod fault;
 pub mod fuzzing;
 mod history;
 mod http;

@@ -110,7 +110,9 @@ impl Store {
 }
 
 fn writer_gone() -> HttpError {
-    HttpError::Internal(anyhow::anyhow!("the writer thread stopped"))
+    HttpError::Internal(anyhow::anyhow!(
+        "the writer dropped this request: it failed on it, or it has stopped"
+    ))
 }
 
 /// One row of a message to insert (its text, or one file).
@@ -369,6 +371,9 @@ fn apply_to(
                     }
                 }
             }
+            if cfg!(debug_assertions) {
+                fault_check("copy", recipient, change);
+            }
             change.apply(conn, recipient, false)?;
         }
         Ok(sidebar_changed)
@@ -385,6 +390,15 @@ fn apply_to(
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
             Err(e)
+        }
+    }
+}
+
+/// The fault-injection hook for a change: its text rows, prefixed with `recipient:`.
+fn fault_check(point: &str, recipient: &str, change: &Change) {
+    if let Change::Insert { rows, .. } = change {
+        for row in rows {
+            crate::fault::check(point, &format!("{recipient}:{}", row.content));
         }
     }
 }
@@ -568,14 +582,14 @@ pub fn run(ctx: &Ctx) {
             match job {
                 Job::Post(post, reply) => posts.push((post, reply)),
                 Job::Task(task) => {
-                    writer.post_batch(std::mem::take(&mut posts));
-                    if std::panic::catch_unwind(AssertUnwindSafe(|| task(&mut writer))).is_err() {
-                        eprintln!("error: a writer task panicked; continuing");
-                    }
+                    writer.survive("a batch of messages", |w| {
+                        w.post_batch(std::mem::take(&mut posts))
+                    });
+                    writer.survive("a task", task);
                 }
             }
         }
-        writer.post_batch(posts);
+        writer.survive("a batch of messages", |w| w.post_batch(posts));
     }
 }
 
@@ -610,6 +624,21 @@ pub fn repair(ctx: &Ctx) -> anyhow::Result<usize> {
 }
 
 impl<'c> Writer<'c> {
+    /// Runs one job so that a panic in it costs only that job: its requests get 500 (their
+    /// reply channels are dropped), fan-outs it journalled stay in the journal and are
+    /// completed at the next start, every database it held is released, and the writer goes
+    /// on with the next job.
+    fn survive(&mut self, what: &str, job: impl FnOnce(&mut Self)) {
+        if std::panic::catch_unwind(AssertUnwindSafe(|| job(self))).is_err() {
+            eprintln!(
+                "error: the writer failed on {what} (a panic, logged above); its requests were \
+                 answered 500, interrupted deliveries will be completed at the next start"
+            );
+            // Only the writer holds databases, and it holds none between jobs.
+            self.ctx.user_dbs.release_all();
+        }
+    }
+
     pub fn open(ctx: &'c Ctx) -> anyhow::Result<Writer<'c>> {
         let auth = db::open(ctx.auth_db.path(), Kind::Auth)?;
         let presence = db::open(ctx.presence_db.path(), Kind::Presence)?;
@@ -775,6 +804,11 @@ impl<'c> Writer<'c> {
                 return;
             }
         };
+        if cfg!(debug_assertions) {
+            for fanout in &fanouts {
+                fault_check("batch", fanout.sender().unwrap_or(""), &fanout.change);
+            }
+        }
         let rendered: Vec<(Json, Arc<str>)> =
             fanouts.iter().map(|f| self.render_insert(f)).collect();
         let (mine, others): (ByRecipient, ByRecipient) = by_recipient
@@ -1044,8 +1078,16 @@ impl<'c> Writer<'c> {
                     chunk
                         .into_iter()
                         .map(|(recipient, conn, indexes)| {
-                            let outcome = apply_to(&conn, &recipient, fanouts, &indexes)
-                                .map_err(anyhow::Error::from);
+                            // A panic fails this copy only: it stays journalled.
+                            let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| {
+                                apply_to(&conn, &recipient, fanouts, &indexes)
+                            })) {
+                                Ok(applied) => applied.map_err(anyhow::Error::from),
+                                Err(_) => {
+                                    let _ = conn.execute_batch("ROLLBACK");
+                                    Err(anyhow::anyhow!("the copy panicked (logged above)"))
+                                }
+                            };
                             (recipient, conn, indexes, outcome)
                         })
                         .collect::<Vec<_>>()

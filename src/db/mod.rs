@@ -248,6 +248,12 @@ impl UserDbs {
         self.released.notify_all();
     }
 
+    /// Lets every reader go on (after the writer failed on a job).
+    pub fn release_all(&self) {
+        self.held.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.released.notify_all();
+    }
+
     /// Waits while the writer holds `user`'s database.
     fn wait_until_released(&self, user: &str) {
         let held = self.held.lock().unwrap_or_else(|e| e.into_inner());

@@ -21,6 +21,8 @@ mod auth;
 mod boot;
 /// The web UI in headless Chromium: pages, live chat between two people, conversations.
 mod browser;
+/// Injected faults: the writer survives a panic in any job (debug builds only).
+mod faults;
 /// Uploads, file access, ranges, avatars and profiles.
 mod files;
 /// Hostile clients: slow connections, per-address connection limits.
