@@ -115,13 +115,46 @@ pub fn clean(data_dir: &Path, args: &CleanArgs) -> anyhow::Result<ExitCode> {
     } else {
         "deleted "
     };
-    let report = crate::cleanup::run_once(data_dir, retention, args.dry_run, &mut |line| {
+    let mut say = |line: String| {
         if line.starts_with("error: ") {
             eprintln!("{line}");
         } else {
             println!("{prefix}{line}");
         }
-    });
+    };
+    // A running server does the deletions on its writer and tells open clients; without one,
+    // the same code runs here on a local writer.
+    if let Some(client) = crate::control::Client::connect(data_dir) {
+        let request = crate::control::Request::Clean {
+            retention,
+            dry_run: args.dry_run,
+        };
+        let answer = client.patient().call(&request)?;
+        if let Some(Json::Arr(lines)) = answer.get("lines") {
+            for line in lines.iter().filter_map(Json::as_str) {
+                say(line.to_owned());
+            }
+        }
+        println!("{}", answer.get("summary").and_then(Json::as_str).unwrap_or(""));
+        let errors = answer.get("errors").and_then(Json::as_u64).unwrap_or(1);
+        return Ok(if errors == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    let ctx = crate::ctx::Ctx::open_for_admin(data_dir)?;
+    crate::writer::repair(&ctx)?;
+    let report = std::thread::scope(|scope| {
+        let ctx = &ctx;
+        let writer = std::thread::Builder::new()
+            .name("writer".into())
+            .spawn_scoped(scope, move || crate::writer::run(ctx))?;
+        let report = crate::cleanup::run_once(ctx, retention, args.dry_run, &mut say);
+        ctx.store.stop();
+        let _ = writer.join();
+        anyhow::Ok(report)
+    })?;
     println!("{}", report.summary(args.dry_run));
     Ok(if report.errors.is_empty() {
         ExitCode::SUCCESS

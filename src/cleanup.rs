@@ -5,11 +5,14 @@
 //! database or file never stops the rest.
 
 use crate::config::Settings;
-use crate::db::{self, Kind};
+use crate::ctx::Ctx;
+use crate::db;
+use crate::http::HttpError;
+use crate::json::Json;
 use crate::messages::IMAGE_EXTENSIONS;
-use rusqlite::params;
-use std::path::Path;
-use std::sync::{Condvar, Mutex};
+use crate::names::Username;
+use crate::writer::Writer;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime};
 
 /// Uploads not attached to a message within this long are removed.
@@ -88,217 +91,277 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
-/// One cleanup pass over `data_dir`. `say` receives one line per deletion (or error).
+/// Rows deleted per writer job: small enough that a message sent meanwhile waits at most a
+/// few milliseconds behind a purge.
+const PURGE_CHUNK: usize = 500;
+
+/// One cleanup pass. `say` receives one line per deletion (or error). Database deletions run
+/// on the writer in chunks, in step with fan-out, so they never race it or hold it up for long;
+/// open clients are told when messages expired. Files are removed from this thread.
 pub fn run_once(
-    data_dir: &Path,
+    ctx: &Ctx,
     retention: Retention,
     dry_run: bool,
     say: &mut dyn FnMut(String),
 ) -> Report {
-    let mut report = Report::default();
-    let now = crate::util::now();
-    let fail = |report: &mut Report, say: &mut dyn FnMut(String), what: String| {
-        say(format!("error: {what}"));
-        report.errors.push(what);
+    let mut pass = Pass {
+        ctx,
+        retention,
+        dry_run,
+        now: crate::util::now(),
+        report: Report::default(),
+        say,
     };
+    pass.old_files();
+    let expired = pass.old_messages();
+    pass.old_reactions_and_receipts();
+    pass.unattached_uploads();
+    pass.tokens_and_sessions();
+    if expired > 0 && !dry_run {
+        let event = Json::obj([
+            ("type", "messages_expired".into()),
+            ("before_ts", Json::Num(pass.message_cutoff())),
+        ]);
+        ctx.hub.broadcast(&Arc::from(event.to_json_string()));
+    }
+    pass.report
+}
 
-    // Old uploads, by modification time; images and other files keep separate periods.
-    let uploads = data_dir.join("uploads");
-    match std::fs::read_dir(&uploads) {
-        Ok(entries) => {
-            for entry in entries.filter_map(Result::ok) {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let Ok(meta) = entry.metadata() else { continue };
-                if !meta.is_file() {
+/// One run's state: what to keep, and what was done so far.
+struct Pass<'a> {
+    ctx: &'a Ctx,
+    retention: Retention,
+    dry_run: bool,
+    now: f64,
+    report: Report,
+    say: &'a mut dyn FnMut(String),
+}
+
+impl Pass<'_> {
+    fn fail(&mut self, what: String) {
+        (self.say)(format!("error: {what}"));
+        self.report.errors.push(what);
+    }
+
+    fn message_cutoff(&self) -> f64 {
+        self.now - f64::from(self.retention.message_days) * 86_400.0
+    }
+
+    /// Old uploads, by modification time; images and other files keep separate periods.
+    fn old_files(&mut self) {
+        let uploads = self.ctx.data_dir.join("uploads");
+        let entries = match std::fs::read_dir(&uploads) {
+            Ok(entries) => entries,
+            Err(e) => return self.fail(format!("cannot read {}: {e}", uploads.display())),
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(meta) = entry.metadata() else { continue };
+            if !meta.is_file() {
+                continue;
+            }
+            let age_days = meta
+                .modified()
+                .ok()
+                .and_then(|m| SystemTime::now().duration_since(m).ok())
+                .map_or(0.0, |d| d.as_secs_f64() / 86_400.0);
+            let image = name.rsplit_once('.').is_some_and(|(_, ext)| {
+                IMAGE_EXTENSIONS.iter().any(|i| i.eq_ignore_ascii_case(ext))
+            });
+            let keep_days = if image {
+                self.retention.image_days
+            } else {
+                self.retention.file_days
+            };
+            if age_days < f64::from(keep_days) {
+                continue;
+            }
+            if !self.dry_run {
+                if let Err(e) = std::fs::remove_file(entry.path()) {
+                    self.fail(format!("cannot delete uploads/{name}: {e}"));
                     continue;
                 }
-                let age_days = meta
-                    .modified()
-                    .ok()
-                    .and_then(|m| SystemTime::now().duration_since(m).ok())
-                    .map_or(0.0, |d| d.as_secs_f64() / 86_400.0);
-                let image = name.rsplit_once('.').is_some_and(|(_, ext)| {
-                    IMAGE_EXTENSIONS.iter().any(|i| i.eq_ignore_ascii_case(ext))
+            }
+            (self.say)(format!(
+                "uploads/{name} ({}, {} days old, {})",
+                if image { "image" } else { "file" },
+                age_days as u64,
+                human_bytes(meta.len())
+            ));
+            self.report.files += 1;
+            self.report.file_bytes += meta.len();
+        }
+    }
+
+    /// Old messages, from every user's database; returns how many expired.
+    fn old_messages(&mut self) -> usize {
+        let cutoff = self.message_cutoff();
+        let mut names: Vec<String> = std::fs::read_dir(self.ctx.data_dir.join("users"))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter_map(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        name.strip_suffix(".db").map(str::to_owned)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        let mut total = 0;
+        for name in names {
+            let Ok(user) = Username::parse_existing(&name) else {
+                continue;
+            };
+            let result = if self.dry_run {
+                self.ctx.user_dbs.get(&user).and_then(|conn| match conn {
+                    Some(conn) => Ok(db::retention::count_old_messages(&conn, cutoff)?),
+                    None => Ok(0),
+                })
+            } else {
+                purge_in_chunks(self.ctx, move |w| {
+                    let Some(conn) = w.database(user.as_str())? else {
+                        return Ok(0);
+                    };
+                    let n = db::retention::delete_old_messages(conn, cutoff, PURGE_CHUNK)?;
+                    let path = conn.path().map(std::path::PathBuf::from);
+                    w.ctx.checkpoints.mark(path.as_deref().into_iter());
+                    Ok(n)
+                })
+            };
+            match result {
+                Ok(0) => {}
+                Ok(n) => {
+                    (self.say)(format!(
+                        "users/{name}.db: {n} message{} older than {} days",
+                        plural(n),
+                        self.retention.message_days
+                    ));
+                    self.report.messages += n;
+                    self.report.databases += 1;
+                    total += n;
+                }
+                Err(e) => self.fail(format!("users/{name}.db: {e:#}")),
+            }
+        }
+        total
+    }
+
+    /// Reactions and receipts of expired messages.
+    fn old_reactions_and_receipts(&mut self) {
+        if self.dry_run {
+            return;
+        }
+        let cutoff = self.message_cutoff();
+        let purged = purge_in_chunks(self.ctx, move |w| {
+            let n =
+                db::retention::delete_old_reactions_and_receipts(&w.presence, cutoff, PURGE_CHUNK)?;
+            w.ctx
+                .checkpoints
+                .mark(std::iter::once(w.ctx.presence_db.path()));
+            Ok(n)
+        });
+        if let Err(e) = purged {
+            self.fail(format!("presence.db: {e:#}"));
+        }
+    }
+
+    /// Uploads never attached to a message within a day: forgotten on the writer (so one
+    /// being attached right now is kept), then their files removed.
+    fn unattached_uploads(&mut self) {
+        let before = self.now - UNATTACHED_GRACE_SECS;
+        let listed = self
+            .ctx
+            .presence_db
+            .get()
+            .map_err(anyhow::Error::from)
+            .and_then(|conn| Ok(db::retention::unattached_uploads(&conn, before)?));
+        let names = match listed {
+            Ok(names) => names,
+            Err(e) => return self.fail(format!("presence.db: {e:#}")),
+        };
+        let uploads = self.ctx.data_dir.join("uploads");
+        for name in names {
+            if !self.dry_run {
+                let forget = name.clone();
+                let forgotten = self.ctx.store.run(move |w| {
+                    Ok(db::retention::delete_unattached_upload(&w.presence, &forget)?)
                 });
-                let keep_days = if image {
-                    retention.image_days
-                } else {
-                    retention.file_days
-                };
-                if age_days < f64::from(keep_days) {
-                    continue;
-                }
-                let kind = if image { "image" } else { "file" };
-                if !dry_run {
-                    if let Err(e) = std::fs::remove_file(entry.path()) {
-                        fail(
-                            &mut report,
-                            say,
-                            format!("cannot delete uploads/{name}: {e}"),
-                        );
+                match forgotten {
+                    Ok(true) => {}
+                    Ok(false) => continue, // attached meanwhile
+                    Err(e) => {
+                        self.fail(format!("presence.db: {}", e.message()));
                         continue;
                     }
                 }
-                say(format!(
-                    "uploads/{name} ({kind}, {} days old, {})",
-                    age_days as u64,
-                    human_bytes(meta.len())
-                ));
-                report.files += 1;
-                report.file_bytes += meta.len();
+                if crate::uploads::is_stored_name(&name) {
+                    let _ = std::fs::remove_file(uploads.join(&name));
+                }
             }
-        }
-        Err(e) => fail(
-            &mut report,
-            say,
-            format!("cannot read {}: {e}", uploads.display()),
-        ),
-    }
-
-    // Old messages, from every user's database.
-    let cutoff = now - f64::from(retention.message_days) * 86_400.0;
-    let mut databases: Vec<_> = std::fs::read_dir(data_dir.join("users"))
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "db"))
-                .collect()
-        })
-        .unwrap_or_default();
-    databases.sort();
-    for path in &databases {
-        let name = path
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let result = (|| -> anyhow::Result<usize> {
-            let Some(conn) = db::open_existing(path, Kind::User)? else {
-                return Ok(0);
-            };
-            Ok(if dry_run {
-                conn.query_row(
-                    "SELECT COUNT(*) FROM messages WHERE ts < ?1",
-                    [cutoff],
-                    |r| r.get::<_, i64>(0),
-                )? as usize
-            } else {
-                conn.execute("DELETE FROM messages WHERE ts < ?1", [cutoff])?
-            })
-        })();
-        match result {
-            Ok(0) => {}
-            Ok(n) => {
-                say(format!(
-                    "users/{name}: {n} message{} older than {} days",
-                    plural(n),
-                    retention.message_days
-                ));
-                report.messages += n;
-                report.databases += 1;
-            }
-            Err(e) => fail(&mut report, say, format!("users/{name}: {e:#}")),
+            (self.say)(format!("uploads/{name} (never attached to a message)"));
+            self.report.unattached += 1;
         }
     }
 
-    // Reactions and receipts of those messages; unattached uploads.
-    match db::open_existing(&data_dir.join("presence.db"), Kind::Presence) {
-        Ok(Some(presence)) => {
-            if !dry_run {
-                let purged = presence
-                    .execute("DELETE FROM message_reactions WHERE msg_ts < ?1", [cutoff])
-                    .and_then(|_| {
-                        presence.execute("DELETE FROM read_receipts WHERE msg_ts < ?1", [cutoff])
-                    });
-                if let Err(e) = purged {
-                    fail(&mut report, say, format!("presence.db: {e}"));
+    /// Used or expired reset tokens, and sessions idle past their expiry.
+    fn tokens_and_sessions(&mut self) {
+        let session_cutoff = self.now - f64::from(self.retention.session_idle_days) * 86_400.0;
+        let (now, delete) = (self.now, !self.dry_run);
+        let counted = self
+            .ctx
+            .auth_db
+            .get()
+            .map_err(anyhow::Error::from)
+            .and_then(|conn| {
+                Ok(db::retention::expired_tokens_and_sessions(
+                    &conn,
+                    now,
+                    session_cutoff,
+                    delete,
+                )?)
+            });
+        match counted {
+            Ok((tokens, sessions)) => {
+                if tokens > 0 {
+                    (self.say)(format!(
+                        "auth.db: {tokens} used or expired reset token{}",
+                        plural(tokens)
+                    ));
                 }
-            }
-            match unattached_uploads(&presence, now - UNATTACHED_GRACE_SECS) {
-                Ok(names) => {
-                    for name in names {
-                        if !dry_run {
-                            if crate::uploads::is_stored_name(&name) {
-                                let _ = std::fs::remove_file(uploads.join(&name));
-                            }
-                            if let Err(e) =
-                                presence.execute("DELETE FROM uploads WHERE name = ?1", [&name])
-                            {
-                                fail(&mut report, say, format!("presence.db: {e}"));
-                                continue;
-                            }
-                        }
-                        say(format!("uploads/{name} (never attached to a message)"));
-                        report.unattached += 1;
-                    }
+                if sessions > 0 {
+                    (self.say)(format!(
+                        "auth.db: {sessions} session{} idle more than {} days",
+                        plural(sessions),
+                        self.retention.session_idle_days
+                    ));
                 }
-                Err(e) => fail(&mut report, say, format!("presence.db: {e}")),
+                self.report.reset_tokens = tokens;
+                self.report.sessions = sessions;
             }
+            Err(e) => self.fail(format!("auth.db: {e:#}")),
         }
-        Ok(None) => {}
-        Err(e) => fail(&mut report, say, format!("presence.db: {e:#}")),
     }
-
-    // Used or expired reset tokens, and sessions idle past their expiry.
-    match db::open_existing(&data_dir.join("auth.db"), Kind::Auth) {
-        Ok(Some(auth)) => {
-            let session_cutoff = now - f64::from(retention.session_idle_days) * 86_400.0;
-            let counted = if dry_run {
-                let tokens: rusqlite::Result<i64> = auth.query_row(
-                    "SELECT COUNT(*) FROM password_reset_tokens WHERE used = 1 OR expires_ts < ?1",
-                    [now],
-                    |r| r.get(0),
-                );
-                let sessions: rusqlite::Result<i64> = auth.query_row(
-                    "SELECT COUNT(*) FROM sessions WHERE last_seen_ts < ?1",
-                    [session_cutoff],
-                    |r| r.get(0),
-                );
-                tokens.and_then(|t| sessions.map(|s| (t as usize, s as usize)))
-            } else {
-                auth.execute(
-                    "DELETE FROM password_reset_tokens WHERE used = 1 OR expires_ts < ?1",
-                    params![now],
-                )
-                .and_then(|t| {
-                    auth.execute(
-                        "DELETE FROM sessions WHERE last_seen_ts < ?1",
-                        params![session_cutoff],
-                    )
-                    .map(|s| (t, s))
-                })
-            };
-            match counted {
-                Ok((tokens, sessions)) => {
-                    if tokens > 0 {
-                        say(format!(
-                            "auth.db: {tokens} used or expired reset token{}",
-                            plural(tokens)
-                        ));
-                    }
-                    if sessions > 0 {
-                        say(format!(
-                            "auth.db: {sessions} session{} idle more than {} days",
-                            plural(sessions),
-                            retention.session_idle_days
-                        ));
-                    }
-                    report.reset_tokens = tokens;
-                    report.sessions = sessions;
-                }
-                Err(e) => fail(&mut report, say, format!("auth.db: {e}")),
-            }
-        }
-        Ok(None) => {}
-        Err(e) => fail(&mut report, say, format!("auth.db: {e:#}")),
-    }
-    report
 }
 
-fn unattached_uploads(conn: &rusqlite::Connection, before: f64) -> rusqlite::Result<Vec<String>> {
-    let mut stmt =
-        conn.prepare("SELECT name FROM uploads WHERE attached_ts IS NULL AND created_ts < ?1")?;
-    let rows = stmt.query_map([before], |r| r.get(0))?;
-    rows.collect()
+/// Runs `chunk` on the writer until it deletes fewer than a chunk's worth; returns the total.
+/// Each chunk is its own writer job, so fan-out interleaves with a long purge.
+fn purge_in_chunks(
+    ctx: &Ctx,
+    chunk: impl Fn(&mut Writer) -> anyhow::Result<usize> + Send + Clone + 'static,
+) -> anyhow::Result<usize> {
+    let mut total = 0;
+    loop {
+        let job = chunk.clone();
+        let n = ctx
+            .store
+            .run(move |w| job(w).map_err(HttpError::from))
+            .map_err(|e| anyhow::anyhow!(e.message()))?;
+        total += n;
+        if n < PURGE_CHUNK {
+            return Ok(total);
+        }
+    }
 }
 
 /// Stops the cleanup thread promptly.
@@ -327,14 +390,14 @@ impl Stopper {
 
 /// The cleanup thread: waits `first`, then runs every `every`, re-reading settings.json each
 /// time (a retention change applies at the next run, without a restart).
-pub fn run_thread(data_dir: &Path, first: Duration, every: Duration, stopper: &Stopper) {
+pub fn run_thread(ctx: &Ctx, first: Duration, every: Duration, stopper: &Stopper) {
     let mut wait = first;
     loop {
         if stopper.sleep(wait) {
             return;
         }
         wait = every;
-        let settings = match crate::config::load_settings(data_dir, &mut |w| {
+        let settings = match crate::config::load_settings(&ctx.data_dir, &mut |w| {
             eprintln!("cleanup: warning: {w}")
         }) {
             Ok(settings) => settings,
@@ -344,7 +407,7 @@ pub fn run_thread(data_dir: &Path, first: Duration, every: Duration, stopper: &S
             }
         };
         let report = run_once(
-            data_dir,
+            ctx,
             Retention::from_settings(&settings),
             false,
             &mut |line| eprintln!("cleanup: {line}"),

@@ -37,6 +37,11 @@ pub enum Request {
     },
     /// Hold every write until the client says `thaw` (or goes away).
     Freeze,
+    /// One cleanup pass with these retention periods.
+    Clean {
+        retention: crate::cleanup::Retention,
+        dry_run: bool,
+    },
 }
 
 impl Request {
@@ -61,6 +66,17 @@ impl Request {
                 ),
             ]),
             Request::Freeze => Json::obj([("op", "freeze".into())]),
+            Request::Clean { retention, dry_run } => Json::obj([
+                ("op", "clean".into()),
+                ("image_days", u64::from(retention.image_days).into()),
+                ("file_days", u64::from(retention.file_days).into()),
+                ("message_days", u64::from(retention.message_days).into()),
+                (
+                    "session_idle_days",
+                    u64::from(retention.session_idle_days).into(),
+                ),
+                ("dry_run", Json::Bool(*dry_run)),
+            ]),
         }
     }
 
@@ -80,6 +96,18 @@ impl Request {
                 },
             },
             "freeze" => Request::Freeze,
+            "clean" => {
+                let days = |k: &str| v.get(k).and_then(Json::as_u64).and_then(|n| u32::try_from(n).ok());
+                Request::Clean {
+                    retention: crate::cleanup::Retention {
+                        image_days: days("image_days")?,
+                        file_days: days("file_days")?,
+                        message_days: days("message_days")?,
+                        session_idle_days: days("session_idle_days")?,
+                    },
+                    dry_run: matches!(v.get("dry_run"), Some(Json::Bool(true))),
+                }
+            }
             _ => return None,
         })
     }
@@ -108,6 +136,7 @@ pub fn run_on(w: &mut Writer, request: &Request) -> anyhow::Result<Json> {
             ]))
         }
         Request::Freeze => anyhow::bail!("freeze needs a running server"),
+        Request::Clean { .. } => anyhow::bail!("clean runs beside the writer, not on it"),
     }
 }
 
@@ -174,6 +203,23 @@ fn handle(ctx: &Ctx, stream: UnixStream) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!(e.message()))?;
         return Ok(());
     }
+    if let Request::Clean { retention, dry_run } = request {
+        // The purge hands its chunks to the writer itself, so it runs here, not on it.
+        let mut lines = Vec::new();
+        let report = crate::cleanup::run_once(ctx, retention, dry_run, &mut |line| {
+            lines.push(Json::str(line))
+        });
+        let reply = Json::obj([(
+            "ok",
+            Json::obj([
+                ("lines", Json::Arr(lines)),
+                ("summary", report.summary(dry_run).into()),
+                ("errors", (report.errors.len() as u64).into()),
+            ]),
+        )]);
+        writeln!(stream, "{}", reply.to_json_string())?;
+        return Ok(());
+    }
     let answer = ctx.store.run(move |w| Ok(run_on(w, &request)));
     let reply = match answer {
         Ok(Ok(value)) => Json::obj([("ok", value)]),
@@ -213,6 +259,12 @@ impl Client {
             (None, Some(error)) => anyhow::bail!("{error}"),
             _ => anyhow::bail!("the server's answer is unreadable"),
         }
+    }
+
+    /// Waits as long as the server needs (a cleanup of a large data dir takes a while).
+    pub fn patient(self) -> Client {
+        let _ = self.stream.set_read_timeout(None);
+        self
     }
 
     /// Ends a freeze.

@@ -77,7 +77,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .name("cleanup".into())
             .spawn_scoped(scope, move || {
                 crate::cleanup::run_thread(
-                    &ctx.data_dir,
+                    ctx,
                     cleanup_delay,
                     cleanup_interval,
                     cleanup_stopper,

@@ -488,7 +488,7 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 impl Checkpoints {
     /// Marks databases as written (by their connections' file names; on the hot path, so
     /// only a database not marked yet costs an allocation).
-    fn mark<'p>(&self, paths: impl Iterator<Item = &'p std::path::Path>) {
+    pub fn mark<'p>(&self, paths: impl Iterator<Item = &'p std::path::Path>) {
         let mut dirty = self.dirty.lock().unwrap_or_else(|e| e.into_inner());
         let was_empty = dirty.0.is_empty();
         for path in paths {

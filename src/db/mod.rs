@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod presence;
+pub mod retention;
 pub mod user;
 
 use anyhow::{bail, Context};

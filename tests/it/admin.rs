@@ -239,8 +239,19 @@ fn clean_reports_then_deletes_what_retention_says() {
         "a dry run deletes nothing"
     );
 
+    // An open client hears that history expired, so it can drop what it shows.
+    let mut bob = server.client();
+    assert_eq!(bob.login("bob", PASSWORD).status, 200);
+    let mut bob_ws = bob.ws();
     let out = cli(dir, &["clean", "--file-days", "7"]);
     assert!(out.status.success(), "{}", out.stderr);
+    let expired = bob_ws.expect_event("messages_expired");
+    let before = expired.get("before_ts").and_then(Json::as_f64).unwrap();
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(before < now - 769.0 * 86_400.0, "{before}");
     let summary = out.stdout.lines().last().unwrap();
     assert_eq!(summary, "Deleted 2 files (71 bytes), 2 messages from 2 databases, 2 reset tokens, 1 expired session, 1 unattached upload.", "{}", out.stdout);
     assert_eq!(
@@ -301,6 +312,30 @@ fn clean_reports_then_deletes_what_retention_says() {
         })
         .collect();
     assert_eq!(gone, vec![true, false, true]);
+}
+
+#[test]
+fn clean_without_a_server_does_the_same_work() {
+    let temp = TempDir::new();
+    let server = Server::start_in(temp.path(), Options::default()).unwrap();
+    aged_data_dir(&server);
+    let (status, _) = server.terminate();
+    assert!(status.success());
+    let out = cli(temp.path(), &["clean", "--file-days", "7"]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(
+        out.stdout.lines().last().unwrap(),
+        "Deleted 2 files (71 bytes), 2 messages from 2 databases, 2 reset tokens, 1 expired session, 1 unattached upload.",
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        count(
+            &temp.path().join("users/bob.db"),
+            "SELECT COUNT(*) FROM messages WHERE content = 'ancient history'"
+        ),
+        0
+    );
 }
 
 #[test]

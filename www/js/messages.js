@@ -1,6 +1,6 @@
 // Owns the message list of the open conversation: the newest page when it opens, older pages
 // as the user scrolls up (keeping what they look at in place), live `message`,
-// `message_updated` and `receipts` events, catch-up after a reconnect (`?after=`), grouping and
+// `message_updated`, `receipts` and `messages_expired` events, catch-up after a reconnect (`?after=`), grouping and
 // date dividers, and the actions on a message (reply, edit, delete, react, jump to a parent,
 // view a picture), also from the keyboard in visual mode. It opens a conversation at a given
 // message (search results), marks the open conversation read while the page is visible, and
@@ -435,6 +435,17 @@ socket.on('receipts', (event) => {
     v.readers.get(id).add(event.reader);
   }
   render();
+});
+socket.on('messages_expired', (event) => {
+  // The cleanup removed every message older than before_ts, for everyone: drop them here too
+  // (quotes of them then show as deleted), and nothing older is left to load.
+  if (typeof event.before_ts !== 'number') return;
+  const v = view;
+  const expired = v.messages.filter((m) => m.ts < event.before_ts);
+  for (const m of expired) upsert(v, { ...m, deleted: true });
+  if (v.oldestTs < event.before_ts) v.hasMore = false;
+  if (expired.length && v.loaded) render();
+  state.refreshChannels();
 });
 socket.on('*', (event) => {
   if (event.type !== 'hello') lastHeardAt = serverNow();
