@@ -8,7 +8,7 @@ use crate::control::{self, Request};
 use crate::db;
 use crate::json::Json;
 use anyhow::{bail, Context};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -135,7 +135,10 @@ pub fn clean(data_dir: &Path, args: &CleanArgs) -> anyhow::Result<ExitCode> {
                 say(line.to_owned());
             }
         }
-        println!("{}", answer.get("summary").and_then(Json::as_str).unwrap_or(""));
+        println!(
+            "{}",
+            answer.get("summary").and_then(Json::as_str).unwrap_or("")
+        );
         let errors = answer.get("errors").and_then(Json::as_u64).unwrap_or(1);
         return Ok(if errors == 0 {
             ExitCode::SUCCESS
@@ -195,13 +198,7 @@ pub fn check(data_dir: &Path) -> anyhow::Result<ExitCode> {
     let mut problems = 0;
     for path in databases(data_dir)? {
         let name = relative(data_dir, &path);
-        let result = (|| -> rusqlite::Result<Vec<String>> {
-            let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-            conn.busy_timeout(Duration::from_secs(10))?;
-            let mut stmt = conn.prepare("PRAGMA integrity_check")?;
-            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-            rows.collect()
-        })();
+        let result = db::maintenance::integrity_check(&path);
         match result {
             Ok(lines) if lines == ["ok"] => println!("{name}: ok"),
             Ok(lines) => {
@@ -317,14 +314,7 @@ fn copy_data_dir(data_dir: &Path, dest: &Path) -> anyhow::Result<()> {
         .and_then(|mut client| client.call(&Request::Freeze).ok().map(|_| client));
     let snapshots: anyhow::Result<Vec<Connection>> = paths
         .iter()
-        .map(|path| {
-            let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .with_context(|| format!("cannot open {}", path.display()))?;
-            conn.busy_timeout(Duration::from_secs(10))?;
-            conn.execute_batch("BEGIN")?;
-            conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |_| Ok(()))?;
-            Ok(conn)
-        })
+        .map(|path| db::maintenance::snapshot(path))
         .collect();
     if let Some(client) = freeze {
         client.thaw();
@@ -335,24 +325,7 @@ fn copy_data_dir(data_dir: &Path, dest: &Path) -> anyhow::Result<()> {
         let name = relative(data_dir, path);
         progress(format!("[{}/{}] {name}", n + 1, paths.len()));
         let target = dest.join(&name);
-        let mut copy = Connection::open(&target)
-            .with_context(|| format!("cannot create {}", target.display()))?;
-        {
-            let backup = rusqlite::backup::Backup::new(source, &mut copy)?;
-            // All pages in one step, from the snapshot this connection holds.
-            loop {
-                match backup
-                    .step(-1)
-                    .with_context(|| format!("cannot copy {name}"))?
-                {
-                    rusqlite::backup::StepResult::Done => break,
-                    rusqlite::backup::StepResult::More => {}
-                    _ => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
-        }
-        copy.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-        drop(copy);
+        db::maintenance::copy_snapshot(source, &target, &name)?;
         db_bytes += std::fs::metadata(&target).map_or(0, |m| m.len());
     }
     drop(snapshots);

@@ -274,7 +274,6 @@ impl Pass<'_> {
             .ctx
             .presence_db
             .get()
-            .map_err(anyhow::Error::from)
             .and_then(|conn| Ok(db::retention::unattached_uploads(&conn, before)?));
         let names = match listed {
             Ok(names) => names,
@@ -285,7 +284,10 @@ impl Pass<'_> {
             if !self.dry_run {
                 let forget = name.clone();
                 let forgotten = self.ctx.store.run(move |w| {
-                    Ok(db::retention::delete_unattached_upload(&w.presence, &forget)?)
+                    Ok(db::retention::delete_unattached_upload(
+                        &w.presence,
+                        &forget,
+                    )?)
                 });
                 match forgotten {
                     Ok(true) => {}
@@ -308,19 +310,14 @@ impl Pass<'_> {
     fn tokens_and_sessions(&mut self) {
         let session_cutoff = self.now - f64::from(self.retention.session_idle_days) * 86_400.0;
         let (now, delete) = (self.now, !self.dry_run);
-        let counted = self
-            .ctx
-            .auth_db
-            .get()
-            .map_err(anyhow::Error::from)
-            .and_then(|conn| {
-                Ok(db::retention::expired_tokens_and_sessions(
-                    &conn,
-                    now,
-                    session_cutoff,
-                    delete,
-                )?)
-            });
+        let counted = self.ctx.auth_db.get().and_then(|conn| {
+            Ok(db::retention::expired_tokens_and_sessions(
+                &conn,
+                now,
+                session_cutoff,
+                delete,
+            )?)
+        });
         match counted {
             Ok((tokens, sessions)) => {
                 if tokens > 0 {

@@ -97,7 +97,11 @@ impl Request {
             },
             "freeze" => Request::Freeze,
             "clean" => {
-                let days = |k: &str| v.get(k).and_then(Json::as_u64).and_then(|n| u32::try_from(n).ok());
+                let days = |k: &str| {
+                    v.get(k)
+                        .and_then(Json::as_u64)
+                        .and_then(|n| u32::try_from(n).ok())
+                };
                 Request::Clean {
                     retention: crate::cleanup::Retention {
                         image_days: days("image_days")?,

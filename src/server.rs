@@ -76,12 +76,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         std::thread::Builder::new()
             .name("cleanup".into())
             .spawn_scoped(scope, move || {
-                crate::cleanup::run_thread(
-                    ctx,
-                    cleanup_delay,
-                    cleanup_interval,
-                    cleanup_stopper,
-                )
+                crate::cleanup::run_thread(ctx, cleanup_delay, cleanup_interval, cleanup_stopper)
             })?;
         if let Some(interval) = watchdog_interval() {
             std::thread::Builder::new()

@@ -356,9 +356,7 @@ fn apply_to(
     fanouts: &[Fanout],
     indexes: &[usize],
 ) -> rusqlite::Result<bool> {
-    // Cached statements: fan-out runs these on every database of every batch.
-    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-    let result = (|| -> rusqlite::Result<bool> {
+    db::maintenance::in_write_transaction(conn, || {
         let mut sidebar_changed = false;
         for i in indexes {
             let change = &fanouts[*i].change;
@@ -367,7 +365,7 @@ fn apply_to(
                     let hidden = db::user::hidden_dms(conn)?.contains_key(channel);
                     sidebar_changed |= hidden || !db::user::has_channel(conn, channel)?;
                     if hidden {
-                        conn.execute("DELETE FROM dm_hidden WHERE channel = ?1", [channel])?;
+                        db::user::unhide_dm(conn, channel)?;
                     }
                 }
             }
@@ -377,21 +375,7 @@ fn apply_to(
             change.apply(conn, recipient, false)?;
         }
         Ok(sidebar_changed)
-    })();
-    match result {
-        Ok(changed) => match conn.prepare_cached("COMMIT")?.execute([]) {
-            Ok(_) => Ok(changed),
-            Err(e) => {
-                // E.g. a full disk: leave no transaction open on the writer's connection.
-                let _ = conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        },
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
-    }
+    })
 }
 
 /// The fault-injection hook for a change: its text rows, prefixed with `recipient:`.
@@ -534,13 +518,7 @@ impl Checkpoints {
                 if std::fs::metadata(&wal).map_or(0, |m| m.len()) < CHECKPOINT_WAL_BYTES {
                     continue;
                 }
-                let result = rusqlite::Connection::open(&path)
-                    .and_then(|c| {
-                        c.busy_timeout(std::time::Duration::from_secs(1))
-                            .map(|()| c)
-                    })
-                    .and_then(|c| c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())));
-                if let Err(e) = result {
+                if let Err(e) = db::maintenance::checkpoint_passive(&path) {
                     eprintln!("warning: cannot checkpoint {}: {e}", path.display());
                 }
             }
@@ -643,7 +621,7 @@ impl<'c> Writer<'c> {
         let auth = db::open(ctx.auth_db.path(), Kind::Auth)?;
         let presence = db::open(ctx.presence_db.path(), Kind::Presence)?;
         // The journal is written on every fan-out: checkpointed in the background too.
-        presence.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        db::maintenance::disable_autocheckpoint(&presence)?;
         let mut writer = Writer {
             ctx,
             auth,
@@ -663,9 +641,7 @@ impl<'c> Writer<'c> {
 
     /// Reloads the account list when auth.db changed elsewhere (e.g. the manual's sqlite3).
     fn refresh_users(&mut self) -> rusqlite::Result<()> {
-        let version: i64 = self
-            .auth
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let version = db::maintenance::data_version(&self.auth)?;
         if version != self.auth_version {
             self.users = db::auth::usernames(&self.auth)?.into_iter().collect();
             self.auth_version = version;
@@ -723,7 +699,7 @@ impl<'c> Writer<'c> {
             };
             // Commits on the hot path never stop to checkpoint (and fsync); the checkpoint
             // thread folds the WAL back in the background.
-            conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+            db::maintenance::disable_autocheckpoint(&conn)?;
             if self.databases.len() >= OPEN_DATABASES_MAX {
                 if let Some(oldest) = self
                     .databases
@@ -744,7 +720,7 @@ impl<'c> Writer<'c> {
     /// Forgets a deleted account (it receives nothing from now on).
     pub fn forget_user(&mut self, name: &str) {
         self.users.remove(name);
-        if let Ok(version) = self.auth.query_row("PRAGMA data_version", [], |r| r.get(0)) {
+        if let Ok(version) = db::maintenance::data_version(&self.auth) {
             self.auth_version = version;
         }
     }
@@ -1084,7 +1060,7 @@ impl<'c> Writer<'c> {
                             })) {
                                 Ok(applied) => applied.map_err(anyhow::Error::from),
                                 Err(_) => {
-                                    let _ = conn.execute_batch("ROLLBACK");
+                                    db::maintenance::rollback(&conn);
                                     Err(anyhow::anyhow!("the copy panicked (logged above)"))
                                 }
                             };
@@ -1264,9 +1240,7 @@ impl<'c> Writer<'c> {
             source.exists().then_some(source)
         });
         if let Some(source) = source {
-            conn.execute("ATTACH DATABASE ?1 AS source", [source.to_string_lossy()])?;
-            db::user::copy_history_from(&conn, "source", &self.ctx.settings.channels)?;
-            conn.execute_batch("DETACH DATABASE source")?;
+            db::maintenance::seed_history(&conn, &source, &self.ctx.settings.channels)?;
         }
         drop(conn);
         let committed =
@@ -1276,9 +1250,7 @@ impl<'c> Writer<'c> {
             return Err(e.into());
         }
         self.users.insert(username.as_str().to_owned());
-        self.auth_version = self
-            .auth
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        self.auth_version = db::maintenance::data_version(&self.auth)?;
         Ok(true)
     }
 }

@@ -6,6 +6,7 @@
 //! so callers choose the transaction.
 
 pub mod auth;
+pub mod maintenance;
 pub mod presence;
 pub mod retention;
 pub mod user;

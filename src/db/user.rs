@@ -323,6 +323,12 @@ pub fn hidden_dms(conn: &Connection) -> Result<HashMap<String, f64>> {
     rows.collect()
 }
 
+/// Shows a hidden DM again (a new message arrived in it).
+pub fn unhide_dm(conn: &Connection, channel: &str) -> Result<()> {
+    conn.execute("DELETE FROM dm_hidden WHERE channel = ?1", [channel])?;
+    Ok(())
+}
+
 pub fn hide_dm(conn: &Connection, channel: &str, hidden_ts: f64) -> Result<()> {
     conn.execute(
         "INSERT INTO dm_hidden(channel, hidden_ts) VALUES (?1, ?2)
