@@ -25,8 +25,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `binary` on a new data dir with rate limits lifted (the benchmark signs up many
-    /// accounts from one address).
+    /// Starts `binary` on a new data dir with rate limits and the per-address connection
+    /// limit lifted (the benchmark plays many people from one address).
     pub fn start(binary: &Path) -> anyhow::Result<Server> {
         let data_dir = std::env::temp_dir().join(format!(
             "minimost-bench-{}-{}",
@@ -36,7 +36,7 @@ impl Server {
         std::fs::create_dir_all(&data_dir)?;
         std::fs::write(
             data_dir.join("settings.json"),
-            r#"{"channels": ["general"], "rate_limits": {"login": [1000000, 1], "signup": [1000000, 1]}}"#,
+            r#"{"channels": ["general"], "rate_limits": {"login": [1000000, 1], "signup": [1000000, 1]}, "max_connections_per_ip": 0}"#,
         )?;
         let mut server = Server::start_on(binary, &data_dir)?;
         server.owns_data_dir = true;
