@@ -1,7 +1,7 @@
 //! The sidebar and per-channel state: `GET /api/channels`, hiding DMs, marking read with
 //! receipts, typing, and presence. Every handler checks the caller can read the channel.
 
-use crate::api::auth::{require_user, AuthUser};
+use crate::api::auth::require_user;
 use crate::api::messages::{open_channel, own_db};
 use crate::api::str_field;
 use crate::channels::ChannelId;
@@ -12,6 +12,7 @@ use crate::hub::Presence;
 use crate::json::Json;
 use crate::messages;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// GET /api/channels
 pub fn get_channels(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
@@ -171,56 +172,70 @@ pub fn get_receipts(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Respo
     Ok(Response::json(200, &Json::Obj(by_message)))
 }
 
-/// POST /api/channels/{ch}/typing
+/// POST /api/channels/{ch}/typing — announced at most once per channel per user in the typing
+/// throttle window; repeats inside it are accepted and dropped.
 pub fn post_typing(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Response, HttpError> {
     let user = require_user(ctx, req)?;
-    announce_typing(ctx, &user, channel)?;
+    let channel = open_channel(ctx, &user, channel)?;
+    let me = user.name.as_str();
+    if ctx
+        .hub
+        .may_announce_http_typing(me, &channel.to_string(), Instant::now())
+    {
+        announce_typing(ctx, me, &channel)?;
+    }
     Ok(Response::no_content())
 }
 
-/// Records that `user` is typing in `channel` and tells the others who can read it.
-pub fn announce_typing(ctx: &Ctx, user: &AuthUser, channel: &str) -> Result<(), HttpError> {
-    let channel = open_channel(ctx, user, channel)?;
+/// Records that `user` is typing in `channel` (which they may read) and tells the others who
+/// can read it. Callers apply the typing throttle.
+pub fn announce_typing(ctx: &Ctx, user: &str, channel: &ChannelId) -> Result<(), HttpError> {
     let presence = ctx.presence_db.get()?;
     db::presence::set_typing(
         &presence,
-        user.name.as_str(),
+        user,
         &channel.to_string(),
         crate::util::now() as i64,
     )?;
     let event = Json::obj([
         ("type", "typing".into()),
         ("channel", Json::str(channel.to_string())),
-        ("user", user.name.as_str().into()),
+        ("user", user.into()),
     ]);
     let frame: Arc<str> = Arc::from(event.to_json_string());
-    let me = user.name.as_str();
-    match &channel {
+    match channel {
         // Everyone can read a public channel: tell every connected user, no query needed.
-        ChannelId::Public(_) => ctx.hub.broadcast_except(me, &frame),
+        ChannelId::Public(_) => ctx.hub.broadcast_except(user, &frame),
         ChannelId::Private(id) => {
             let members = db::presence::private_members(&presence, *id)?;
             ctx.hub.send_to(
-                members.iter().map(String::as_str).filter(|u| *u != me),
+                members.iter().map(String::as_str).filter(|u| *u != user),
                 &frame,
             );
         }
         ChannelId::Dm(users) => ctx.hub.send_to(
-            users.iter().map(String::as_str).filter(|u| *u != me),
+            users.iter().map(String::as_str).filter(|u| *u != user),
             &frame,
         ),
     }
     Ok(())
 }
 
-/// POST /api/presence {state} — sets the state of all the caller's open tabs.
+/// POST /api/presence {state} — sets the state of all the caller's open tabs (a user without
+/// an open socket is offline whatever they report).
 pub fn post_presence(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     let user = require_user(ctx, req)?;
     let body = req.json()?;
     let state = str_field(&body, "state")?;
     let state = Presence::parse_client_state(state)
         .ok_or_else(|| HttpError::BadRequest("\"state\" must be active, idle or hidden".into()))?;
-    ctx.hub.set_user_state(user.name.as_str(), state);
-    crate::ws::publish_presence(ctx, user.name.as_str());
+    // Through each socket's presence throttle: a change inside its window is published by
+    // that socket's loop when the window ends.
+    if ctx
+        .hub
+        .report_user_state(user.name.as_str(), state, Instant::now())
+    {
+        crate::ws::publish_presence(ctx, user.name.as_str());
+    }
     Ok(Response::no_content())
 }

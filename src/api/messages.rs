@@ -109,13 +109,15 @@ pub fn post_message(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Respo
         }
     };
     drop(conn);
+    let channel_id = channel.to_string();
     let message = ctx.store.post(Post {
-        sender: user.name,
+        sender: user.name.clone(),
         channel,
         text,
         reply_to,
         files,
     })?;
+    ctx.hub.typing_ended(user.name.as_str(), &channel_id);
     Ok(Response::json(201, &message))
 }
 
