@@ -19,7 +19,7 @@ pub fn get_channels(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError>
     let user = require_user(ctx, req)?;
     let me = user.name.as_str();
     let conn = own_db(ctx, &user)?;
-    let unread = db::user::unread_counts(&conn)?;
+    let unread = db::user::unread_counts(&conn, me)?;
     let unread_of = |id: &str| Json::Num(unread.get(id).copied().unwrap_or(0) as f64);
     let public = ctx
         .settings

@@ -297,13 +297,15 @@ pub fn mark_read(conn: &Connection, channel: &str, reader: &str) -> Result<Vec<(
     Ok(out)
 }
 
-/// Unread messages per channel (a message with files counts once; deleted never count).
-pub fn unread_counts(conn: &Connection) -> Result<HashMap<String, u64>> {
+/// Unread messages per channel in `owner`'s database (a message with files counts once;
+/// deleted ones never count, nor the owner's own, which the Python original stored unread).
+pub fn unread_counts(conn: &Connection, owner: &str) -> Result<HashMap<String, u64>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT channel, COUNT(DISTINCT ts) FROM messages WHERE read = 0 AND deleted = 0
+        "SELECT channel, COUNT(DISTINCT ts) FROM messages
+         WHERE read = 0 AND deleted = 0 AND sender != ?1
          GROUP BY channel",
     )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+    let rows = stmt.query_map([owner], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
     rows.collect()
 }
 
