@@ -2,7 +2,7 @@
 //! SQL only; callers choose the transaction.
 
 use rusqlite::{params, Connection, OptionalExtension, Result, Row};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub const MIGRATIONS: &[&str] = &[
     // 1: the Python original's tables, kept exactly, plus the indexes our queries need.
@@ -284,13 +284,11 @@ pub fn mark_read(conn: &Connection, channel: &str, reader: &str) -> Result<Vec<(
         ))
     })?;
     let mut out: Vec<(f64, String)> = Vec::new();
+    // A message with files has several rows sharing its ts; each message is reported once.
+    let mut seen: HashSet<u64> = HashSet::new();
     for row in rows {
         let (ts, sender, deleted) = row?;
-        if deleted == 0
-            && sender != reader
-            && sender != "system"
-            && !out.iter().any(|(t, _)| *t == ts)
-        {
+        if deleted == 0 && sender != reader && sender != "system" && seen.insert(ts.to_bits()) {
             out.push((ts, sender));
         }
     }
@@ -437,4 +435,64 @@ pub fn reattribute_sender(conn: &Connection, sender: &str) -> Result<usize> {
 /// Hard delete of an account: its messages are removed.
 pub fn delete_sent_by(conn: &Connection, sender: &str) -> Result<usize> {
     conn.execute("DELETE FROM messages WHERE sender = ?1", [sender])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        for step in MIGRATIONS {
+            conn.execute_batch(step).unwrap();
+        }
+        conn
+    }
+
+    fn add(conn: &Connection, sender: &str, ts: f64, filename: Option<&str>, read: bool) {
+        let row = NewRow {
+            channel: "general",
+            sender,
+            content: "hi",
+            content_type: "text",
+            filename,
+            ts,
+            read,
+            reply_to_id: None,
+            mentions: None,
+            metadata: None,
+        };
+        insert_row(conn, &row, false).unwrap();
+    }
+
+    #[test]
+    fn marking_read_reports_each_message_of_others_once() {
+        let conn = database();
+        add(&conn, "bob", 1.0, None, false);
+        add(&conn, "bob", 1.0, Some("a.txt"), false);
+        add(&conn, "bob", 1.0, Some("b.txt"), false);
+        add(&conn, "alice", 2.0, None, false);
+        add(&conn, "system", 3.0, None, false);
+        add(&conn, "carol", 4.0, None, true);
+        for i in 0..1_000 {
+            add(&conn, "carol", 10.0 + f64::from(i), None, false);
+        }
+        let mut newly_read = mark_read(&conn, "general", "alice").unwrap();
+        newly_read.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert_eq!(newly_read.len(), 1_001);
+        assert_eq!(newly_read[0], (1.0, "bob".to_owned()));
+        assert_eq!(newly_read[1], (10.0, "carol".to_owned()));
+        assert_eq!(mark_read(&conn, "general", "alice").unwrap(), []);
+        assert_eq!(unread_counts(&conn, "alice").unwrap(), HashMap::new());
+    }
+
+    #[test]
+    fn own_messages_are_never_unread() {
+        let conn = database();
+        add(&conn, "alice", 1.0, None, false);
+        add(&conn, "bob", 2.0, None, false);
+        add(&conn, "bob", 2.0, Some("a.txt"), false);
+        let counts = unread_counts(&conn, "alice").unwrap();
+        assert_eq!(counts.get("general"), Some(&1));
+    }
 }
