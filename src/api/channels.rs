@@ -2,7 +2,7 @@
 //! receipts, typing, and presence. Every handler checks the caller can read the channel.
 
 use crate::api::auth::require_user;
-use crate::api::messages::{open_channel, own_db};
+use crate::api::messages::{open_channel, own_db, DEFAULT_PAGE};
 use crate::api::str_field;
 use crate::channels::ChannelId;
 use crate::ctx::Ctx;
@@ -147,19 +147,38 @@ pub fn post_read(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Response
     Ok(Response::no_content())
 }
 
-/// GET /api/channels/{ch}/receipts — who read each message the caller sent.
+/// GET /api/channels/{ch}/receipts?since=&before= — who read each message the caller sent,
+/// for the messages shown: ids from `since` (the oldest shown; by default the first of the
+/// newest page) up to `before` (excluded; by default none).
 pub fn get_receipts(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Response, HttpError> {
     let user = require_user(ctx, req)?;
     let channel = open_channel(ctx, &user, channel)?.to_string();
+    let id_param = |name: &str| match req.query_param(name) {
+        Some(id) => messages::parse_id(&id)
+            .map(Some)
+            .ok_or_else(|| HttpError::BadRequest(format!("\"{name}\" must be a message id"))),
+        None => Ok(None),
+    };
+    let (since, before) = (id_param("since")?, id_param("before")?);
+    let conn = own_db(ctx, &user)?;
+    let since = match since {
+        Some(since) => since,
+        None => match db::user::page_start(&conn, &channel, before, DEFAULT_PAGE)? {
+            Some(start) => start,
+            None => return Ok(Response::json(200, &Json::Obj(Vec::new()))),
+        },
+    };
+    let before = before.unwrap_or(f64::INFINITY);
     let mine: std::collections::HashSet<u64> =
-        db::user::sent_ts(&*own_db(ctx, &user)?, &channel, user.name.as_str())?
+        db::user::sent_ts(&conn, &channel, user.name.as_str(), since, before)?
             .into_iter()
             .map(f64::to_bits)
             .collect();
+    drop(conn);
     let mut by_message: Vec<(String, Json)> = Vec::new();
     // Receipts come ordered by message, so each message's readers are consecutive.
     let mut last_ts = None;
-    for (ts, reader) in db::presence::receipts(&*ctx.presence_db.get()?, &channel)? {
+    for (ts, reader) in db::presence::receipts(&*ctx.presence_db.get()?, &channel, since, before)? {
         if !mine.contains(&ts.to_bits()) {
             continue;
         }

@@ -13,7 +13,7 @@ use crate::writer::{Change, Post};
 
 /// Most messages one page may hold.
 const MAX_PAGE: u32 = 200;
-const DEFAULT_PAGE: u32 = 100;
+pub const DEFAULT_PAGE: u32 = 100;
 /// Most messages one `after` catch-up returns.
 const MAX_CATCH_UP: u32 = 1000;
 

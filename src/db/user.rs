@@ -167,22 +167,34 @@ pub fn page(
     before: Option<f64>,
     limit: u32,
 ) -> Result<Vec<StoredRow>> {
-    let before = before.unwrap_or(f64::INFINITY);
-    let oldest: Option<f64> = conn
-        .prepare_cached(
-            "SELECT MIN(ts) FROM (SELECT DISTINCT ts FROM messages WHERE channel = ?1 AND ts < ?2
-                                   ORDER BY ts DESC LIMIT ?3)",
-        )?
-        .query_row(params![channel, before, limit], |r| r.get(0))?;
-    let Some(oldest) = oldest else {
+    let Some(oldest) = page_start(conn, channel, before, limit)? else {
         return Ok(Vec::new());
     };
+    let before = before.unwrap_or(f64::INFINITY);
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM messages WHERE channel = ?1 AND ts >= ?2 AND ts < ?3
          ORDER BY ts, filename IS NOT NULL, id"
     ))?;
     let rows = stmt.query_map(params![channel, oldest, before], stored_row)?;
     rows.collect()
+}
+
+/// The ts of the oldest of the `limit` newest messages before `before` (the first message
+/// `page` returns); `None` when there is none.
+pub fn page_start(
+    conn: &Connection,
+    channel: &str,
+    before: Option<f64>,
+    limit: u32,
+) -> Result<Option<f64>> {
+    conn.prepare_cached(
+        "SELECT MIN(ts) FROM (SELECT DISTINCT ts FROM messages WHERE channel = ?1 AND ts < ?2
+                               ORDER BY ts DESC LIMIT ?3)",
+    )?
+    .query_row(
+        params![channel, before.unwrap_or(f64::INFINITY), limit],
+        |r| r.get(0),
+    )
 }
 
 /// Every row created, edited, deleted or reacted to after `since`, oldest first.
@@ -363,12 +375,19 @@ pub fn copy_history_from(conn: &Connection, source: &str, channels: &[String]) -
     Ok(copied)
 }
 
-/// The ts of every live message `sender` sent in `channel`.
-pub fn sent_ts(conn: &Connection, channel: &str, sender: &str) -> Result<Vec<f64>> {
+/// The ts of every live message `sender` sent in `channel` with a ts in `since..before`.
+pub fn sent_ts(
+    conn: &Connection,
+    channel: &str,
+    sender: &str,
+    since: f64,
+    before: f64,
+) -> Result<Vec<f64>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT ts FROM messages WHERE channel = ?1 AND sender = ?2 AND deleted = 0",
+        "SELECT DISTINCT ts FROM messages WHERE channel = ?1 AND ts >= ?2 AND ts < ?3
+           AND sender = ?4 AND deleted = 0",
     )?;
-    let rows = stmt.query_map(params![channel, sender], |r| r.get(0))?;
+    let rows = stmt.query_map(params![channel, since, before, sender], |r| r.get(0))?;
     rows.collect()
 }
 
