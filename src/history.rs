@@ -3,7 +3,7 @@
 //! sender's database) when a row does not record its parent's ts.
 
 use crate::ctx::Ctx;
-use crate::db::{self, user::StoredRow};
+use crate::db::{self, user::StoredRow, UserConnection, UserDbs};
 use crate::http::HttpError;
 use crate::json::Json;
 use crate::messages::{self, ReplyTarget};
@@ -11,11 +11,50 @@ use crate::names::Username;
 use rusqlite::Connection;
 use std::collections::HashMap;
 
+/// Senders' databases opened to resolve old-style replies: each at most once per request,
+/// however many of its replies the request shows.
+pub struct SenderDbs<'a> {
+    user_dbs: &'a UserDbs,
+    open: HashMap<String, Option<UserConnection<'a>>>,
+    /// How many databases were looked up (each sender once).
+    opened: usize,
+}
+
+impl<'a> SenderDbs<'a> {
+    pub fn new(user_dbs: &'a UserDbs) -> SenderDbs<'a> {
+        SenderDbs {
+            user_dbs,
+            open: HashMap::new(),
+            opened: 0,
+        }
+    }
+
+    /// `sender`'s database, opened on first use; `None` when it does not exist.
+    fn get(&mut self, sender: &Username) -> Result<Option<&Connection>, HttpError> {
+        if !self.open.contains_key(sender.as_str()) {
+            let conn = self.user_dbs.get(sender)?;
+            self.opened += 1;
+            self.open.insert(sender.as_str().to_owned(), conn);
+        }
+        Ok(self.open.get(sender.as_str()).and_then(Option::as_deref))
+    }
+}
+
 /// Renders rows (one channel, ordered by ts) as message objects, oldest first.
 pub fn render_rows(
     ctx: &Ctx,
     presence: &Connection,
     rows: Vec<StoredRow>,
+) -> Result<Vec<Json>, HttpError> {
+    render_rows_with(ctx, presence, rows, &mut SenderDbs::new(&ctx.user_dbs))
+}
+
+/// `render_rows`, sharing the senders' databases already open for this request.
+pub fn render_rows_with(
+    ctx: &Ctx,
+    presence: &Connection,
+    rows: Vec<StoredRow>,
+    senders: &mut SenderDbs,
 ) -> Result<Vec<Json>, HttpError> {
     let groups = messages::group_by_message(rows);
     let (Some(first), Some(last)) = (groups.first(), groups.last()) else {
@@ -40,7 +79,7 @@ pub fn render_rows(
             .unwrap_or_default();
         let reactions =
             messages::collect_reactions(pairs.iter().map(|(e, r)| (e.as_str(), r.as_str())));
-        let reply = reply_target(ctx, group)?;
+        let reply = reply_target(senders, group)?;
         out.push(messages::render(group, &reactions, reply, &uploads));
     }
     Ok(out)
@@ -48,11 +87,21 @@ pub fn render_rows(
 
 /// Renders one message's rows.
 pub fn render_one(ctx: &Ctx, presence: &Connection, rows: &[StoredRow]) -> Result<Json, HttpError> {
-    let mut rendered = render_rows(ctx, presence, rows.to_vec())?;
+    render_one_with(ctx, presence, rows, &mut SenderDbs::new(&ctx.user_dbs))
+}
+
+/// `render_one`, sharing the senders' databases already open for this request.
+pub fn render_one_with(
+    ctx: &Ctx,
+    presence: &Connection,
+    rows: &[StoredRow],
+    senders: &mut SenderDbs,
+) -> Result<Json, HttpError> {
+    let mut rendered = render_rows_with(ctx, presence, rows.to_vec(), senders)?;
     rendered.pop().ok_or(HttpError::NotFound)
 }
 
-fn reply_target(ctx: &Ctx, rows: &[StoredRow]) -> Result<ReplyTarget, HttpError> {
+fn reply_target(senders: &mut SenderDbs, rows: &[StoredRow]) -> Result<ReplyTarget, HttpError> {
     let Some(row) = rows
         .iter()
         .find(|r| r.reply_to_id.is_some() || r.metadata.is_some())
@@ -69,11 +118,79 @@ fn reply_target(ctx: &Ctx, rows: &[StoredRow]) -> Result<ReplyTarget, HttpError>
     let Ok(sender) = Username::parse_existing(&row.sender) else {
         return Ok(ReplyTarget::Unavailable);
     };
-    let Some(conn) = ctx.user_dbs.get(&sender)? else {
+    let Some(conn) = senders.get(&sender)? else {
         return Ok(ReplyTarget::Unavailable);
     };
-    Ok(match db::user::locate(&conn, parent_id)? {
+    Ok(match db::user::locate(conn, parent_id)? {
         Some((channel, ts)) if channel == row.channel => ReplyTarget::Found(ts),
         _ => ReplyTarget::Unavailable,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn old_reply(sender: &str, reply_to_id: i64, ts: f64) -> Vec<StoredRow> {
+        vec![StoredRow {
+            channel: "general".into(),
+            sender: sender.into(),
+            content: Some("a reply".into()),
+            content_type: Some("text".into()),
+            filename: None,
+            ts,
+            edited_ts: None,
+            deleted: false,
+            reply_to_id: Some(reply_to_id),
+            metadata: None,
+        }]
+    }
+
+    #[test]
+    fn each_senders_database_is_opened_once_per_request() {
+        let dir = std::env::temp_dir().join(format!(
+            "mm-history-{}",
+            crate::util::hex(&crate::util::random_bytes::<6>())
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bob = db::open(&dir.join("bob.db"), db::Kind::User).unwrap();
+        for (id, ts) in [(1, 10.0), (2, 20.0), (3, 30.0)] {
+            bob.execute(
+                "INSERT INTO messages(id, channel, sender, content, ts) VALUES (?1, 'general', 'bob', 'hi', ?2)",
+                rusqlite::params![id, ts],
+            )
+            .unwrap();
+        }
+        drop(bob);
+        let user_dbs = UserDbs::new(dir.clone());
+        let mut senders = SenderDbs::new(&user_dbs);
+        let mut resolved = Vec::new();
+        for (i, parent_id) in [1, 2, 3, 99].into_iter().enumerate() {
+            let rows = old_reply("bob", parent_id, 100.0 + i as f64);
+            resolved.push(reply_target(&mut senders, &rows).unwrap());
+        }
+        for (i, parent_id) in [1, 2].into_iter().enumerate() {
+            let rows = old_reply("carol", parent_id, 200.0 + i as f64);
+            resolved.push(reply_target(&mut senders, &rows).unwrap());
+        }
+        let found: Vec<Option<f64>> = resolved
+            .iter()
+            .map(|r| match r {
+                ReplyTarget::Found(ts) => Some(*ts),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [Some(10.0), Some(20.0), Some(30.0), None, None, None],
+            "an unknown parent or a missing database is unavailable"
+        );
+        assert!(matches!(resolved[5], ReplyTarget::Unavailable));
+        assert_eq!(
+            senders.opened, 2,
+            "bob's database and carol's (missing) once each"
+        );
+        drop(senders);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -1,14 +1,107 @@
 //! Who is connected: the registry of live WebSocket clients, their bounded outgoing queues and
 //! wake-up file descriptors, and fan-out of serialised events to users. Presence is derived
-//! here from socket states. No SQL, no sockets (the `ws` module owns those).
+//! here from socket states. Also the throttles on what a client asks to announce (typing,
+//! presence), so one client cannot fill everyone else's queue. No SQL, no sockets (the `ws`
+//! module owns those).
+//!
+//! The registry lock is held only to read or change the registry: sockets are queued to,
+//! woken and kicked after it is released, from clones of their `Arc<Client>`.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Frames a client may have waiting before it is disconnected as too slow.
 pub const QUEUE_MAX: usize = 1024;
+
+/// Typing in a channel is announced at most once per this window (per socket, and per user
+/// for the HTTP route); clients repeat typing while it lasts, so later ones are dropped.
+pub const TYPING_WINDOW: Duration = Duration::from_secs(2);
+/// Most channels one socket may announce typing in per window (a person types in one).
+const TYPING_CHANNELS_PER_SOCKET: usize = 8;
+/// Most (user, channel) pairs the HTTP typing route remembers per window.
+const TYPING_KEYS_HTTP: usize = 4096;
+/// A socket's presence changes are published at most once per this window; a change inside
+/// it is published when it ends.
+pub const PRESENCE_WINDOW: Duration = Duration::from_secs(1);
+
+/// When typing was last announced under each key: each key at most once per
+/// `TYPING_WINDOW`, and at most `max_keys` keys per window, so memory stays bounded.
+struct TypingThrottle<K> {
+    announced: HashMap<K, Instant>,
+    max_keys: usize,
+}
+
+impl<K: Eq + Hash> TypingThrottle<K> {
+    fn new(max_keys: usize) -> TypingThrottle<K> {
+        TypingThrottle {
+            announced: HashMap::new(),
+            max_keys,
+        }
+    }
+
+    /// Whether typing under `key` may be announced at `now`; if so, it is recorded.
+    fn allow(&mut self, key: K, now: Instant) -> bool {
+        let recent = |at: &Instant| now.saturating_duration_since(*at) < TYPING_WINDOW;
+        if self.announced.get(&key).is_some_and(recent) {
+            return false;
+        }
+        if self.announced.len() >= self.max_keys {
+            self.announced.retain(|_, at| recent(at));
+            if self.announced.len() >= self.max_keys {
+                return false;
+            }
+        }
+        self.announced.insert(key, now);
+        true
+    }
+}
+
+/// When a socket's presence was last published, and whether a change waits for the window
+/// to end.
+#[derive(Default)]
+struct PresenceThrottle {
+    published_at: Option<Instant>,
+    pending: bool,
+}
+
+impl PresenceThrottle {
+    /// A change of the socket's state at `now`: true to publish it now; otherwise it is
+    /// left pending until `due`.
+    fn changed(&mut self, now: Instant) -> bool {
+        if self
+            .published_at
+            .is_some_and(|at| now < at + PRESENCE_WINDOW)
+        {
+            self.pending = true;
+            return false;
+        }
+        self.published_at = Some(now);
+        self.pending = false;
+        true
+    }
+
+    /// When the pending change may be published, if one is pending.
+    fn due(&self) -> Option<Instant> {
+        match (self.pending, self.published_at) {
+            (true, Some(at)) => Some(at + PRESENCE_WINDOW),
+            _ => None,
+        }
+    }
+
+    /// Whether a pending change is due at `now`; if so it counts as published now.
+    fn take_due(&mut self, now: Instant) -> bool {
+        if self.due().is_none_or(|due| now < due) {
+            return false;
+        }
+        self.published_at = Some(now);
+        self.pending = false;
+        true
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[repr(u8)]
@@ -131,9 +224,52 @@ pub struct Client {
     woken: AtomicBool,
     state: AtomicU8,
     kick: AtomicU8,
+    typing: Mutex<TypingThrottle<String>>,
+    presence: Mutex<PresenceThrottle>,
 }
 
 impl Client {
+    /// Whether this socket may announce typing in `channel` (a canonical id) now; records it
+    /// if so.
+    pub fn may_announce_typing(&self, channel: &str, now: Instant) -> bool {
+        let mut typing = self.typing.lock().unwrap_or_else(|e| e.into_inner());
+        // The common case, a repeat inside the window, allocates nothing.
+        let repeat = typing
+            .announced
+            .get(channel)
+            .is_some_and(|at| now.saturating_duration_since(*at) < TYPING_WINDOW);
+        !repeat && typing.allow(channel.to_owned(), now)
+    }
+
+    /// Records the state this socket reports. True when the user's presence should be
+    /// published now; a change inside the throttle window is left for `presence_due`.
+    pub fn report_state(&self, state: Presence, now: Instant) -> bool {
+        let previous = self.state.swap(state as u8, Ordering::AcqRel);
+        if previous == state as u8 {
+            return false;
+        }
+        self.presence
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .changed(now)
+    }
+
+    /// When a change of this socket's state that is not published yet may be published.
+    pub fn presence_due(&self) -> Option<Instant> {
+        self.presence
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .due()
+    }
+
+    /// Whether a change left pending is due at `now` (it then counts as published).
+    pub fn take_due_presence(&self, now: Instant) -> bool {
+        self.presence
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take_due(now)
+    }
+
     /// Queues a frame and wakes the socket's thread.
     pub fn push(&self, frame: Arc<str>) {
         if self.enqueue(frame) {
@@ -205,10 +341,21 @@ struct UserEntry {
     published: Option<Presence>,
 }
 
-#[derive(Default)]
 pub struct Hub {
     users: Mutex<HashMap<String, UserEntry>>,
     next_id: AtomicU64,
+    /// Typing announced through HTTP, by (user, channel).
+    http_typing: Mutex<TypingThrottle<(String, String)>>,
+}
+
+impl Default for Hub {
+    fn default() -> Hub {
+        Hub {
+            users: Mutex::default(),
+            next_id: AtomicU64::default(),
+            http_typing: Mutex::new(TypingThrottle::new(TYPING_KEYS_HTTP)),
+        }
+    }
 }
 
 impl Hub {
@@ -222,6 +369,8 @@ impl Hub {
             woken: AtomicBool::new(false),
             state: AtomicU8::new(Presence::Active as u8),
             kick: AtomicU8::new(Kick::None as u8),
+            typing: Mutex::new(TypingThrottle::new(TYPING_CHANNELS_PER_SOCKET)),
+            presence: Mutex::new(PresenceThrottle::default()),
         });
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         users
@@ -239,20 +388,62 @@ impl Hub {
         }
     }
 
-    pub fn set_client_state(&self, client: &Client, state: Presence) {
-        client.state.store(state as u8, Ordering::Release);
+    /// Records `state` for every socket of `user` (the HTTP presence route), through each
+    /// socket's throttle. True when the presence should be published now; sockets whose
+    /// window is still open are woken, so each publishes the change when its window ends.
+    pub fn report_user_state(&self, user: &str, state: Presence, now: Instant) -> bool {
+        let mut publish_now = false;
+        for client in self.clients_of([user]) {
+            if client.report_state(state, now) {
+                publish_now = true;
+            } else if client.presence_due().is_some() {
+                client.wake.signal();
+            }
+        }
+        publish_now
     }
 
-    /// Sets the state of every socket of `user`.
-    pub fn set_user_state(&self, user: &str, state: Presence) {
-        let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-        for client in users
-            .get(user)
-            .map(|e| e.clients.as_slice())
-            .unwrap_or_default()
-        {
-            client.state.store(state as u8, Ordering::Release);
+    /// Whether `user` may announce typing in `channel` through HTTP now; records it if so.
+    pub fn may_announce_http_typing(&self, user: &str, channel: &str, now: Instant) -> bool {
+        self.http_typing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .allow((user.to_owned(), channel.to_owned()), now)
+    }
+
+    /// `user` sent a message to `channel`: their typing there has ended, so typing again is
+    /// announced at once, not at the end of the throttle window.
+    pub fn typing_ended(&self, user: &str, channel: &str) {
+        for client in self.clients_of([user]) {
+            let mut typing = client.typing.lock().unwrap_or_else(|e| e.into_inner());
+            typing.announced.remove(channel);
         }
+        self.http_typing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .announced
+            .remove(&(user.to_owned(), channel.to_owned()));
+    }
+
+    /// The sockets of `users`, cloned so the registry lock is released before they are
+    /// queued to, woken or kicked.
+    fn clients_of<'u>(&self, users: impl IntoIterator<Item = &'u str>) -> Vec<Arc<Client>> {
+        let registry = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        users
+            .into_iter()
+            .filter_map(|user| registry.get(user))
+            .flat_map(|entry| entry.clients.iter().cloned())
+            .collect()
+    }
+
+    /// Every socket except those of `except`, cloned (see `clients_of`).
+    fn all_clients_except(&self, except: Option<&str>) -> Vec<Arc<Client>> {
+        let registry = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        registry
+            .iter()
+            .filter(|(user, _)| except != Some(user.as_str()))
+            .flat_map(|(_, entry)| entry.clients.iter().cloned())
+            .collect()
     }
 
     /// The user's presence now (best state over their sockets), and whether it differs from
@@ -294,16 +485,15 @@ impl Hub {
         &self,
         frames: impl IntoIterator<Item = (To, &'f Arc<str>)>,
     ) {
-        let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        let deliveries: Vec<(Vec<Arc<Client>>, &Arc<str>)> = frames
+            .into_iter()
+            .map(|(to, frame)| (self.clients_of(to), frame))
+            .collect();
         let mut to_wake: Vec<&Arc<Client>> = Vec::new();
-        for (to, frame) in frames {
-            for user in to {
-                if let Some(entry) = users.get(user) {
-                    for client in &entry.clients {
-                        if client.enqueue(frame.clone()) {
-                            to_wake.push(client);
-                        }
-                    }
+        for (clients, frame) in &deliveries {
+            for client in clients {
+                if client.enqueue(Arc::clone(frame)) {
+                    to_wake.push(client);
                 }
             }
         }
@@ -314,20 +504,14 @@ impl Hub {
 
     /// Queues `frame` for every connected socket.
     pub fn broadcast(&self, frame: &Arc<str>) {
-        let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-        for client in users.values().flat_map(|e| &e.clients) {
+        for client in self.all_clients_except(None) {
             client.push(frame.clone());
         }
     }
 
     /// Queues `frame` for every connected socket except those of `user`.
     pub fn broadcast_except(&self, user: &str, frame: &Arc<str>) {
-        let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-        for client in users
-            .iter()
-            .filter(|(u, _)| *u != user)
-            .flat_map(|(_, e)| &e.clients)
-        {
+        for client in self.all_clients_except(Some(user)) {
             client.push(frame.clone());
         }
     }
@@ -335,19 +519,15 @@ impl Hub {
     /// Ends the sockets of one session (or of every session of `user` when `session_id` is
     /// `None`), after telling them `session_revoked`.
     pub fn revoke(&self, user: &str, session_id: Option<&str>) {
-        let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(entry) = users.get(user) {
-            for client in &entry.clients {
-                if session_id.is_none_or(|id| id == client.session_id) {
-                    client.kick(Kick::SessionRevoked);
-                }
+        for client in self.clients_of([user]) {
+            if session_id.is_none_or(|id| id == client.session_id) {
+                client.kick(Kick::SessionRevoked);
             }
         }
     }
 
     pub fn close_all(&self) {
-        let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-        for client in users.values().flat_map(|e| &e.clients) {
+        for client in self.all_clients_except(None) {
             client.kick(Kick::ShuttingDown);
         }
     }
@@ -364,15 +544,79 @@ mod tests {
         assert_eq!(hub.presence_change("alice"), Some(Presence::Active));
         assert_eq!(hub.presence_change("alice"), None);
         let b = hub.register("alice", "s2").unwrap();
-        hub.set_client_state(&a, Presence::Hidden);
+        let now = Instant::now();
+        assert!(a.report_state(Presence::Hidden, now));
         assert_eq!(hub.presence_change("alice"), None);
-        hub.set_client_state(&b, Presence::Idle);
+        assert!(b.report_state(Presence::Idle, now));
         assert_eq!(hub.presence_change("alice"), Some(Presence::Idle));
         hub.unregister(&b);
         assert_eq!(hub.presence_change("alice"), Some(Presence::Hidden));
         hub.unregister(&a);
         assert_eq!(hub.presence_change("alice"), Some(Presence::Offline));
         assert_eq!(hub.presence_of("alice"), Presence::Offline);
+    }
+
+    #[test]
+    fn typing_is_announced_once_per_key_and_window() {
+        let start = Instant::now();
+        let mut throttle = TypingThrottle::new(2);
+        assert!(throttle.allow("general", start));
+        assert!(!throttle.allow("general", start + Duration::from_millis(1_999)));
+        assert!(throttle.allow("random", start));
+        assert!(
+            !throttle.allow("dm:a:b", start + Duration::from_millis(10)),
+            "no more keys than max_keys in one window"
+        );
+        assert!(throttle.allow("general", start + TYPING_WINDOW));
+        assert!(
+            throttle.allow("dm:a:b", start + TYPING_WINDOW),
+            "expired keys make room"
+        );
+        assert_eq!(throttle.announced.len(), 2);
+    }
+
+    #[test]
+    fn a_socket_announces_typing_per_channel() {
+        let hub = Hub::default();
+        let a = hub.register("alice", "s1").unwrap();
+        let now = Instant::now();
+        assert!(a.may_announce_typing("general", now));
+        assert!(!a.may_announce_typing("general", now));
+        assert!(a.may_announce_typing("random", now));
+        let b = hub.register("alice", "s2").unwrap();
+        assert!(b.may_announce_typing("general", now), "per socket");
+        assert!(hub.may_announce_http_typing("alice", "general", now));
+        assert!(!hub.may_announce_http_typing("alice", "general", now));
+        assert!(hub.may_announce_http_typing("bob", "general", now));
+        hub.typing_ended("alice", "general");
+        assert!(
+            a.may_announce_typing("general", now),
+            "a message ends typing"
+        );
+        assert!(hub.may_announce_http_typing("alice", "general", now));
+        assert!(!a.may_announce_typing("random", now));
+    }
+
+    #[test]
+    fn presence_changes_inside_the_window_wait_for_its_end() {
+        let hub = Hub::default();
+        let a = hub.register("alice", "s1").unwrap();
+        let start = Instant::now();
+        assert!(!a.report_state(Presence::Active, start), "not a change");
+        assert!(a.report_state(Presence::Idle, start));
+        assert_eq!(a.presence_due(), None);
+        let later = start + Duration::from_millis(300);
+        assert!(!a.report_state(Presence::Active, later));
+        assert!(!a.report_state(Presence::Idle, later));
+        assert_eq!(a.presence_due(), Some(start + PRESENCE_WINDOW));
+        assert!(!a.take_due_presence(later));
+        let end = start + PRESENCE_WINDOW;
+        assert!(a.take_due_presence(end));
+        assert_eq!(a.presence_due(), None, "nothing left to wake for");
+        assert!(!a.take_due_presence(end));
+        assert!(!a.report_state(Presence::Hidden, end), "a new window began");
+        assert!(hub.report_user_state("alice", Presence::Active, end + PRESENCE_WINDOW));
+        assert_eq!(hub.presence_change("alice"), Some(Presence::Active));
     }
 
     #[test]

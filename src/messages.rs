@@ -28,6 +28,8 @@ pub fn round_ts(ts: f64) -> f64 {
 /// `@name` mentions of the given users in `text`, as a JSON array (or `None`).
 pub fn mentions(text: &str, is_user: impl Fn(&str) -> Option<String>) -> Option<String> {
     let mut found: Vec<String> = Vec::new();
+    // `i` comes from `match_indices` and `@` is one byte, so `i` and `i + 1` are character
+    // boundaries.
     for (i, _) in text.match_indices('@') {
         let preceded_by_word = text[..i]
             .chars()
@@ -180,11 +182,10 @@ pub const IMAGE_EXTENSIONS: [&str; 5] = ["jpg", "jpeg", "png", "gif", "webp"];
 /// Whether a stored name is an image's: `<32 hex>.<image extension>` (other files are
 /// `<32 hex>_<name>`, whatever their extension).
 pub fn is_image_name(name: &str) -> bool {
-    name.len() > 33
-        && name.as_bytes()[32] == b'.'
-        && IMAGE_EXTENSIONS
-            .iter()
-            .any(|i| i.eq_ignore_ascii_case(&name[33..]))
+    // `get` is `None` when byte 32 falls inside a character: not a stored name's shape.
+    name.get(32..)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .is_some_and(|ext| IMAGE_EXTENSIONS.iter().any(|i| i.eq_ignore_ascii_case(ext)))
 }
 
 /// The display name of a stored upload: the original recorded in metadata, else the part of
@@ -246,6 +247,18 @@ mod tests {
             Some(r#"["alice","bob"]"#)
         );
         assert_eq!(mentions("nobody here", known), None);
+    }
+
+    #[test]
+    fn image_names() {
+        let hex = "0123456789abcdef0123456789abcdef";
+        assert!(is_image_name(&format!("{hex}.png")));
+        assert!(is_image_name(&format!("{hex}.JPEG")));
+        assert!(!is_image_name(&format!("{hex}_photo.png")));
+        assert!(!is_image_name(&format!("{hex}.pdf")));
+        assert!(!is_image_name(&format!("{hex}.")));
+        assert!(!is_image_name(&format!("{}é.png", &hex[..31])));
+        assert!(!is_image_name(&format!("{hex}.pngé")));
     }
 
     #[test]

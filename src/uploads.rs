@@ -46,7 +46,8 @@ pub fn safe_name(original: &str) -> String {
         .filter(|e| e.len() <= 10)
         .unwrap_or("");
     let stem_len = MAX_SAFE_NAME - ext.len() - usize::from(!ext.is_empty());
-    let mut out = safe[..stem_len].to_owned();
+    // `safe` is ASCII, so every byte index is a character boundary.
+    let mut out = safe.get(..stem_len).unwrap_or(&safe).to_owned();
     if !ext.is_empty() {
         out.push('.');
         out.push_str(ext);
@@ -77,18 +78,32 @@ pub fn stored_name(original: &str, is_image: bool) -> String {
     }
 }
 
+/// Length of the hex id that starts every stored name.
+const ID_LEN: usize = 32;
+
+/// Splits a stored name's shape: `<32 lower-case hex>` then `.` or `_`, returning the separator
+/// and what follows it. `None` for anything else; never panics, whatever the text.
+pub fn split_stored_name(name: &str) -> Option<(char, &str)> {
+    let id = name.get(..ID_LEN)?;
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
+        return None;
+    }
+    let rest = name.get(ID_LEN..)?;
+    let separator = rest.chars().next().filter(|c| matches!(c, '.' | '_'))?;
+    Some((separator, &rest[separator.len_utf8()..]))
+}
+
 /// Whether `name` has the shape of a stored name (so it can be joined to a directory).
 pub fn is_stored_name(name: &str) -> bool {
-    let (id, rest) = name.split_at(name.len().min(32));
-    id.len() == 32
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        && (rest.starts_with('.') || rest.starts_with('_'))
-        && rest.len() > 1
-        && rest[1..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    split_stored_name(name).is_some_and(|(_, tail)| {
+        !tail.is_empty()
+            && tail
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    })
 }
 
 /// Streams `body` into a new file in `dir` named by `name_for(first bytes)`, refusing more
@@ -175,9 +190,27 @@ mod tests {
             &format!("{hex}_../x"),
             &format!("{hex}_a/b"),
             &format!("{}_x", hex.to_uppercase()),
+            // A multi-byte character across the id's end, or right after it.
+            &format!("{}é_x", &hex[..31]),
+            &format!("{}é", &hex[..31]),
+            &format!("{hex}é"),
+            &format!("{hex}_é"),
+            "ééééééééééééééééé",
         ] {
             assert!(!is_stored_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn stored_names_split_at_the_id() {
+        let hex = "0123456789abcdef0123456789abcdef";
+        assert_eq!(split_stored_name(&format!("{hex}.png")), Some(('.', "png")));
+        assert_eq!(split_stored_name(&format!("{hex}_a.b")), Some(('_', "a.b")));
+        assert_eq!(split_stored_name(&format!("{hex}_")), Some(('_', "")));
+        assert_eq!(split_stored_name(&format!("{hex}-x")), None);
+        assert_eq!(split_stored_name(&format!("{}é.png", &hex[..31])), None);
+        assert_eq!(split_stored_name(&format!("{hex}é")), None);
+        assert_eq!(split_stored_name("short"), None);
     }
 
     #[test]

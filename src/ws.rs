@@ -4,6 +4,7 @@
 //! queues are in `hub`.
 
 use crate::api::auth;
+use crate::channels::ChannelId;
 use crate::ctx::Ctx;
 use crate::http::{Body, Conn, HttpError, Request, Response};
 use crate::hub::{Client, Kick, Presence};
@@ -203,10 +204,17 @@ fn run(ctx: &Ctx, conn: Conn, client: &Client) -> io::Result<()> {
             ws.write(Message::Ping(Vec::new())).map_err(to_io)?;
             want_write = !flush(&mut ws)?;
         }
+        // A presence change held back by the throttle goes out when its window ends.
+        let now = Instant::now();
+        if client.take_due_presence(now) {
+            publish_presence(ctx, &client.user);
+        }
         let next_timer = if pinged { DEAD_AFTER } else { PING_AFTER };
-        let timeout = next_timer
-            .saturating_sub(idle)
-            .max(Duration::from_millis(10));
+        let mut timeout = next_timer.saturating_sub(idle);
+        if let Some(due) = client.presence_due() {
+            timeout = timeout.min(due.saturating_duration_since(now));
+        }
+        let timeout = timeout.max(Duration::from_millis(10));
         // Frames left over (more than a batch, or queued while the socket was full) were
         // already signalled, and that wake-up is spent: take them before sleeping.
         if !want_write && client.has_queued() {
@@ -264,14 +272,7 @@ fn handle_client_message(ctx: &Ctx, client: &Client, text: &str) {
         Some("ping") => client.push(Arc::from(r#"{"type":"pong"}"#)),
         Some("typing") => {
             if let Some(channel) = message.get("channel").and_then(Json::as_str) {
-                if let Ok(name) = crate::names::Username::parse_existing(&client.user) {
-                    let user = auth::AuthUser {
-                        name,
-                        session_id: client.session_id.clone(),
-                    };
-                    // Not allowed or unknown channels are simply not announced.
-                    let _ = crate::api::channels::announce_typing(ctx, &user, channel);
-                }
+                announce_typing(ctx, client, channel);
             }
         }
         Some("presence") => {
@@ -280,10 +281,33 @@ fn handle_client_message(ctx: &Ctx, client: &Client, text: &str) {
                 .and_then(Json::as_str)
                 .and_then(Presence::parse_client_state)
             {
-                ctx.hub.set_client_state(client, state);
-                publish_presence(ctx, &client.user);
+                // Inside the throttle window the state is recorded, and the socket's loop
+                // publishes it when the window ends.
+                if client.report_state(state, Instant::now()) {
+                    publish_presence(ctx, &client.user);
+                }
             }
         }
         _ => {}
+    }
+}
+
+/// A `typing` frame: announced unless this socket announced typing in the channel within the
+/// throttle window. Unknown or forbidden channels are simply not announced.
+fn announce_typing(ctx: &Ctx, client: &Client, channel: &str) {
+    let Ok(channel) = ChannelId::parse(channel) else {
+        return;
+    };
+    // The throttle comes first, so a flood of repeats costs no database work.
+    if !client.may_announce_typing(&channel.to_string(), Instant::now()) {
+        return;
+    }
+    let allowed = ctx.presence_db.get().is_ok_and(|presence| {
+        crate::channels::require_access(ctx, &presence, &client.user, &channel).is_ok()
+    });
+    if allowed {
+        if let Err(e) = crate::api::channels::announce_typing(ctx, &client.user, &channel) {
+            eprintln!("warning: cannot announce typing of {}: {e:?}", client.user);
+        }
     }
 }

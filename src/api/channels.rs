@@ -1,8 +1,8 @@
 //! The sidebar and per-channel state: `GET /api/channels`, hiding DMs, marking read with
 //! receipts, typing, and presence. Every handler checks the caller can read the channel.
 
-use crate::api::auth::{require_user, AuthUser};
-use crate::api::messages::{open_channel, own_db};
+use crate::api::auth::require_user;
+use crate::api::messages::{open_channel, own_db, DEFAULT_PAGE};
 use crate::api::str_field;
 use crate::channels::ChannelId;
 use crate::ctx::Ctx;
@@ -12,13 +12,14 @@ use crate::hub::Presence;
 use crate::json::Json;
 use crate::messages;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// GET /api/channels
 pub fn get_channels(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     let user = require_user(ctx, req)?;
     let me = user.name.as_str();
     let conn = own_db(ctx, &user)?;
-    let unread = db::user::unread_counts(&conn)?;
+    let unread = db::user::unread_counts(&conn, me)?;
     let unread_of = |id: &str| Json::Num(unread.get(id).copied().unwrap_or(0) as f64);
     let public = ctx
         .settings
@@ -146,19 +147,38 @@ pub fn post_read(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Response
     Ok(Response::no_content())
 }
 
-/// GET /api/channels/{ch}/receipts — who read each message the caller sent.
+/// GET /api/channels/{ch}/receipts?since=&before= — who read each message the caller sent,
+/// for the messages shown: ids from `since` (the oldest shown; by default the first of the
+/// newest page) up to `before` (excluded; by default none).
 pub fn get_receipts(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Response, HttpError> {
     let user = require_user(ctx, req)?;
     let channel = open_channel(ctx, &user, channel)?.to_string();
+    let id_param = |name: &str| match req.query_param(name) {
+        Some(id) => messages::parse_id(&id)
+            .map(Some)
+            .ok_or_else(|| HttpError::BadRequest(format!("\"{name}\" must be a message id"))),
+        None => Ok(None),
+    };
+    let (since, before) = (id_param("since")?, id_param("before")?);
+    let conn = own_db(ctx, &user)?;
+    let since = match since {
+        Some(since) => since,
+        None => match db::user::page_start(&conn, &channel, before, DEFAULT_PAGE)? {
+            Some(start) => start,
+            None => return Ok(Response::json(200, &Json::Obj(Vec::new()))),
+        },
+    };
+    let before = before.unwrap_or(f64::INFINITY);
     let mine: std::collections::HashSet<u64> =
-        db::user::sent_ts(&*own_db(ctx, &user)?, &channel, user.name.as_str())?
+        db::user::sent_ts(&conn, &channel, user.name.as_str(), since, before)?
             .into_iter()
             .map(f64::to_bits)
             .collect();
+    drop(conn);
     let mut by_message: Vec<(String, Json)> = Vec::new();
     // Receipts come ordered by message, so each message's readers are consecutive.
     let mut last_ts = None;
-    for (ts, reader) in db::presence::receipts(&*ctx.presence_db.get()?, &channel)? {
+    for (ts, reader) in db::presence::receipts(&*ctx.presence_db.get()?, &channel, since, before)? {
         if !mine.contains(&ts.to_bits()) {
             continue;
         }
@@ -171,56 +191,70 @@ pub fn get_receipts(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Respo
     Ok(Response::json(200, &Json::Obj(by_message)))
 }
 
-/// POST /api/channels/{ch}/typing
+/// POST /api/channels/{ch}/typing — announced at most once per channel per user in the typing
+/// throttle window; repeats inside it are accepted and dropped.
 pub fn post_typing(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Response, HttpError> {
     let user = require_user(ctx, req)?;
-    announce_typing(ctx, &user, channel)?;
+    let channel = open_channel(ctx, &user, channel)?;
+    let me = user.name.as_str();
+    if ctx
+        .hub
+        .may_announce_http_typing(me, &channel.to_string(), Instant::now())
+    {
+        announce_typing(ctx, me, &channel)?;
+    }
     Ok(Response::no_content())
 }
 
-/// Records that `user` is typing in `channel` and tells the others who can read it.
-pub fn announce_typing(ctx: &Ctx, user: &AuthUser, channel: &str) -> Result<(), HttpError> {
-    let channel = open_channel(ctx, user, channel)?;
+/// Records that `user` is typing in `channel` (which they may read) and tells the others who
+/// can read it. Callers apply the typing throttle.
+pub fn announce_typing(ctx: &Ctx, user: &str, channel: &ChannelId) -> Result<(), HttpError> {
     let presence = ctx.presence_db.get()?;
     db::presence::set_typing(
         &presence,
-        user.name.as_str(),
+        user,
         &channel.to_string(),
         crate::util::now() as i64,
     )?;
     let event = Json::obj([
         ("type", "typing".into()),
         ("channel", Json::str(channel.to_string())),
-        ("user", user.name.as_str().into()),
+        ("user", user.into()),
     ]);
     let frame: Arc<str> = Arc::from(event.to_json_string());
-    let me = user.name.as_str();
-    match &channel {
+    match channel {
         // Everyone can read a public channel: tell every connected user, no query needed.
-        ChannelId::Public(_) => ctx.hub.broadcast_except(me, &frame),
+        ChannelId::Public(_) => ctx.hub.broadcast_except(user, &frame),
         ChannelId::Private(id) => {
             let members = db::presence::private_members(&presence, *id)?;
             ctx.hub.send_to(
-                members.iter().map(String::as_str).filter(|u| *u != me),
+                members.iter().map(String::as_str).filter(|u| *u != user),
                 &frame,
             );
         }
         ChannelId::Dm(users) => ctx.hub.send_to(
-            users.iter().map(String::as_str).filter(|u| *u != me),
+            users.iter().map(String::as_str).filter(|u| *u != user),
             &frame,
         ),
     }
     Ok(())
 }
 
-/// POST /api/presence {state} — sets the state of all the caller's open tabs.
+/// POST /api/presence {state} — sets the state of all the caller's open tabs (a user without
+/// an open socket is offline whatever they report).
 pub fn post_presence(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     let user = require_user(ctx, req)?;
     let body = req.json()?;
     let state = str_field(&body, "state")?;
     let state = Presence::parse_client_state(state)
         .ok_or_else(|| HttpError::BadRequest("\"state\" must be active, idle or hidden".into()))?;
-    ctx.hub.set_user_state(user.name.as_str(), state);
-    crate::ws::publish_presence(ctx, user.name.as_str());
+    // Through each socket's presence throttle: a change inside its window is published by
+    // that socket's loop when the window ends.
+    if ctx
+        .hub
+        .report_user_state(user.name.as_str(), state, Instant::now())
+    {
+        crate::ws::publish_presence(ctx, user.name.as_str());
+    }
     Ok(Response::no_content())
 }

@@ -13,7 +13,7 @@ use crate::writer::{Change, Post};
 
 /// Most messages one page may hold.
 const MAX_PAGE: u32 = 200;
-const DEFAULT_PAGE: u32 = 100;
+pub const DEFAULT_PAGE: u32 = 100;
 /// Most messages one `after` catch-up returns.
 const MAX_CATCH_UP: u32 = 1000;
 
@@ -109,13 +109,15 @@ pub fn post_message(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Respo
         }
     };
     drop(conn);
+    let channel_id = channel.to_string();
     let message = ctx.store.post(Post {
-        sender: user.name,
+        sender: user.name.clone(),
         channel,
         text,
         reply_to,
         files,
     })?;
+    ctx.hub.typing_ended(user.name.as_str(), &channel_id);
     Ok(Response::json(201, &message))
 }
 

@@ -54,7 +54,8 @@ pub fn patch_me(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
 }
 
 fn is_color(text: &str) -> bool {
-    text.len() == 7 && text.starts_with('#') && text[1..].bytes().all(|b| b.is_ascii_hexdigit())
+    text.strip_prefix('#')
+        .is_some_and(|hex| hex.len() == 6 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Sends everyone the `user` event for `user`.

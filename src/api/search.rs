@@ -67,10 +67,16 @@ pub fn get_search(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         },
     )?;
     let mut results = Vec::with_capacity(hits.len());
+    let mut senders = crate::history::SenderDbs::new(&ctx.user_dbs);
     for (channel, ts) in hits {
         let rows = db::user::message_rows(&conn, &channel, ts)?;
         if !rows.is_empty() {
-            results.push(crate::history::render_one(ctx, &presence, &rows)?);
+            results.push(crate::history::render_one_with(
+                ctx,
+                &presence,
+                &rows,
+                &mut senders,
+            )?);
         }
     }
     Ok(Response::json(200, &Json::Arr(results)))

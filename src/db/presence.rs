@@ -220,12 +220,21 @@ pub fn add_receipts(
     Ok(())
 }
 
-/// (msg_ts, reader) of every receipt in `channel` for messages at or after `since`.
-pub fn receipts(conn: &Connection, channel: &str) -> Result<Vec<(f64, String)>> {
+/// (msg_ts, reader) of every receipt in `channel` for messages with a ts in `since..before`,
+/// ordered by message.
+pub fn receipts(
+    conn: &Connection,
+    channel: &str,
+    since: f64,
+    before: f64,
+) -> Result<Vec<(f64, String)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT msg_ts, reader FROM read_receipts WHERE channel = ?1 ORDER BY msg_ts, rowid",
+        "SELECT msg_ts, reader FROM read_receipts
+         WHERE channel = ?1 AND msg_ts >= ?2 AND msg_ts < ?3 ORDER BY msg_ts, rowid",
     )?;
-    let rows = stmt.query_map([channel], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rows = stmt.query_map(params![channel, since, before], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
     rows.collect()
 }
 

@@ -2,7 +2,7 @@
 //! SQL only; callers choose the transaction.
 
 use rusqlite::{params, Connection, OptionalExtension, Result, Row};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub const MIGRATIONS: &[&str] = &[
     // 1: the Python original's tables, kept exactly, plus the indexes our queries need.
@@ -167,22 +167,34 @@ pub fn page(
     before: Option<f64>,
     limit: u32,
 ) -> Result<Vec<StoredRow>> {
-    let before = before.unwrap_or(f64::INFINITY);
-    let oldest: Option<f64> = conn
-        .prepare_cached(
-            "SELECT MIN(ts) FROM (SELECT DISTINCT ts FROM messages WHERE channel = ?1 AND ts < ?2
-                                   ORDER BY ts DESC LIMIT ?3)",
-        )?
-        .query_row(params![channel, before, limit], |r| r.get(0))?;
-    let Some(oldest) = oldest else {
+    let Some(oldest) = page_start(conn, channel, before, limit)? else {
         return Ok(Vec::new());
     };
+    let before = before.unwrap_or(f64::INFINITY);
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM messages WHERE channel = ?1 AND ts >= ?2 AND ts < ?3
          ORDER BY ts, filename IS NOT NULL, id"
     ))?;
     let rows = stmt.query_map(params![channel, oldest, before], stored_row)?;
     rows.collect()
+}
+
+/// The ts of the oldest of the `limit` newest messages before `before` (the first message
+/// `page` returns); `None` when there is none.
+pub fn page_start(
+    conn: &Connection,
+    channel: &str,
+    before: Option<f64>,
+    limit: u32,
+) -> Result<Option<f64>> {
+    conn.prepare_cached(
+        "SELECT MIN(ts) FROM (SELECT DISTINCT ts FROM messages WHERE channel = ?1 AND ts < ?2
+                               ORDER BY ts DESC LIMIT ?3)",
+    )?
+    .query_row(
+        params![channel, before.unwrap_or(f64::INFINITY), limit],
+        |r| r.get(0),
+    )
 }
 
 /// Every row created, edited, deleted or reacted to after `since`, oldest first.
@@ -284,26 +296,26 @@ pub fn mark_read(conn: &Connection, channel: &str, reader: &str) -> Result<Vec<(
         ))
     })?;
     let mut out: Vec<(f64, String)> = Vec::new();
+    // A message with files has several rows sharing its ts; each message is reported once.
+    let mut seen: HashSet<u64> = HashSet::new();
     for row in rows {
         let (ts, sender, deleted) = row?;
-        if deleted == 0
-            && sender != reader
-            && sender != "system"
-            && !out.iter().any(|(t, _)| *t == ts)
-        {
+        if deleted == 0 && sender != reader && sender != "system" && seen.insert(ts.to_bits()) {
             out.push((ts, sender));
         }
     }
     Ok(out)
 }
 
-/// Unread messages per channel (a message with files counts once; deleted never count).
-pub fn unread_counts(conn: &Connection) -> Result<HashMap<String, u64>> {
+/// Unread messages per channel in `owner`'s database (a message with files counts once;
+/// deleted ones never count, nor the owner's own, which the Python original stored unread).
+pub fn unread_counts(conn: &Connection, owner: &str) -> Result<HashMap<String, u64>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT channel, COUNT(DISTINCT ts) FROM messages WHERE read = 0 AND deleted = 0
+        "SELECT channel, COUNT(DISTINCT ts) FROM messages
+         WHERE read = 0 AND deleted = 0 AND sender != ?1
          GROUP BY channel",
     )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+    let rows = stmt.query_map([owner], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
     rows.collect()
 }
 
@@ -369,12 +381,19 @@ pub fn copy_history_from(conn: &Connection, source: &str, channels: &[String]) -
     Ok(copied)
 }
 
-/// The ts of every live message `sender` sent in `channel`.
-pub fn sent_ts(conn: &Connection, channel: &str, sender: &str) -> Result<Vec<f64>> {
+/// The ts of every live message `sender` sent in `channel` with a ts in `since..before`.
+pub fn sent_ts(
+    conn: &Connection,
+    channel: &str,
+    sender: &str,
+    since: f64,
+    before: f64,
+) -> Result<Vec<f64>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT ts FROM messages WHERE channel = ?1 AND sender = ?2 AND deleted = 0",
+        "SELECT DISTINCT ts FROM messages WHERE channel = ?1 AND ts >= ?2 AND ts < ?3
+           AND sender = ?4 AND deleted = 0",
     )?;
-    let rows = stmt.query_map(params![channel, sender], |r| r.get(0))?;
+    let rows = stmt.query_map(params![channel, since, before, sender], |r| r.get(0))?;
     rows.collect()
 }
 
@@ -441,4 +460,64 @@ pub fn reattribute_sender(conn: &Connection, sender: &str) -> Result<usize> {
 /// Hard delete of an account: its messages are removed.
 pub fn delete_sent_by(conn: &Connection, sender: &str) -> Result<usize> {
     conn.execute("DELETE FROM messages WHERE sender = ?1", [sender])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        for step in MIGRATIONS {
+            conn.execute_batch(step).unwrap();
+        }
+        conn
+    }
+
+    fn add(conn: &Connection, sender: &str, ts: f64, filename: Option<&str>, read: bool) {
+        let row = NewRow {
+            channel: "general",
+            sender,
+            content: "hi",
+            content_type: "text",
+            filename,
+            ts,
+            read,
+            reply_to_id: None,
+            mentions: None,
+            metadata: None,
+        };
+        insert_row(conn, &row, false).unwrap();
+    }
+
+    #[test]
+    fn marking_read_reports_each_message_of_others_once() {
+        let conn = database();
+        add(&conn, "bob", 1.0, None, false);
+        add(&conn, "bob", 1.0, Some("a.txt"), false);
+        add(&conn, "bob", 1.0, Some("b.txt"), false);
+        add(&conn, "alice", 2.0, None, false);
+        add(&conn, "system", 3.0, None, false);
+        add(&conn, "carol", 4.0, None, true);
+        for i in 0..1_000 {
+            add(&conn, "carol", 10.0 + f64::from(i), None, false);
+        }
+        let mut newly_read = mark_read(&conn, "general", "alice").unwrap();
+        newly_read.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert_eq!(newly_read.len(), 1_001);
+        assert_eq!(newly_read[0], (1.0, "bob".to_owned()));
+        assert_eq!(newly_read[1], (10.0, "carol".to_owned()));
+        assert_eq!(mark_read(&conn, "general", "alice").unwrap(), []);
+        assert_eq!(unread_counts(&conn, "alice").unwrap(), HashMap::new());
+    }
+
+    #[test]
+    fn own_messages_are_never_unread() {
+        let conn = database();
+        add(&conn, "alice", 1.0, None, false);
+        add(&conn, "bob", 2.0, None, false);
+        add(&conn, "bob", 2.0, Some("a.txt"), false);
+        let counts = unread_counts(&conn, "alice").unwrap();
+        assert_eq!(counts.get("general"), Some(&1));
+    }
 }

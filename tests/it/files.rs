@@ -359,3 +359,67 @@ fn avatars_and_profiles() {
         "active"
     );
 }
+
+/// Sends `requests` (method, path, JSON body) one after another on one keep-alive connection,
+/// as `client`, and returns their statuses; it stops early when the server closes the connection.
+fn statuses_on_one_connection(
+    client: &crate::harness::Client,
+    requests: &[(&str, &str, &str)],
+) -> Vec<u16> {
+    let server = client.server;
+    let origin = server.origin();
+    let cookie = format!(
+        "minimost_session={}",
+        client.cookie.as_deref().unwrap_or("")
+    );
+    let mut stream = server.connect();
+    let mut statuses = Vec::new();
+    for (method, path, body) in requests {
+        let mut headers = vec![("Origin", origin.as_str()), ("Cookie", cookie.as_str())];
+        if !body.is_empty() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        crate::harness::send_request(
+            &mut *stream,
+            server.addr.port(),
+            method,
+            path,
+            &headers,
+            body.as_bytes(),
+        );
+        let Some(res) = crate::harness::read_response(&mut *stream) else {
+            break;
+        };
+        statuses.push(res.status);
+        if res.header("connection") == Some("close") {
+            break;
+        }
+    }
+    statuses
+}
+
+#[test]
+fn file_names_split_inside_a_character_are_refused_cleanly() {
+    let server = Server::start();
+    let alice = server.signup("alice");
+    // 31 letters and a two-byte `é`: byte 32 falls inside the character.
+    let name = format!("{}é", "a".repeat(31));
+    let file_path = format!("/files/{}", enc(&name));
+    let post_body = Json::obj([
+        ("text", "see attached".into()),
+        ("files", Json::Arr(vec![Json::str(name.as_str())])),
+    ])
+    .to_json_string();
+    let get_file = ("GET", file_path.as_str(), "");
+    let post = ("POST", "/api/channels/general/messages", post_body.as_str());
+    let sidebar = ("GET", "/api/channels", "");
+    assert_eq!(
+        statuses_on_one_connection(&alice, &[get_file, sidebar]),
+        [404, 200]
+    );
+    assert_eq!(
+        statuses_on_one_connection(&alice, &[post, sidebar]),
+        [400, 200]
+    );
+    assert!(!server.stderr().contains("panic"), "{}", server.stderr());
+}

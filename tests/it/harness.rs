@@ -671,6 +671,29 @@ impl Ws {
         }
     }
 
+    /// Every event until none arrives for `quiet`, and whether the socket is still open then
+    /// (false once the server closed it).
+    pub fn events_until_quiet(&mut self, quiet: Duration) -> (Vec<Json>, bool) {
+        let mut events = Vec::new();
+        loop {
+            self.set_timeout(quiet);
+            match self.socket.read() {
+                Ok(tungstenite::Message::Text(text)) => events.push(json::parse(&text).unwrap()),
+                Ok(tungstenite::Message::Close(_)) => return (events, false),
+                Ok(_) => continue,
+                Err(tungstenite::Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return (events, true)
+                }
+                Err(_) => return (events, false),
+            }
+        }
+    }
+
     pub fn send(&mut self, event: &Json) {
         self.socket
             .send(tungstenite::Message::Text(event.to_json_string()))

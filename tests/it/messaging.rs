@@ -714,3 +714,37 @@ fn reactions_list_is_served() {
         ])
     );
 }
+
+#[test]
+fn receipts_are_loaded_for_the_messages_shown_only() {
+    let server = Server::start();
+    let mut alice = server.signup("alice");
+    let mut bob = server.signup("bob");
+    let dm = enc("dm:alice:bob");
+    let ids: Vec<String> = (0..103)
+        .map(|i| s(&alice.say("dm:alice:bob", &format!("message {i}")), "id").to_owned())
+        .collect();
+    assert_eq!(
+        bob.post(&format!("/api/channels/{dm}/read"), &Json::Null)
+            .status,
+        204
+    );
+    let receipts = |alice: &mut crate::harness::Client, query: &str| -> Vec<String> {
+        let res = alice.get(&format!("/api/channels/{dm}/receipts{query}"));
+        assert_eq!(res.status, 200, "{query}: {}", res.text());
+        let Json::Obj(by_message) = res.json() else {
+            panic!("not an object: {}", res.text())
+        };
+        by_message.into_iter().map(|(id, _)| id).collect()
+    };
+    // By default: the newest page of messages (100), as GET …/messages shows first.
+    let newest_page = receipts(&mut alice, "");
+    assert_eq!(newest_page.len(), 100);
+    assert_eq!(newest_page, ids[3..]);
+    let since = format!("?since={}", ids[100]);
+    assert_eq!(receipts(&mut alice, &since), ids[100..]);
+    let older = format!("?since={}&before={}", ids[0], ids[3]);
+    assert_eq!(receipts(&mut alice, &older), ids[..3]);
+    let res = alice.get(&format!("/api/channels/{dm}/receipts?since=soon"));
+    assert_eq!(res.status, 400, "{}", res.text());
+}

@@ -120,14 +120,18 @@ fn a_python_era_data_dir_boots_and_serves_everything() {
         panic!()
     };
     assert_eq!(s(&dms[0], "id"), "dm:alice:bob");
-    assert_eq!(dms[0].get("unread").and_then(Json::as_u64), Some(1));
+    assert_eq!(
+        dms[0].get("unread").and_then(Json::as_u64),
+        Some(1),
+        "bob's answer is unread; alice's own message never counts"
+    );
     let Some(Json::Arr(public)) = channels.get("public") else {
         panic!()
     };
     assert_eq!(
         public[0].get("unread").and_then(Json::as_u64),
         Some(1),
-        "carol's edited message is unread; her deleted one never counts"
+        "carol's edited message is unread; her deleted one and alice's own never count"
     );
 
     // Messages: reply resolved through the sender's database, text + file, edit, tombstone, reactions.

@@ -107,7 +107,7 @@ async function open(channel) {
   for (const { m, isNew } of queued) apply(v, m, isNew);
   render({ toBottom: true });
   markReadSoon();
-  loadReceipts(v);
+  loadReceipts(v, v.oldestId);
   if (pendingJump?.channel === channel) {
     const { id } = pendingJump;
     pendingJump = null;
@@ -126,9 +126,13 @@ function addPage(v, page, limit = PAGE_SIZE) {
   for (const m of page) upsert(v, m);
 }
 
-async function loadReceipts(v) {
+/** Loads who read our messages among those shown from `sinceId` up to `beforeId` (excluded). */
+async function loadReceipts(v, sinceId, beforeId) {
+  if (!sinceId) return;
+  const query = new URLSearchParams({ since: sinceId });
+  if (beforeId) query.set('before', beforeId);
   try {
-    const result = await request('GET', channelUrl(v.channel, '/receipts'));
+    const result = await request('GET', `${channelUrl(v.channel, '/receipts')}?${query}`);
     if (view !== v || !result.ok || !result.data || typeof result.data !== 'object') return;
     for (const [id, readers] of Object.entries(result.data)) {
       if (Array.isArray(readers)) v.readers.set(id, new Set(readers));
@@ -148,7 +152,8 @@ function loadOlder(limit = PAGE_SIZE) {
   if (!v.loaded || !v.hasMore || Date.now() < v.olderRetryAt) return Promise.resolve(false);
   if (v.olderRequest) return v.olderRequest;
   v.olderRequest = (async () => {
-    const before = v.oldestId ? `&before=${encodeURIComponent(v.oldestId)}` : '';
+    const olderThan = v.oldestId;
+    const before = olderThan ? `&before=${encodeURIComponent(olderThan)}` : '';
     const page = await fetchMessages(v.channel, `limit=${limit}${before}`);
     v.olderRequest = null;
     if (view !== v) return false;
@@ -160,6 +165,7 @@ function loadOlder(limit = PAGE_SIZE) {
     }
     addPage(v, page.messages, limit);
     render();
+    if (page.messages.length) loadReceipts(v, page.messages[0].id, olderThan);
     return true;
   })();
   renderStatus();
