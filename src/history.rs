@@ -85,6 +85,48 @@ pub fn render_rows_with(
     Ok(out)
 }
 
+/// Renders the messages at `keys` (channel, ts), from any channels, in that order; keys with
+/// no rows are skipped. Two queries in all, whatever the number of messages (search results).
+pub fn render_messages(
+    ctx: &Ctx,
+    conn: &Connection,
+    presence: &Connection,
+    keys: &[(String, f64)],
+) -> Result<Vec<Json>, HttpError> {
+    let key = |channel: &str, ts: f64| (channel.to_owned(), ts.to_bits());
+    let mut groups: HashMap<(String, u64), Vec<StoredRow>> = HashMap::new();
+    for row in db::user::rows_of_messages(conn, keys)? {
+        groups
+            .entry(key(&row.channel, row.ts))
+            .or_default()
+            .push(row);
+    }
+    let mut reactions: HashMap<(String, u64), Vec<(String, String)>> = HashMap::new();
+    for (channel, ts, emoji, reactor) in db::presence::reactions_of(presence, keys)? {
+        reactions
+            .entry(key(&channel, ts))
+            .or_default()
+            .push((emoji, reactor));
+    }
+    let uploads = ctx.data_dir.join("uploads");
+    let mut senders = SenderDbs::new(&ctx.user_dbs);
+    let mut out = Vec::with_capacity(keys.len());
+    for (channel, ts) in keys {
+        let Some(group) = groups.get(&key(channel, *ts)) else {
+            continue;
+        };
+        let pairs = reactions
+            .get(&key(channel, *ts))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let reactions =
+            messages::collect_reactions(pairs.iter().map(|(e, r)| (e.as_str(), r.as_str())));
+        let reply = reply_target(&mut senders, group)?;
+        out.push(messages::render(group, &reactions, reply, &uploads));
+    }
+    Ok(out)
+}
+
 /// Renders one message's rows.
 pub fn render_one(ctx: &Ctx, presence: &Connection, rows: &[StoredRow]) -> Result<Json, HttpError> {
     render_one_with(ctx, presence, rows, &mut SenderDbs::new(&ctx.user_dbs))

@@ -66,19 +66,7 @@ pub fn get_search(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
             limit: MAX_RESULTS,
         },
     )?;
-    let mut results = Vec::with_capacity(hits.len());
-    let mut senders = crate::history::SenderDbs::new(&ctx.user_dbs);
-    for (channel, ts) in hits {
-        let rows = db::user::message_rows(&conn, &channel, ts)?;
-        if !rows.is_empty() {
-            results.push(crate::history::render_one_with(
-                ctx,
-                &presence,
-                &rows,
-                &mut senders,
-            )?);
-        }
-    }
+    let results = crate::history::render_messages(ctx, &conn, &presence, &hits)?;
     Ok(Response::json(200, &Json::Arr(results)))
 }
 

@@ -183,6 +183,30 @@ pub fn reactions_between(
     rows.collect()
 }
 
+/// The reactions to several messages, by (channel, ts), in one query:
+/// (channel, ts, emoji, reactor) in the order they were added.
+pub fn reactions_of(
+    conn: &Connection,
+    keys: &[(String, f64)],
+) -> Result<Vec<(String, f64, String, String)>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values = vec!["(?, ?)"; keys.len()].join(", ");
+    let mut stmt = conn.prepare(&format!(
+        "SELECT channel, msg_ts, emoji, reactor FROM message_reactions
+         WHERE (channel, msg_ts) IN (VALUES {values}) ORDER BY rowid"
+    ))?;
+    let params: Vec<&dyn rusqlite::ToSql> = keys
+        .iter()
+        .flat_map(|(channel, ts)| [channel as &dyn rusqlite::ToSql, ts as &dyn rusqlite::ToSql])
+        .collect();
+    let rows = stmt.query_map(params.as_slice(), |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })?;
+    rows.collect()
+}
+
 /// Adds the reaction, or removes it if present; true when it was added.
 pub fn toggle_reaction(
     conn: &Connection,

@@ -225,6 +225,24 @@ pub fn message_rows(conn: &Connection, channel: &str, ts: f64) -> Result<Vec<Sto
     rows.collect()
 }
 
+/// The rows of several messages, by (channel, ts), in one query; in no particular order.
+pub fn rows_of_messages(conn: &Connection, keys: &[(String, f64)]) -> Result<Vec<StoredRow>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values = vec!["(?, ?)"; keys.len()].join(", ");
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE (channel, ts) IN (VALUES {values})
+         ORDER BY channel, ts, filename IS NOT NULL, id"
+    ))?;
+    let params: Vec<&dyn rusqlite::ToSql> = keys
+        .iter()
+        .flat_map(|(channel, ts)| [channel as &dyn rusqlite::ToSql, ts as &dyn rusqlite::ToSql])
+        .collect();
+    let rows = stmt.query_map(params.as_slice(), stored_row)?;
+    rows.collect()
+}
+
 /// (channel, ts) of the row with this id.
 pub fn locate(conn: &Connection, id: i64) -> Result<Option<(String, f64)>> {
     conn.prepare_cached("SELECT channel, ts FROM messages WHERE id = ?1")?

@@ -64,7 +64,7 @@ fn search_follows_edits_deletes_and_access() {
     let mut carol = server.signup("carol");
     let edited = alice.say("general", "banana bread");
     let gone = alice.say("general", "banana split");
-    alice.say("dm:alice:bob", "banana between us");
+    let between = alice.say("dm:alice:bob", "banana between us");
     let created = alice
         .post(
             "/api/private-channels",
@@ -130,5 +130,36 @@ fn search_follows_edits_deletes_and_access() {
         s(&hits[0], "channel"),
         "dm:alice:bob",
         "results say where to jump"
+    );
+    // Hits carry their reactions like any message, each its own.
+    let react = format!(
+        "/api/channels/{}/messages/{}/reactions",
+        enc("dm:alice:bob"),
+        s(&between, "id")
+    );
+    let heart = Json::obj([("emoji", "heart".into())]);
+    assert_eq!(bob.post(&react, &heart).status, 200);
+    let Json::Arr(hits) = alice.get("/api/search?q=banana").json() else {
+        panic!()
+    };
+    let reactions: Vec<(String, String)> = hits
+        .iter()
+        .map(|m| {
+            (
+                s(m, "text").to_owned(),
+                m.get("reactions").unwrap().to_json_string(),
+            )
+        })
+        .collect();
+    assert!(
+        reactions.contains(&("banana between us".into(), r#"{"heart":["bob"]}"#.into())),
+        "{reactions:?}"
+    );
+    assert!(
+        reactions
+            .iter()
+            .filter(|(text, _)| text != "banana between us")
+            .all(|(_, r)| r == "{}"),
+        "{reactions:?}"
     );
 }
