@@ -15,7 +15,7 @@
 //! The attacker is one thread driving non-blocking sockets with epoll(7), not a thread per
 //! connection, so the bench's own cost stays small beside the server's.
 
-use crate::client::{cpu_seconds, peak_rss_kib, rss_kib, tcp_from, Server};
+use crate::client::{cpu_seconds, peak_rss_kib, rss_kib, tcp_from, thread_count, Server};
 use crate::{ms, percentile, Options};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
@@ -731,11 +731,22 @@ fn slow_connections(o: &Options, size: &Size) -> anyhow::Result<()> {
     })
     .map_err(|_| anyhow::anyhow!("the normal client panicked"))?;
     stop.store(false, Ordering::Relaxed);
+    let pid = server.pid();
+    let rss_before = rss_kib(pid);
+    let peak_rss = AtomicU64::new(rss_before);
+    let peak_threads = AtomicU64::new(0);
     let started = Instant::now();
-    let server_cpu = cpu_seconds(server.pid());
+    let server_cpu = cpu_seconds(pid);
     let bench_cpu = cpu_seconds(std::process::id());
     let (slow, busy) = std::thread::scope(|scope| {
         let traffic = scope.spawn(|| normal_traffic(&server, &cookie, &stop));
+        scope.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                peak_rss.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                peak_threads.fetch_max(thread_count(pid), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
         let slow = attack(&server, &script, &schedule, size.limit);
         stop.store(true, Ordering::Relaxed);
         (slow, traffic.join())
@@ -743,12 +754,20 @@ fn slow_connections(o: &Options, size: &Size) -> anyhow::Result<()> {
     let slow = slow?;
     let mut busy = busy.map_err(|_| anyhow::anyhow!("the normal client panicked"))?;
     let attack_secs = started.elapsed().as_secs_f64();
-    let server_cpu = (cpu_seconds(server.pid()) - server_cpu) / attack_secs * 100.0;
+    let server_cpu = (cpu_seconds(pid) - server_cpu) / attack_secs * 100.0;
     let bench_cpu = (cpu_seconds(std::process::id()) - bench_cpu) / attack_secs * 100.0;
 
+    let peak_rss = peak_rss.load(Ordering::Relaxed);
     println!(
-        "abuse     {} slow connections for {attack_secs:.0} s (server cpu {server_cpu:.0} %, bench cpu {bench_cpu:.0} %); normal traffic meanwhile, the {} s before the attack in brackets:",
+        "abuse     {} slow connections for {attack_secs:.0} s: server cpu {server_cpu:.0} %, rss {:.1} → peak {:.1} MB ({:.1} KB per slow connection), peak {} threads; bench cpu {bench_cpu:.0} %",
         schedule.len(),
+        rss_before as f64 / 1024.0,
+        peak_rss as f64 / 1024.0,
+        peak_rss.saturating_sub(rss_before) as f64 / schedule.len() as f64,
+        peak_threads.load(Ordering::Relaxed)
+    );
+    println!(
+        "abuse     normal traffic during the attack (and in brackets the {} s before it):",
         size.quiet.as_secs()
     );
     for (name, during, before) in [

@@ -359,22 +359,28 @@ fn sockaddr_in(addr: SocketAddrV4) -> libc::sockaddr_in {
 
 /// Resident memory of a process, in KiB (from /proc).
 pub fn rss_kib(pid: u32) -> u64 {
-    status_kib(pid, "VmRSS:")
+    status_value(pid, "VmRSS:")
 }
 
 /// The anonymous part of it (heap, stacks): what the process itself allocated, as opposed to
 /// mapped files such as the binary and shared libraries.
 pub fn anon_kib(pid: u32) -> u64 {
-    status_kib(pid, "RssAnon:")
+    status_value(pid, "RssAnon:")
+}
+
+/// How many threads a process has.
+pub fn thread_count(pid: u32) -> u64 {
+    status_value(pid, "Threads:")
 }
 
 /// The most resident memory the process has had (since it started, or since its peak was
 /// last reset through `/proc/PID/clear_refs`), in KiB.
 pub fn peak_rss_kib(pid: u32) -> u64 {
-    status_kib(pid, "VmHWM:")
+    status_value(pid, "VmHWM:")
 }
 
-fn status_kib(pid: u32, field: &str) -> u64 {
+/// A numeric field of `/proc/PID/status` (memory fields are in KiB), 0 if unreadable.
+fn status_value(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
