@@ -88,7 +88,9 @@ impl Server {
     ) -> anyhow::Result<Box<dyn Io>> {
         let tcp = match source {
             Some(source) => tcp_from(source, self.addr, false)?,
-            None => TcpStream::connect(self.addr)?,
+            // Bounded like the reads: a server whose listen backlog is full would otherwise
+            // leave a connect retrying SYNs for two minutes.
+            None => TcpStream::connect_timeout(&self.addr, read_timeout)?,
         };
         tcp.set_nodelay(true)?;
         tcp.set_read_timeout(Some(read_timeout))?;
