@@ -3,7 +3,8 @@
 
 use crate::json::{self, Json};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -75,11 +76,34 @@ impl Server {
     }
 
     fn connect_with_timeout(&self, read_timeout: Duration) -> anyhow::Result<Box<dyn Io>> {
-        let tcp = TcpStream::connect(self.addr)?;
+        self.connect_from(None, read_timeout)
+    }
+
+    /// A TLS connection from `source` (another loopback address, so the server sees another
+    /// client), or from the default address when `None`.
+    pub fn connect_from(
+        &self,
+        source: Option<Ipv4Addr>,
+        read_timeout: Duration,
+    ) -> anyhow::Result<Box<dyn Io>> {
+        let tcp = match source {
+            Some(source) => tcp_from(source, self.addr, false)?,
+            // Bounded like the reads: a server whose listen backlog is full would otherwise
+            // leave a connect retrying SYNs for two minutes.
+            None => TcpStream::connect_timeout(&self.addr, read_timeout)?,
+        };
         tcp.set_nodelay(true)?;
         tcp.set_read_timeout(Some(read_timeout))?;
-        let conn = rustls::ClientConnection::new(self.tls.clone(), "localhost".try_into()?)?;
-        Ok(Box::new(rustls::StreamOwned::new(conn, tcp)))
+        Ok(Box::new(rustls::StreamOwned::new(self.tls_client()?, tcp)))
+    }
+
+    /// A fresh client side of a TLS session with the server, for callers that drive the
+    /// handshake and records themselves.
+    pub fn tls_client(&self) -> anyhow::Result<rustls::ClientConnection> {
+        Ok(rustls::ClientConnection::new(
+            self.tls.clone(),
+            "localhost".try_into()?,
+        )?)
     }
 
     pub fn origin(&self) -> String {
@@ -108,6 +132,21 @@ impl Server {
     pub fn client_for(&self, cookie: &str) -> anyhow::Result<Client> {
         Ok(Client {
             conn: self.connect()?,
+            cookie: cookie.to_owned(),
+            origin: self.origin(),
+        })
+    }
+
+    /// A client on a connection from `source` (see `connect_from`) whose reads give up after
+    /// `read_timeout`; `cookie` may be empty (not logged in).
+    pub fn client_from(
+        &self,
+        source: Option<Ipv4Addr>,
+        cookie: &str,
+        read_timeout: Duration,
+    ) -> anyhow::Result<Client> {
+        Ok(Client {
+            conn: self.connect_from(source, read_timeout)?,
             cookie: cookie.to_owned(),
             origin: self.origin(),
         })
@@ -204,6 +243,17 @@ impl Client {
         read_response(&mut *self.conn)
     }
 
+    /// Logs in with the benchmark's password; returns the status (the session replaces this
+    /// client's on 200).
+    pub fn login(&mut self, name: &str) -> anyhow::Result<u16> {
+        let body = Json::obj([("username", name.into()), ("password", PASSWORD.into())]);
+        let (status, _, cookie) = self.request("POST", "/api/login", Some(&body))?;
+        if let (200, Some(cookie)) = (status, cookie) {
+            self.cookie = cookie;
+        }
+        Ok(status)
+    }
+
     /// Posts a message; returns the status.
     pub fn post(&mut self, channel: &str, text: &str) -> anyhow::Result<u16> {
         let path = format!("/api/channels/{}/messages", channel.replace(':', "%3A"));
@@ -259,18 +309,80 @@ fn read_response(conn: &mut dyn Io) -> anyhow::Result<(u16, Vec<u8>, Option<Stri
     }
 }
 
+/// A TCP connection to `target` from `source`, which must be one of this machine's addresses
+/// (any of 127.0.0.0/8 on Linux). std cannot bind a client socket before connecting, hence
+/// libc. With `nonblocking` the connection may still be in progress when this returns: wait
+/// until the socket is writable, then `take_error` says how it went.
+pub fn tcp_from(
+    source: Ipv4Addr,
+    target: SocketAddr,
+    nonblocking: bool,
+) -> std::io::Result<TcpStream> {
+    let SocketAddr::V4(target) = target else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "an IPv4 server address is needed to connect from an IPv4 source",
+        ));
+    };
+    let flags =
+        libc::SOCK_STREAM | libc::SOCK_CLOEXEC | if nonblocking { libc::SOCK_NONBLOCK } else { 0 };
+    // SAFETY: socket(2) has no preconditions; a non-negative result is a descriptor we own.
+    let fd = unsafe { libc::socket(libc::AF_INET, flags, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is the fresh descriptor above, owned by nothing else.
+    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    let local = sockaddr_in(SocketAddrV4::new(source, 0));
+    // SAFETY: local is a valid sockaddr_in and len is its size.
+    if unsafe { libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), len) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let remote = sockaddr_in(target);
+    // SAFETY: as for bind.
+    if unsafe { libc::connect(fd, (&remote as *const libc::sockaddr_in).cast(), len) } != 0 {
+        let error = std::io::Error::last_os_error();
+        if !(nonblocking && error.raw_os_error() == Some(libc::EINPROGRESS)) {
+            return Err(error);
+        }
+    }
+    Ok(TcpStream::from(socket))
+}
+
+fn sockaddr_in(addr: SocketAddrV4) -> libc::sockaddr_in {
+    // SAFETY: sockaddr_in is plain data; all zeroes is a valid value of it.
+    let mut raw: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    raw.sin_family = libc::AF_INET as libc::sa_family_t;
+    raw.sin_port = addr.port().to_be();
+    raw.sin_addr.s_addr = u32::from(*addr.ip()).to_be();
+    raw
+}
+
 /// Resident memory of a process, in KiB (from /proc).
 pub fn rss_kib(pid: u32) -> u64 {
-    status_kib(pid, "VmRSS:")
+    status_value(pid, "VmRSS:")
 }
 
 /// The anonymous part of it (heap, stacks): what the process itself allocated, as opposed to
 /// mapped files such as the binary and shared libraries.
 pub fn anon_kib(pid: u32) -> u64 {
-    status_kib(pid, "RssAnon:")
+    status_value(pid, "RssAnon:")
 }
 
-fn status_kib(pid: u32, field: &str) -> u64 {
+/// How many threads a process has.
+pub fn thread_count(pid: u32) -> u64 {
+    status_value(pid, "Threads:")
+}
+
+/// The most resident memory the process has had (since it started, or since its peak was
+/// last reset through `/proc/PID/clear_refs`), in KiB.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    status_value(pid, "VmHWM:")
+}
+
+/// A numeric field of `/proc/PID/status` (memory fields are in KiB), 0 if unreadable.
+fn status_value(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()

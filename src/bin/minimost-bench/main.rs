@@ -3,7 +3,7 @@
 //! figure beside the SPEC §14 budget and beside a floor measured in the same run (raw SQLite
 //! commits, a raw TLS WebSocket round trip), so a figure can be judged on a noisy machine.
 //!
-//! Usage: minimost-bench [idle|delivery|throughput|crowd|startup|floors|all] [--quick]
+//! Usage: minimost-bench [idle|delivery|throughput|crowd|startup|abuse|floors|all] [--quick]
 //!                       [--server PATH]
 //! `--quick` shrinks every scenario to a smoke test (CI runs it); it asserts nothing.
 
@@ -11,6 +11,7 @@
 #[allow(dead_code)]
 mod json;
 
+mod abuse;
 mod client;
 mod floors;
 
@@ -43,7 +44,7 @@ fn main() -> std::process::ExitCode {
 fn run() -> anyhow::Result<()> {
     let mut args = pico_args::Arguments::from_env();
     if args.contains(["-h", "--help"]) {
-        println!("usage: minimost-bench [idle|delivery|throughput|crowd|startup|floors|all] [--quick] [--server PATH]");
+        println!("usage: minimost-bench [idle|delivery|throughput|crowd|startup|abuse|floors|all] [--quick] [--server PATH]");
         return Ok(());
     }
     let quick = args.contains("--quick");
@@ -66,7 +67,7 @@ fn run() -> anyhow::Result<()> {
         if quick { " (quick)" } else { "" }
     );
     let floors = match scenario.as_str() {
-        "idle" | "startup" => None,
+        "idle" | "startup" | "abuse" => None,
         _ => Some(floors::measure(quick)?),
     };
     if let Some(f) = &floors {
@@ -95,6 +96,9 @@ fn run() -> anyhow::Result<()> {
     if all || scenario == "startup" {
         startup(&options)?;
     }
+    if all || scenario == "abuse" {
+        abuse::run(&options)?;
+    }
     anyhow::ensure!(
         [
             "all",
@@ -103,6 +107,7 @@ fn run() -> anyhow::Result<()> {
             "throughput",
             "crowd",
             "startup",
+            "abuse",
             "floors"
         ]
         .contains(&scenario.as_str()),
