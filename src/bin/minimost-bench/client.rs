@@ -29,16 +29,21 @@ impl Server {
     /// Starts `binary` on a new data dir with rate limits and the per-address connection
     /// limit lifted (the benchmark plays many people from one address).
     pub fn start(binary: &Path) -> anyhow::Result<Server> {
+        Server::start_with(
+            binary,
+            r#"{"channels": ["general"], "rate_limits": {"login": [1000000, 1], "signup": [1000000, 1]}, "max_connections_per_ip": 0}"#,
+        )
+    }
+
+    /// Starts `binary` on a new data dir holding `settings` as its settings.json.
+    pub fn start_with(binary: &Path, settings: &str) -> anyhow::Result<Server> {
         let data_dir = std::env::temp_dir().join(format!(
             "minimost-bench-{}-{}",
             std::process::id(),
             crate::unique()
         ));
         std::fs::create_dir_all(&data_dir)?;
-        std::fs::write(
-            data_dir.join("settings.json"),
-            r#"{"channels": ["general"], "rate_limits": {"login": [1000000, 1], "signup": [1000000, 1]}, "max_connections_per_ip": 0}"#,
-        )?;
+        std::fs::write(data_dir.join("settings.json"), settings)?;
         let mut server = Server::start_on(binary, &data_dir)?;
         server.owns_data_dir = true;
         Ok(server)
