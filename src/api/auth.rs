@@ -19,8 +19,10 @@ pub struct AuthUser {
 
 /// How stale `sessions.last_seen_ts` may get before a request refreshes it.
 const TOUCH_EVERY_SECS: f64 = 60.0;
-/// How long a request waits for a password-hashing slot before giving up with 503.
-const HASH_PATIENCE: Duration = Duration::from_secs(10);
+/// How long a request waits for a password-hashing slot before giving up with 503: long
+/// enough for a Monday-morning rush (200 logins at once take about 7 s on two cores), and
+/// waiting costs a thread but no hashing memory.
+const HASH_PATIENCE: Duration = Duration::from_secs(30);
 
 /// The logged-in user, or 401. Rejects bad signatures, revoked or idle sessions, and sessions
 /// whose account no longer exists.
