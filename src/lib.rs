@@ -20,6 +20,7 @@ mod http;
 mod hub;
 mod json;
 mod limits;
+mod memory;
 mod messages;
 mod names;
 mod password;

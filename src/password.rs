@@ -116,20 +116,10 @@ impl HashGate {
 
 impl Drop for HashPermit<'_> {
     fn drop(&mut self) {
-        release_freed_memory();
+        // A burst of logins frees many buffers at once (TLS, JSON, SQLite pages).
+        crate::memory::release_freed_heap();
         *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         self.0.freed.notify_one();
-    }
-}
-
-/// Hands memory freed inside the allocator back to the system. A login burst frees many
-/// buffers at once (TLS, JSON, SQLite pages) on many threads; glibc would keep them in its
-/// arenas. musl's allocator returns memory by itself.
-fn release_freed_memory() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: malloc_trim only returns free memory to the system; it is thread-safe.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
