@@ -211,24 +211,17 @@ impl Server {
 
     /// A raw connection plus a handle on its TCP socket (for timeouts and shutdown).
     pub fn connect_with_tcp(&self) -> (Box<dyn ReadWrite>, TcpStream) {
-        let tcp = TcpStream::connect(self.addr).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let handle = tcp.try_clone().unwrap();
-        let stream: Box<dyn ReadWrite> = match &self.client_config {
-            Some(config) => {
-                let name = "localhost".try_into().unwrap();
-                let conn = rustls::ClientConnection::new(config.clone(), name).unwrap();
-                Box::new(rustls::StreamOwned::new(conn, tcp))
-            }
-            None => Box::new(tcp),
-        };
-        (stream, handle)
+        self.wrap(TcpStream::connect(self.addr).unwrap())
     }
 
     /// A connection from another loopback address (all of 127.0.0.0/8 is this machine), as a
     /// second client host would make; TLS when the server uses it.
     pub fn connect_from(&self, from: std::net::Ipv4Addr) -> (Box<dyn ReadWrite>, TcpStream) {
-        let tcp = tcp_from(from, self.addr);
+        self.wrap(tcp_from(from, self.addr))
+    }
+
+    /// TLS over `tcp` when the server uses it, plus a handle on the socket.
+    fn wrap(&self, tcp: TcpStream) -> (Box<dyn ReadWrite>, TcpStream) {
         tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let handle = tcp.try_clone().unwrap();
         let stream: Box<dyn ReadWrite> = match &self.client_config {

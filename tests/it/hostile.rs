@@ -24,13 +24,19 @@ fn closed_by_server(tcp: &TcpStream) -> bool {
     closed
 }
 
-/// Sends `bytes` one at a time, 100 ms apart, until the server closes the connection; returns
-/// how long that took, or `None` if all were sent and it was still open. Other clients are
-/// checked on the way: the server keeps serving them meanwhile.
-fn trickle(server: &Server, tcp: &TcpStream, bytes: &[u8]) -> Option<Duration> {
+/// Sends `bytes` on `stream` one at a time, 100 ms apart, until the server closes `tcp` (the
+/// stream's socket); returns how long that took, or `None` if all were sent and it was still
+/// open. Other clients are checked on the way: the server keeps serving them meanwhile.
+fn trickle(
+    server: &Server,
+    stream: &mut dyn Write,
+    tcp: &TcpStream,
+    bytes: &[u8],
+) -> Option<Duration> {
     let start = Instant::now();
     for (i, byte) in bytes.iter().enumerate() {
-        if closed_by_server(tcp) || (&*tcp).write_all(&[*byte]).is_err() {
+        let sent = stream.write_all(&[*byte]).and_then(|()| stream.flush());
+        if closed_by_server(tcp) || sent.is_err() {
             return Some(start.elapsed());
         }
         if i % 10 == 0 {
@@ -49,7 +55,7 @@ fn a_trickled_tls_handshake_is_cut_at_the_head_deadline() {
     // must be done within the deadline.
     let hello = server.client_hello();
     let tcp = TcpStream::connect(server.addr).unwrap();
-    let cut = trickle(&server, &tcp, &hello[..hello.len().min(60)]);
+    let cut = trickle(&server, &mut &tcp, &tcp, &hello[..hello.len().min(60)]);
     let cut = cut.expect("the server closed the trickling connection");
     assert!(cut < Duration::from_secs(4), "closed after {cut:?}");
     // A connection that never says anything is cut at the same deadline.
@@ -69,20 +75,7 @@ fn a_trickled_request_head_is_cut_at_the_head_deadline() {
     stream.write_all(b"G").unwrap();
     stream.flush().unwrap();
     let rest = b"ET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    let start = Instant::now();
-    let mut cut = None;
-    for byte in rest {
-        if closed_by_server(&tcp)
-            || stream
-                .write_all(&[*byte])
-                .and_then(|()| stream.flush())
-                .is_err()
-        {
-            cut = Some(start.elapsed());
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let cut = trickle(&server, &mut stream, &tcp, rest);
     let cut = cut.expect("the server closed the trickling connection");
     assert!(cut < Duration::from_secs(4), "closed after {cut:?}");
 }
@@ -100,20 +93,7 @@ fn a_trickled_body_is_cut_when_it_falls_below_the_minimum_rate() {
     );
     stream.write_all(head.as_bytes()).unwrap();
     stream.flush().unwrap();
-    let start = Instant::now();
-    let mut cut = None;
-    for _ in 0..60 {
-        if closed_by_server(&tcp)
-            || stream
-                .write_all(b" ")
-                .and_then(|()| stream.flush())
-                .is_err()
-        {
-            cut = Some(start.elapsed());
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let cut = trickle(&server, &mut stream, &tcp, &[b' '; 60]);
     let cut = cut.expect("the server closed the trickling connection");
     assert!(cut < Duration::from_secs(4), "closed after {cut:?}");
 }
