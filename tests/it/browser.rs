@@ -1032,3 +1032,38 @@ fn a_reset_link_sets_a_new_password_and_the_login_page_confirms_it() {
     browser.wait_for_text("#me", "alice");
     assert_eq!(browser.page_problems(), Vec::<String>::new());
 }
+
+#[test]
+fn history_that_expires_leaves_the_open_conversation_at_once() {
+    if !webdriver::available() {
+        return;
+    }
+    let server = Server::start();
+    let mut alice = server.signup("alice");
+    server.signup("bob");
+    let old = alice.say("general", "ancient history");
+    alice.say("general", "fresh news");
+    // Age the first message past the 770-day retention in every copy, as time would.
+    let old_ts = old.get("ts").and_then(Json::as_f64).unwrap();
+    for user in ["alice", "bob"] {
+        let db =
+            rusqlite::Connection::open(server.data_dir().join(format!("users/{user}.db"))).unwrap();
+        db.execute(
+            "UPDATE messages SET ts = ts - 800 * 86400 WHERE ts = ?1",
+            [old_ts],
+        )
+        .unwrap();
+    }
+    let bob = Browser::start();
+    open_chat(&bob, &server, "bob");
+    wait_for_messages(
+        &bob,
+        "bob",
+        &["alice: ancient history", "alice: fresh news"],
+    );
+    let clean = cli(server.data_dir(), &["clean"]);
+    assert!(clean.status.success(), "{}", clean.stderr);
+    // The cleanup tells open clients; bob's page drops the message without a reload.
+    wait_for_messages(&bob, "bob", &["alice: fresh news"]);
+    save_screenshot(&bob, "history-expired");
+}
