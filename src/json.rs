@@ -68,7 +68,9 @@ fn read_value(s: &mut DeJsonState, i: &mut Chars, depth: usize) -> Result<Json, 
         DeJsonTok::Bool(b) => Json::Bool(b),
         DeJsonTok::U64(n) => Json::Num(n as f64),
         DeJsonTok::I64(n) => Json::Num(n as f64),
-        DeJsonTok::F64(n) => Json::Num(n),
+        DeJsonTok::F64(n) if n.is_finite() => Json::Num(n),
+        // `1e999` reads as infinity, which JSON cannot write back.
+        DeJsonTok::F64(_) => return Err(s.err_parse("number (too large for a 64-bit float)")),
         DeJsonTok::Str => Json::Str(s.as_string()?),
         DeJsonTok::BlockOpen => {
             s.next_tok(i)?;
@@ -255,6 +257,14 @@ mod tests {
         assert!(parse("").is_err());
         assert!(parse("[").is_err());
         assert!(parse(&"[".repeat(100)).unwrap_err().contains("nesting"));
+    }
+
+    #[test]
+    fn refuses_numbers_beyond_f64() {
+        assert!(parse("[1, 1e999]").unwrap_err().contains("too large"));
+        assert!(parse("-1.5e400").unwrap_err().contains("too large"));
+        assert_eq!(parse("1.7e308").unwrap(), Json::Num(1.7e308));
+        assert_eq!(parse("1e-400").unwrap(), Json::Num(0.0));
     }
 
     #[test]
