@@ -154,6 +154,10 @@ impl Json {
             Json::Num(n) if n.is_finite() => {
                 if n.fract() == 0.0 && n.abs() < 9.0e15 {
                     out.push_str(&(*n as i64).to_string());
+                } else if n.fract() == 0.0 {
+                    // All digits (`1e31` as 1 and 31 zeros) would read back as an integer
+                    // too large for 64 bits, which the reader refuses.
+                    out.push_str(&format!("{n:e}"));
                 } else {
                     out.push_str(&n.to_string());
                 }
@@ -282,5 +286,17 @@ mod tests {
             Json::Num(1716000000.123456).to_json_string(),
             "1716000000.123456"
         );
+    }
+
+    #[test]
+    fn writes_huge_whole_numbers_so_they_read_back() {
+        for (n, text) in [
+            (1e31, "1e31"),
+            (-2e20, "-2e20"),
+            (18446744073709551615.0, "1.8446744073709552e19"),
+        ] {
+            assert_eq!(Json::Num(n).to_json_string(), text);
+            assert_eq!(parse(text).unwrap(), Json::Num(n));
+        }
     }
 }
