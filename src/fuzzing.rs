@@ -355,8 +355,12 @@ pub fn names(data: &[u8]) {
 mod tests {
     use std::path::{Path, PathBuf};
 
-    /// Inputs that still fail, each with where it is being fixed.
-    const NOT_YET_FIXED: &[(&str, &str)] = &[];
+    /// Inputs that still fail, each with where it is being fixed: (target, file name).
+    const NOT_YET_FIXED: &[(&str, &str)] = &[
+        // known, fixed in the live-fixes branch: uploads::is_stored_name slices a name at byte
+        // 32, which panics when a multi-byte character straddles it.
+        ("names", "stored-name-check-splits-char-at-byte-32"),
+    ];
 
     /// Runs every kept input of `target` through its entry point; fails naming each input that
     /// panics. A target's corpus must hold inputs and its regressions directory must exist (it
