@@ -320,7 +320,7 @@ pub fn read_head(
 /// The length of the head at the start of `buf` (through its empty line), looking only at
 /// bytes from `from` on (earlier ones were scanned before). Lines must end with CRLF: a bare
 /// LF is refused rather than waited on.
-fn find_head_end(buf: &[u8], from: usize) -> Result<Option<usize>, HttpError> {
+pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Result<Option<usize>, HttpError> {
     for i in from..buf.len() {
         if buf[i] != b'\n' {
             continue;
@@ -337,7 +337,7 @@ fn find_head_end(buf: &[u8], from: usize) -> Result<Option<usize>, HttpError> {
     Ok(None)
 }
 
-fn parse_head(bytes: &[u8]) -> Result<Head, HttpError> {
+pub(crate) fn parse_head(bytes: &[u8]) -> Result<Head, HttpError> {
     // Tolerate blank lines before a request (RFC 9112 §2.2).
     let start = bytes
         .iter()
@@ -374,6 +374,73 @@ fn parse_head(bytes: &[u8]) -> Result<Head, HttpError> {
     })
 }
 
+/// What a head's framing headers say, once `check_framing` has found them unambiguous.
+pub(crate) struct Framing {
+    /// The declared body length (`Content-Length`, 0 when absent).
+    pub body_len: u64,
+    pub expect_continue: bool,
+    /// The target without the query, still percent-encoded.
+    pub path: String,
+    pub query: String,
+}
+
+/// The framing checks of `Request::new`, apart from the connection: refuses ambiguous bodies
+/// and headers, and query strings with a malformed escape.
+pub(crate) fn check_framing(head: &Head) -> Result<Framing, HttpError> {
+    fn values<'h>(headers: &'h [(String, String)], name: &'h str) -> impl Iterator<Item = &'h str> {
+        headers
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+    let header = |name: &'static str| values(&head.headers, name);
+    if header("transfer-encoding").next().is_some() {
+        return Err(HttpError::LengthRequired);
+    }
+    let mut lengths = header("content-length");
+    let body_len = match lengths.next() {
+        None => 0,
+        Some(first) => {
+            if lengths.any(|other| other != first)
+                || first.is_empty()
+                || !first.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Err(HttpError::BadRequest("Invalid Content-Length".into()));
+            }
+            first
+                .parse()
+                .map_err(|_| HttpError::BadRequest("Invalid Content-Length".into()))?
+        }
+    };
+    if head.http11 && header("host").next().is_none() {
+        return Err(HttpError::BadRequest("Missing Host header".into()));
+    }
+    // Headers that decide who may do what must not be ambiguous.
+    for name in ["host", "origin", "sec-fetch-site", "cookie"] {
+        if header(name).nth(1).is_some() {
+            return Err(HttpError::BadRequest(format!(
+                "The request has more than one {name} header"
+            )));
+        }
+    }
+    let expect_continue = header("expect").any(|v| v.eq_ignore_ascii_case("100-continue"));
+    let (path, query) = match head.target.split_once('?') {
+        Some((p, q)) => (p.to_owned(), q.to_owned()),
+        None => (head.target.clone(), String::new()),
+    };
+    if !query_is_well_formed(&query) {
+        return Err(HttpError::BadRequest(
+            "The query string has a malformed %-escape or is not UTF-8".into(),
+        ));
+    }
+    Ok(Framing {
+        body_len,
+        expect_continue,
+        path,
+        query,
+    })
+}
+
 /// One request: its head and a reader for its body, borrowed from the connection.
 pub struct Request<'c> {
     pub method: String,
@@ -399,58 +466,12 @@ impl<'c> Request<'c> {
         conn: &'c mut Conn,
         deadlines: Deadlines,
     ) -> Result<Request<'c>, HttpError> {
-        fn values<'h>(
-            headers: &'h [(String, String)],
-            name: &'h str,
-        ) -> impl Iterator<Item = &'h str> {
-            headers
-                .iter()
-                .filter(move |(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        }
-        let header = |name: &'static str| values(&head.headers, name);
-        let (body_left, expect_continue, path, query) = {
-            if header("transfer-encoding").next().is_some() {
-                return Err(HttpError::LengthRequired);
-            }
-            let mut lengths = header("content-length");
-            let body_left = match lengths.next() {
-                None => 0,
-                Some(first) => {
-                    if lengths.any(|other| other != first)
-                        || first.is_empty()
-                        || !first.bytes().all(|b| b.is_ascii_digit())
-                    {
-                        return Err(HttpError::BadRequest("Invalid Content-Length".into()));
-                    }
-                    first
-                        .parse()
-                        .map_err(|_| HttpError::BadRequest("Invalid Content-Length".into()))?
-                }
-            };
-            if head.http11 && header("host").next().is_none() {
-                return Err(HttpError::BadRequest("Missing Host header".into()));
-            }
-            // Headers that decide who may do what must not be ambiguous.
-            for name in ["host", "origin", "sec-fetch-site", "cookie"] {
-                if header(name).nth(1).is_some() {
-                    return Err(HttpError::BadRequest(format!(
-                        "The request has more than one {name} header"
-                    )));
-                }
-            }
-            let expect_continue = header("expect").any(|v| v.eq_ignore_ascii_case("100-continue"));
-            let (path, query) = match head.target.split_once('?') {
-                Some((p, q)) => (p.to_owned(), q.to_owned()),
-                None => (head.target.clone(), String::new()),
-            };
-            if !query_is_well_formed(&query) {
-                return Err(HttpError::BadRequest(
-                    "The query string has a malformed %-escape or is not UTF-8".into(),
-                ));
-            }
-            (body_left, expect_continue, path, query)
-        };
+        let Framing {
+            body_len: body_left,
+            expect_continue,
+            path,
+            query,
+        } = check_framing(&head)?;
         Ok(Request {
             method: head.method,
             path,
@@ -598,7 +619,10 @@ pub fn percent_decode(text: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
+            // Two hex digits exactly: `from_str_radix` alone would also take `+1`.
+            let hex = text
+                .get(i + 1..i + 3)
+                .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))?;
             out.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
         } else {
@@ -842,5 +866,7 @@ mod tests {
         assert_eq!(percent_decode("%zz"), None);
         assert_eq!(percent_decode("%FF"), None);
         assert_eq!(percent_decode("%4"), None);
+        assert_eq!(percent_decode("%+1"), None);
+        assert_eq!(percent_decode("a%+fb"), None);
     }
 }

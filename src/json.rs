@@ -68,7 +68,9 @@ fn read_value(s: &mut DeJsonState, i: &mut Chars, depth: usize) -> Result<Json, 
         DeJsonTok::Bool(b) => Json::Bool(b),
         DeJsonTok::U64(n) => Json::Num(n as f64),
         DeJsonTok::I64(n) => Json::Num(n as f64),
-        DeJsonTok::F64(n) => Json::Num(n),
+        DeJsonTok::F64(n) if n.is_finite() => Json::Num(n),
+        // `1e999` reads as infinity, which JSON cannot write back.
+        DeJsonTok::F64(_) => return Err(s.err_parse("number (too large for a 64-bit float)")),
         DeJsonTok::Str => Json::Str(s.as_string()?),
         DeJsonTok::BlockOpen => {
             s.next_tok(i)?;
@@ -152,6 +154,10 @@ impl Json {
             Json::Num(n) if n.is_finite() => {
                 if n.fract() == 0.0 && n.abs() < 9.0e15 {
                     out.push_str(&(*n as i64).to_string());
+                } else if n.fract() == 0.0 {
+                    // All digits (`1e31` as 1 and 31 zeros) would read back as an integer
+                    // too large for 64 bits, which the reader refuses.
+                    out.push_str(&format!("{n:e}"));
                 } else {
                     out.push_str(&n.to_string());
                 }
@@ -258,6 +264,14 @@ mod tests {
     }
 
     #[test]
+    fn refuses_numbers_beyond_f64() {
+        assert!(parse("[1, 1e999]").unwrap_err().contains("too large"));
+        assert!(parse("-1.5e400").unwrap_err().contains("too large"));
+        assert_eq!(parse("1.7e308").unwrap(), Json::Num(1.7e308));
+        assert_eq!(parse("1e-400").unwrap(), Json::Num(0.0));
+    }
+
+    #[test]
     fn round_trips_strings_with_escapes() {
         let v = Json::obj([("k\"", Json::str("a\"b\\c\u{1}d"))]);
         let text = v.to_json_string();
@@ -272,5 +286,17 @@ mod tests {
             Json::Num(1716000000.123456).to_json_string(),
             "1716000000.123456"
         );
+    }
+
+    #[test]
+    fn writes_huge_whole_numbers_so_they_read_back() {
+        for (n, text) in [
+            (1e31, "1e31"),
+            (-2e20, "-2e20"),
+            (18446744073709551615.0, "1.8446744073709552e19"),
+        ] {
+            assert_eq!(Json::Num(n).to_json_string(), text);
+            assert_eq!(parse(text).unwrap(), Json::Num(n));
+        }
     }
 }

@@ -85,7 +85,7 @@ pub fn post_upload(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> 
 }
 
 /// The original name from `X-Filename`: percent-decoded, without any directory part.
-fn original_name(header: Option<&str>) -> Result<String, HttpError> {
+pub(crate) fn original_name(header: Option<&str>) -> Result<String, HttpError> {
     let header = header.ok_or_else(|| {
         HttpError::BadRequest("Send the file name in the X-Filename header".into())
     })?;
@@ -247,7 +247,7 @@ fn parse_range(header: &str, size: u64) -> RangeRequest {
 }
 
 /// RFC 5987 encoding for `filename*`.
-fn encode_rfc5987(text: &str) -> String {
+pub(crate) fn encode_rfc5987(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' | b'~' => {
