@@ -356,11 +356,7 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     /// Inputs that still fail, each with where it is being fixed: (target, file name).
-    const NOT_YET_FIXED: &[(&str, &str)] = &[
-        // known, fixed in the live-fixes branch: uploads::is_stored_name slices a name at byte
-        // 32, which panics when a multi-byte character straddles it.
-        ("names", "stored-name-check-splits-char-at-byte-32"),
-    ];
+    const NOT_YET_FIXED: &[(&str, &str)] = &[];
 
     /// Runs every kept input of `target` through its entry point; fails naming each input that
     /// panics. A target's corpus must hold inputs and its regressions directory must exist (it
