@@ -33,7 +33,7 @@ pub const MIGRATIONS: &[&str] = &[
                                                   state TEXT NOT NULL DEFAULT 'pending',
                                                   joined_ts REAL, left_ts REAL,
                                                   PRIMARY KEY(call_id, username));",
-    // 2: the fan-out journal (see writer.rs) and lookups by member.
+    // 2: the fan-out journal (see writer/fan_out.rs) and lookups by member.
     "CREATE TABLE IF NOT EXISTS fanout_journal(id INTEGER PRIMARY KEY AUTOINCREMENT,
                                                payload TEXT NOT NULL);
      CREATE INDEX IF NOT EXISTS private_channel_members_by_user

@@ -14,6 +14,7 @@ mod json;
 mod abuse;
 mod client;
 mod floors;
+mod slow;
 
 use client::{anon_kib, cpu_seconds, rss_kib, thread_cpu_ns, Server};
 use std::path::PathBuf;
