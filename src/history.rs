@@ -73,16 +73,24 @@ pub fn render_rows_with(
     let uploads = ctx.data_dir.join("uploads");
     let mut out = Vec::with_capacity(groups.len());
     for group in &groups {
-        let pairs = reactions
-            .get(&group[0].ts.to_bits())
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let reactions =
-            messages::collect_reactions(pairs.iter().map(|(e, r)| (e.as_str(), r.as_str())));
-        let reply = reply_target(senders, group)?;
-        out.push(messages::render(group, &reactions, reply, &uploads));
+        let pairs = reactions.get(&group[0].ts.to_bits());
+        out.push(render_group(group, pairs, senders, &uploads)?);
     }
     Ok(out)
+}
+
+/// One message from its rows and its (emoji, reactor) pairs.
+fn render_group(
+    group: &[StoredRow],
+    reactions: Option<&Vec<(String, String)>>,
+    senders: &mut SenderDbs,
+    uploads: &std::path::Path,
+) -> Result<Json, HttpError> {
+    let pairs = reactions.map(Vec::as_slice).unwrap_or_default();
+    let reactions =
+        messages::collect_reactions(pairs.iter().map(|(e, r)| (e.as_str(), r.as_str())));
+    let reply = reply_target(senders, group)?;
+    Ok(messages::render(group, &reactions, reply, uploads))
 }
 
 /// Renders the messages at `keys` (channel, ts), from any channels, in that order; keys with
@@ -115,14 +123,8 @@ pub fn render_messages(
         let Some(group) = groups.get(&key(channel, *ts)) else {
             continue;
         };
-        let pairs = reactions
-            .get(&key(channel, *ts))
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let reactions =
-            messages::collect_reactions(pairs.iter().map(|(e, r)| (e.as_str(), r.as_str())));
-        let reply = reply_target(&mut senders, group)?;
-        out.push(messages::render(group, &reactions, reply, &uploads));
+        let pairs = reactions.get(&key(channel, *ts));
+        out.push(render_group(group, pairs, &mut senders, &uploads)?);
     }
     Ok(out)
 }

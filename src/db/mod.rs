@@ -103,6 +103,17 @@ fn migrate(conn: &mut Connection, kind: Kind) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A `VALUES (?, ?), …` list for (channel, ts) keys, and its parameters, for queries of the
+/// form `WHERE (channel, ts) IN (VALUES …)`.
+pub fn message_keys(keys: &[(String, f64)]) -> (String, Vec<&dyn rusqlite::ToSql>) {
+    let values = vec!["(?, ?)"; keys.len()].join(", ");
+    let params = keys
+        .iter()
+        .flat_map(|(channel, ts)| [channel as &dyn rusqlite::ToSql, ts as &dyn rusqlite::ToSql])
+        .collect();
+    (values, params)
+}
+
 /// Opens and migrates an existing database; `None` when the file does not exist (a user
 /// database is only ever created at signup).
 pub fn open_existing(path: &Path, kind: Kind) -> anyhow::Result<Option<Connection>> {

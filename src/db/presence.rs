@@ -192,15 +192,11 @@ pub fn reactions_of(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let values = vec!["(?, ?)"; keys.len()].join(", ");
+    let (values, params) = super::message_keys(keys);
     let mut stmt = conn.prepare(&format!(
         "SELECT channel, msg_ts, emoji, reactor FROM message_reactions
          WHERE (channel, msg_ts) IN (VALUES {values}) ORDER BY rowid"
     ))?;
-    let params: Vec<&dyn rusqlite::ToSql> = keys
-        .iter()
-        .flat_map(|(channel, ts)| [channel as &dyn rusqlite::ToSql, ts as &dyn rusqlite::ToSql])
-        .collect();
     let rows = stmt.query_map(params.as_slice(), |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
     })?;

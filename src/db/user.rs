@@ -230,15 +230,11 @@ pub fn rows_of_messages(conn: &Connection, keys: &[(String, f64)]) -> Result<Vec
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let values = vec!["(?, ?)"; keys.len()].join(", ");
+    let (values, params) = super::message_keys(keys);
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM messages WHERE (channel, ts) IN (VALUES {values})
          ORDER BY channel, ts, filename IS NOT NULL, id"
     ))?;
-    let params: Vec<&dyn rusqlite::ToSql> = keys
-        .iter()
-        .flat_map(|(channel, ts)| [channel as &dyn rusqlite::ToSql, ts as &dyn rusqlite::ToSql])
-        .collect();
     let rows = stmt.query_map(params.as_slice(), stored_row)?;
     rows.collect()
 }

@@ -184,16 +184,7 @@ fn aged_data_dir(server: &Server) {
         .unwrap();
     let old = alice.say("general", "ancient history");
     let recent = alice.say("general", "fresh news");
-    let old_ts = old.get("ts").unwrap().as_f64().unwrap();
-    for user in ["alice", "bob"] {
-        let db =
-            rusqlite::Connection::open(server.data_dir().join(format!("users/{user}.db"))).unwrap();
-        db.execute(
-            "UPDATE messages SET ts = ts - 800 * 86400 WHERE ts = ?1",
-            [old_ts],
-        )
-        .unwrap();
-    }
+    crate::harness::age_message(server, &["alice", "bob"], &old, 800);
     let react = Json::obj([("emoji", "heart".into())]);
     alice.post(
         &format!("/api/channels/general/messages/{}/reactions", s(&old, "id")),

@@ -1043,17 +1043,8 @@ fn history_that_expires_leaves_the_open_conversation_at_once() {
     server.signup("bob");
     let old = alice.say("general", "ancient history");
     alice.say("general", "fresh news");
-    // Age the first message past the 770-day retention in every copy, as time would.
-    let old_ts = old.get("ts").and_then(Json::as_f64).unwrap();
-    for user in ["alice", "bob"] {
-        let db =
-            rusqlite::Connection::open(server.data_dir().join(format!("users/{user}.db"))).unwrap();
-        db.execute(
-            "UPDATE messages SET ts = ts - 800 * 86400 WHERE ts = ?1",
-            [old_ts],
-        )
-        .unwrap();
-    }
+    // The first message past the 770-day retention in every copy.
+    crate::harness::age_message(&server, &["alice", "bob"], &old, 800);
     let bob = Browser::start();
     open_chat(&bob, &server, "bob");
     wait_for_messages(

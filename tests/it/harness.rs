@@ -300,6 +300,24 @@ impl Drop for Server {
 pub trait ReadWrite: Read + Write + Send {}
 impl<T: Read + Write + Send> ReadWrite for T {}
 
+/// Moves `message` (as the API returned it) `days` into the past in each of `users`' copies, as
+/// time would; the server must not be writing those databases meanwhile.
+pub fn age_message(server: &Server, users: &[&str], message: &Json, days: u32) {
+    let ts = message
+        .get("ts")
+        .and_then(Json::as_f64)
+        .expect("a message with a ts");
+    for user in users {
+        let db =
+            rusqlite::Connection::open(server.data_dir().join(format!("users/{user}.db"))).unwrap();
+        db.execute(
+            "UPDATE messages SET ts = ts - ?1 * 86400 WHERE ts = ?2",
+            rusqlite::params![days, ts],
+        )
+        .unwrap();
+    }
+}
+
 /// A plain TCP connection to `to` from the loopback address `from`.
 pub fn tcp_from(from: std::net::Ipv4Addr, to: SocketAddr) -> TcpStream {
     use std::os::fd::FromRawFd;
