@@ -5,10 +5,10 @@
 //! Nothing here is used by the server itself; `cargo test` replays the kept corpora and every
 //! crashing input through them (see docs/fuzzing.md).
 
-use crate::channels::ChannelId;
+use crate::base::json::{self, Json};
 use crate::http::{self, Conn, HeadError, HttpError, Socket, Stream, MAX_HEAD_BYTES};
-use crate::json::{self, Json};
-use crate::names::Username;
+use crate::model::channels::ChannelId;
+use crate::model::names::Username;
 use std::io::{self, Cursor, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, TcpStream};
 use std::os::fd::OwnedFd;
@@ -167,7 +167,7 @@ fn client_message(text: &str) {
             let _ = message
                 .get("state")
                 .and_then(Json::as_str)
-                .and_then(crate::hub::Presence::parse_client_state);
+                .and_then(crate::live::hub::Presence::parse_client_state);
         }
         _ => {}
     }
@@ -216,7 +216,7 @@ pub fn settings(data: &[u8]) {
         return;
     };
     let mut warnings = Vec::new();
-    let Ok(settings) = crate::config::parse_settings(text, &mut |w| warnings.push(w)) else {
+    let Ok(settings) = crate::base::config::parse_settings(text, &mut |w| warnings.push(w)) else {
         return;
     };
     assert!(!settings.channels.is_empty(), "no public channel");
@@ -278,7 +278,7 @@ pub fn percent_decode(data: &[u8]) {
 /// Names from URLs, bodies and disk: channel ids, usernames, stored file names, `X-Filename`,
 /// message ids and mentions.
 pub fn names(data: &[u8]) {
-    use crate::{messages, uploads};
+    use crate::{files::uploads, model::messages};
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };

@@ -2,37 +2,19 @@
 //! (`main.rs`) only calls `run`; the fuzz targets and the tests that replay their corpora call
 //! the entry points in `fuzzing`.
 
-mod accounts;
 mod admin;
 mod api;
-mod assets;
-mod channels;
-mod cleanup;
+mod base;
 mod cli;
-mod config;
-mod control;
-mod ctx;
 mod db;
-mod fault;
+mod files;
 pub mod fuzzing;
-mod history;
 mod http;
-mod hub;
-mod json;
-mod limits;
-mod memory;
-mod messages;
-mod names;
-mod password;
-mod reactions;
+mod live;
+mod model;
 mod router;
 mod server;
-mod sessions;
-mod tls;
-mod uploads;
-mod util;
-mod writer;
-mod ws;
+mod store;
 
 use std::process::ExitCode;
 

@@ -1,11 +1,11 @@
 //! The ONLY place mapping (method, path) to handlers: one `match` on percent-decoded path
 //! segments. Also the same-origin check every state-changing request passes first.
 
+use crate::api::ctx::Ctx;
 use crate::api::{
     account, auth, channels, files, messages, pages, private_channels, profile, reset, search,
     users,
 };
-use crate::ctx::Ctx;
 use crate::http::{percent_decode, HttpError, Request, Response};
 
 /// Answers `req` with `$handler` when its method is listed; 405 naming the allowed ones
@@ -100,7 +100,7 @@ pub fn route(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         ["api", "private-channels", n, "leave"] => {
             methods!(req, "POST" => private_channels::post_leave(ctx, req, n))
         }
-        ["api", "ws"] => methods!(req, "GET" => crate::ws::upgrade(ctx, req)),
+        ["api", "ws"] => methods!(req, "GET" => crate::live::socket::upgrade(ctx, req)),
         // The web app manifest and the service worker live at the root (a worker's scope is
         // its own directory).
         [file @ ("manifest.webmanifest" | "sw.js")] => {

@@ -1,12 +1,12 @@
 //! Account self-service: change password, delete the account (soft or hard).
 
-use crate::accounts::DeleteMode;
 use crate::api::auth::{check_password, hash_password, require_user, secure_cookie};
+use crate::api::ctx::Ctx;
 use crate::api::str_field;
-use crate::ctx::Ctx;
 use crate::db;
 use crate::http::{HttpError, Request, Response};
-use crate::names::check_new_password;
+use crate::model::names::check_new_password;
+use crate::store::accounts::DeleteMode;
 use std::sync::Arc;
 
 /// Checks the caller's current password (403 when wrong). It counts towards the account's
@@ -57,12 +57,13 @@ pub fn post_delete(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> 
     };
     verify_current(ctx, user.name.as_str(), str_field(&body, "password")?)?;
     let name = user.name.clone();
-    ctx.store
-        .run(move |w| crate::accounts::delete_account(w, &name, mode).map_err(HttpError::from))?;
+    ctx.store.run(move |w| {
+        crate::store::accounts::delete_account(w, &name, mode).map_err(HttpError::from)
+    })?;
     // Everyone's sidebars and member lists may have changed; they refetch.
     ctx.hub.broadcast(&Arc::from(r#"{"type":"channels"}"#));
     Ok(Response::no_content().with_header(
         "Set-Cookie",
-        crate::sessions::clear_cookie(secure_cookie(ctx, req)),
+        crate::base::sessions::clear_cookie(secure_cookie(ctx, req)),
     ))
 }

@@ -1,14 +1,14 @@
 //! Signup, login, logout, `GET /api/me`, and `require_user`, the session check every
 //! authenticated handler starts with.
 
+use crate::api::ctx::Ctx;
 use crate::api::str_field;
-use crate::ctx::Ctx;
+use crate::base::json::Json;
+use crate::base::limits::Bucket;
+use crate::base::sessions::{self, COOKIE_NAME};
 use crate::db;
 use crate::http::{HttpError, Request, Response};
-use crate::json::Json;
-use crate::limits::Bucket;
-use crate::names::{check_new_password, Username};
-use crate::sessions::{self, COOKIE_NAME};
+use crate::model::names::{check_new_password, Username};
 use std::time::{Duration, Instant};
 
 /// A request's authenticated user.
@@ -37,7 +37,7 @@ pub fn require_user(ctx: &Ctx, req: &Request) -> Result<AuthUser, HttpError> {
         .ok_or(HttpError::Unauthorized)?;
     let conn = ctx.auth_db.get()?;
     let row = db::auth::session(&conn, &session_id)?.ok_or(HttpError::Unauthorized)?;
-    let now = crate::util::now();
+    let now = crate::base::util::now();
     if now - row.last_seen_ts > f64::from(ctx.live_settings.get().session_idle_days) * 86_400.0 {
         db::auth::delete_session(&conn, &session_id)?;
         return Err(HttpError::Unauthorized);
@@ -87,13 +87,13 @@ pub fn post_login(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     let Some(account) = account else {
         // Unknown users cost the same as wrong passwords, so names cannot be probed by timing.
         let _permit = acquire_hasher(ctx)?;
-        crate::password::verify(password, ctx.dummy_hash());
+        crate::base::password::verify(password, ctx.dummy_hash());
         return Err(HttpError::BadCredentials);
     };
     if !check_password(ctx, &account.username, password, &account.password_hash)? {
         return Err(HttpError::BadCredentials);
     }
-    if crate::password::needs_rehash(&account.password_hash) {
+    if crate::base::password::needs_rehash(&account.password_hash) {
         let hash = hash_password(ctx, password)?;
         db::auth::set_password_hash(&*ctx.auth_db.get()?, &account.username, &hash)?;
     }
@@ -171,7 +171,7 @@ pub fn check_password(
     // The slot first: a request turned away as busy has not used up an attempt.
     let permit = acquire_hasher(ctx)?;
     claim_password_check(ctx, username)?;
-    let matches = crate::password::verify(password, stored_hash);
+    let matches = crate::base::password::verify(password, stored_hash);
     drop(permit);
     if matches {
         db::auth::clear_login_failures(&*ctx.auth_db.get()?, username)?;
@@ -184,7 +184,7 @@ pub fn check_password(
 /// lock, and while it holds every check is refused.
 fn claim_password_check(ctx: &Ctx, username: &str) -> Result<(), HttpError> {
     let settings = ctx.live_settings.get();
-    let now = crate::util::now();
+    let now = crate::base::util::now();
     let mut conn = ctx.auth_db.get()?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let (failures, locked_until) = db::auth::login_failures(&tx, username)?;
@@ -217,7 +217,7 @@ fn claim_password_check(ctx: &Ctx, username: &str) -> Result<(), HttpError> {
     Ok(())
 }
 
-pub fn acquire_hasher(ctx: &Ctx) -> Result<crate::password::HashPermit<'_>, HttpError> {
+pub fn acquire_hasher(ctx: &Ctx) -> Result<crate::base::password::HashPermit<'_>, HttpError> {
     ctx.hash_gate
         .acquire(HASH_PATIENCE)
         .ok_or_else(|| HttpError::Unavailable("The server is busy; try again in a moment".into()))
@@ -225,7 +225,7 @@ pub fn acquire_hasher(ctx: &Ctx) -> Result<crate::password::HashPermit<'_>, Http
 
 pub fn hash_password(ctx: &Ctx, password: &str) -> Result<String, HttpError> {
     let _permit = acquire_hasher(ctx)?;
-    Ok(crate::password::hash(password))
+    Ok(crate::base::password::hash(password))
 }
 
 /// Whether the cookie should be `Secure`: under our TLS, or behind a proxy that says https.
@@ -250,7 +250,7 @@ fn start_session(ctx: &Ctx, req: &Request, username: &str) -> Result<String, Htt
         &db::auth::NewSession {
             id: &id,
             username,
-            now: crate::util::now(),
+            now: crate::base::util::now(),
             user_agent: &user_agent,
             ip: &req.peer.to_string(),
         },

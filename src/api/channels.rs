@@ -2,15 +2,15 @@
 //! receipts, typing, and presence. Every handler checks the caller can read the channel.
 
 use crate::api::auth::require_user;
+use crate::api::ctx::Ctx;
 use crate::api::messages::{open_channel, own_db, DEFAULT_PAGE};
 use crate::api::str_field;
-use crate::channels::ChannelId;
-use crate::ctx::Ctx;
+use crate::base::json::Json;
 use crate::db;
 use crate::http::{HttpError, Request, Response};
-use crate::hub::Presence;
-use crate::json::Json;
-use crate::messages;
+use crate::live::hub::Presence;
+use crate::model::channels::ChannelId;
+use crate::model::messages;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -98,7 +98,7 @@ pub fn post_hide_dm(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Respo
     let conn = own_db(ctx, &user)?;
     let id = channel.to_string();
     let last = db::user::max_ts(&conn, &id)?.unwrap_or(0.0);
-    db::user::hide_dm(&conn, &id, last.max(crate::util::now()))?;
+    db::user::hide_dm(&conn, &id, last.max(crate::base::util::now()))?;
     ctx.hub
         .send_to([user.name.as_str()], &Arc::from(r#"{"type":"channels"}"#));
     Ok(Response::no_content())
@@ -214,7 +214,7 @@ pub fn announce_typing(ctx: &Ctx, user: &str, channel: &ChannelId) -> Result<(),
         &presence,
         user,
         &channel.to_string(),
-        crate::util::now() as i64,
+        crate::base::util::now() as i64,
     )?;
     let event = Json::obj([
         ("type", "typing".into()),
@@ -254,7 +254,7 @@ pub fn post_presence(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError
         .hub
         .report_user_state(user.name.as_str(), state, Instant::now())
     {
-        crate::ws::publish_presence(ctx, user.name.as_str());
+        crate::live::socket::publish_presence(ctx, user.name.as_str());
     }
     Ok(Response::no_content())
 }

@@ -3,13 +3,13 @@
 //! (and to its uploader before it is attached).
 
 use crate::api::auth::require_user;
+use crate::api::ctx::Ctx;
 use crate::api::messages::own_db;
-use crate::channels::{self, ChannelId};
-use crate::ctx::Ctx;
+use crate::base::json::Json;
 use crate::db;
+use crate::files::uploads;
 use crate::http::{percent_decode, Body, HttpError, Request, Response};
-use crate::json::Json;
-use crate::uploads;
+use crate::model::channels::{self, ChannelId};
 use std::io::{Seek, SeekFrom};
 
 /// Longest original file name accepted, in bytes.
@@ -68,7 +68,7 @@ pub fn post_upload(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> 
         user.name.as_str(),
         &original,
         size,
-        crate::util::now(),
+        crate::base::util::now(),
     );
     if let Err(e) = recorded {
         let _ = std::fs::remove_file(dir.join(&name));
@@ -78,7 +78,10 @@ pub fn post_upload(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> 
         ("name", name.as_str().into()),
         ("original", original.as_str().into()),
         ("url", Json::str(format!("/files/{name}"))),
-        ("image", Json::Bool(crate::messages::is_image_name(&name))),
+        (
+            "image",
+            Json::Bool(crate::model::messages::is_image_name(&name)),
+        ),
         ("size", Json::Num(size as f64)),
     ]);
     Ok(Response::json(201, &body))
@@ -142,13 +145,16 @@ pub fn get_file(ctx: &Ctx, req: &mut Request, name: &str) -> Result<Response, Ht
     let size = file.metadata().map_err(anyhow::Error::from)?.len();
     let original = record
         .map(|u| u.original)
-        .unwrap_or_else(|| crate::messages::original_name(name, None));
+        .unwrap_or_else(|| crate::model::messages::original_name(name, None));
     let mut headers = vec![
         ("Cache-Control", "private, max-age=86400".to_owned()),
         ("Accept-Ranges", "bytes".to_owned()),
     ];
-    if crate::messages::is_image_name(name) {
-        headers.push(("Content-Type", crate::assets::content_type(name).to_owned()));
+    if crate::model::messages::is_image_name(name) {
+        headers.push((
+            "Content-Type",
+            crate::base::assets::content_type(name).to_owned(),
+        ));
         headers.push((
             "Content-Disposition",
             format!("inline; filename*=UTF-8''{}", encode_rfc5987(&original)),

@@ -2,14 +2,14 @@
 //! checks the caller can read the channel; edits and deletes are the author's only.
 
 use crate::api::auth::{require_user, AuthUser};
+use crate::api::ctx::Ctx;
 use crate::api::str_field;
-use crate::channels::{self, ChannelId};
-use crate::ctx::Ctx;
+use crate::base::json::Json;
 use crate::db;
 use crate::http::{HttpError, Request, Response};
-use crate::json::Json;
-use crate::messages::{self, MAX_TEXT_CHARS};
-use crate::writer::{Change, Post};
+use crate::model::channels::{self, ChannelId};
+use crate::model::messages::{self, MAX_TEXT_CHARS};
+use crate::store::{Change, Post};
 
 /// Most messages one page may hold.
 const MAX_PAGE: u32 = 200;
@@ -66,7 +66,7 @@ pub fn get_messages(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Respo
         db::user::page(&conn, &channel, before, limit)?
     };
     drop(conn);
-    let list = crate::history::render_rows(ctx, &*ctx.presence_db.get()?, rows)?;
+    let list = crate::model::history::render_rows(ctx, &*ctx.presence_db.get()?, rows)?;
     Ok(Response::json(200, &Json::Arr(list)))
 }
 
@@ -163,7 +163,7 @@ fn upload_names(body: &Json) -> Result<Vec<String>, HttpError> {
         let name = name.as_str().ok_or_else(|| {
             HttpError::BadRequest("\"files\" must be a list of upload names".into())
         })?;
-        if !crate::uploads::is_stored_name(name) {
+        if !crate::files::uploads::is_stored_name(name) {
             return Err(HttpError::BadRequest(format!(
                 "Unknown upload \"{name}\"; upload the file first"
             )));
@@ -235,7 +235,7 @@ pub fn patch_message(
     let viewer = user.name.as_str().to_owned();
     let message = ctx.store.run(move |w| {
         let mentions = w.mentions_in(&text)?;
-        let edited_ts = messages::round_ts(crate::util::now());
+        let edited_ts = messages::round_ts(crate::base::util::now());
         let change = Change::Edit {
             channel: channel.to_string(),
             ts,
@@ -260,7 +260,7 @@ pub fn delete_message(
     let ts = own_message(ctx, &user, &channel, id)?;
     let viewer = user.name.as_str().to_owned();
     ctx.store.run(move |w| {
-        let deleted_ts = messages::round_ts(crate::util::now());
+        let deleted_ts = messages::round_ts(crate::base::util::now());
         w.update_message(
             &channel,
             Change::Delete {
@@ -285,7 +285,7 @@ pub fn post_reaction(
     let body = req.json()?;
     let channel = open_channel(ctx, &user, channel)?;
     let emoji = str_field(&body, "emoji")?.to_owned();
-    if !crate::reactions::is_known(&emoji) {
+    if !crate::model::reactions::is_known(&emoji) {
         return Err(HttpError::BadRequest(format!(
             "Unknown reaction \"{emoji}\"; see GET /api/reactions"
         )));
@@ -303,7 +303,7 @@ pub fn post_reaction(
         let reactions =
             messages::collect_reactions(pairs.iter().map(|(_, e, r)| (e.as_str(), r.as_str())));
         let reactions_json = messages::reactions_json(&reactions).to_json_string();
-        let reactions_ts = messages::round_ts(crate::util::now());
+        let reactions_ts = messages::round_ts(crate::base::util::now());
         let change = Change::Reactions {
             channel: channel_text,
             ts,
@@ -322,7 +322,7 @@ pub fn post_reaction(
 /// GET /api/reactions
 pub fn get_reactions(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     require_user(ctx, req)?;
-    let list = crate::reactions::all()
+    let list = crate::model::reactions::all()
         .map(|r| {
             Json::obj([
                 ("name", r.name.into()),

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod auth;
 pub mod channels;
+pub mod ctx;
 pub mod files;
 pub mod messages;
 pub mod pages;
@@ -13,8 +14,8 @@ pub mod reset;
 pub mod search;
 pub mod users;
 
+use crate::base::json::Json;
 use crate::http::HttpError;
-use crate::json::Json;
 
 /// 400 naming usernames that do not exist.
 pub fn unknown_users(names: &[&str]) -> HttpError {

@@ -2,9 +2,9 @@
 //! there is no catch-all, so unknown paths are 404.
 
 use crate::api::auth;
-use crate::ctx::Ctx;
+use crate::api::ctx::Ctx;
+use crate::base::json::Json;
 use crate::http::{Body, HttpError, Request, Response};
-use crate::json::Json;
 
 /// GET / — the app for a logged-in user; others go to /login.
 pub fn get_app(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {

@@ -3,13 +3,13 @@
 
 use crate::api::auth::{require_user, AuthUser};
 use crate::api::channels::private_channel_json;
+use crate::api::ctx::Ctx;
 use crate::api::str_field;
-use crate::channels::ChannelId;
-use crate::ctx::Ctx;
+use crate::base::json::Json;
 use crate::db;
 use crate::http::{HttpError, Request, Response};
-use crate::json::Json;
-use crate::writer::Writer;
+use crate::model::channels::ChannelId;
+use crate::store::Writer;
 use std::sync::Arc;
 
 /// Longest private channel name, in characters (after trimming).
@@ -89,7 +89,7 @@ pub fn post_private_channel(ctx: &Ctx, req: &mut Request) -> Result<Response, Ht
         if !unknown.is_empty() {
             return Err(crate::api::unknown_users(&unknown));
         }
-        let now = crate::util::now();
+        let now = crate::base::util::now();
         let tx = w.presence.transaction()?;
         let id = db::presence::create_private_channel(&tx, &name, &creator, now)?;
         for member in &members {
@@ -134,7 +134,7 @@ pub fn post_member(ctx: &Ctx, req: &mut Request, n: &str) -> Result<Response, Ht
     let actor = user.name.as_str().to_owned();
     let channel = ctx.store.run(move |w| {
         let member = w.registered_name(&wanted)?.ok_or(HttpError::NotFound)?;
-        if !db::presence::add_member(&w.presence, id, &member, crate::util::now())? {
+        if !db::presence::add_member(&w.presence, id, &member, crate::base::util::now())? {
             return Err(HttpError::Conflict(format!("{member} is already a member")));
         }
         w.post_system(

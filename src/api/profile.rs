@@ -2,12 +2,12 @@
 //! `user` event carrying the user object of `GET /api/users`.
 
 use crate::api::auth::{get_me, require_user};
+use crate::api::ctx::Ctx;
 use crate::api::users::user_json;
-use crate::ctx::Ctx;
+use crate::base::json::Json;
 use crate::db;
 use crate::http::{Body, HttpError, Request, Response};
-use crate::json::Json;
-use crate::names::Username;
+use crate::model::names::Username;
 use std::sync::Arc;
 
 /// Longest bio, in characters.
@@ -79,15 +79,15 @@ pub fn put_avatar(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         )));
     }
     let bytes = req.read_body(max_mb << 20)?;
-    let ext = crate::uploads::sniff_image(&bytes).ok_or_else(|| {
+    let ext = crate::files::uploads::sniff_image(&bytes).ok_or_else(|| {
         HttpError::BadRequest("An avatar must be a JPEG, PNG, GIF or WebP image".into())
     })?;
     let dir = ctx.data_dir.join("avatars");
     let name = format!(
         "{}.{ext}",
-        crate::util::hex(&crate::util::random_bytes::<16>())
+        crate::base::util::hex(&crate::base::util::random_bytes::<16>())
     );
-    crate::config::write_new_private_file(&dir.join(&name), &bytes)?;
+    crate::base::config::write_new_private_file(&dir.join(&name), &bytes)?;
     let old = {
         let conn = ctx.auth_db.get()?;
         let old = db::auth::profile(&conn, user.name.as_str())?.avatar_file;
@@ -150,7 +150,7 @@ pub fn get_avatar(ctx: &Ctx, req: &mut Request, username: &str) -> Result<Respon
         headers: vec![
             (
                 "Content-Type",
-                crate::assets::content_type(&file).to_owned(),
+                crate::base::assets::content_type(&file).to_owned(),
             ),
             ("Cache-Control", "private, max-age=86400".to_owned()),
         ],

@@ -2,12 +2,12 @@
 //! that shows whose password is being reset and sets the new one.
 
 use crate::api::auth::hash_password;
+use crate::api::ctx::Ctx;
 use crate::api::str_field;
-use crate::ctx::Ctx;
+use crate::base::json::Json;
 use crate::db;
 use crate::http::{HttpError, Request, Response};
-use crate::json::Json;
-use crate::names::check_new_password;
+use crate::model::names::check_new_password;
 use rusqlite::TransactionBehavior;
 
 fn invalid() -> HttpError {
@@ -21,7 +21,7 @@ pub fn get_page(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
 
 /// GET /api/reset-password/{token}
 pub fn get_token(ctx: &Ctx, _req: &mut Request, token: &str) -> Result<Response, HttpError> {
-    let user = db::auth::reset_token_user(&*ctx.auth_db.get()?, token, crate::util::now())?
+    let user = db::auth::reset_token_user(&*ctx.auth_db.get()?, token, crate::base::util::now())?
         .ok_or_else(invalid)?;
     Ok(Response::json(200, &Json::obj([("username", user.into())])))
 }
@@ -30,7 +30,7 @@ pub fn get_token(ctx: &Ctx, _req: &mut Request, token: &str) -> Result<Response,
 /// the token, ends every session of the user (and their live sockets), lifts any lockout.
 pub fn post_token(ctx: &Ctx, req: &mut Request, token: &str) -> Result<Response, HttpError> {
     let body = req.json()?;
-    let user = db::auth::reset_token_user(&*ctx.auth_db.get()?, token, crate::util::now())?
+    let user = db::auth::reset_token_user(&*ctx.auth_db.get()?, token, crate::base::util::now())?
         .ok_or_else(invalid)?;
     let password = str_field(&body, "password")?;
     check_new_password(password, str_field(&body, "confirm_password")?)

@@ -3,12 +3,12 @@
 //! FTS5, so quotes, operators, `%` and `*` never act as syntax.
 
 use crate::api::auth::require_user;
+use crate::api::ctx::Ctx;
 use crate::api::messages::own_db;
-use crate::channels::{self, ChannelId};
-use crate::ctx::Ctx;
+use crate::base::json::Json;
 use crate::db;
 use crate::http::{HttpError, Request, Response};
-use crate::json::Json;
+use crate::model::channels::{self, ChannelId};
 
 const MAX_RESULTS: u32 = 50;
 /// Longest query accepted, in characters.
@@ -66,7 +66,7 @@ pub fn get_search(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
             limit: MAX_RESULTS,
         },
     )?;
-    let results = crate::history::render_messages(ctx, &conn, &presence, &hits)?;
+    let results = crate::model::history::render_messages(ctx, &conn, &presence, &hits)?;
     Ok(Response::json(200, &Json::Arr(results)))
 }
 

@@ -1,10 +1,10 @@
 //! `GET /api/users`: everyone's public profile and presence.
 
 use crate::api::auth::require_user;
-use crate::ctx::Ctx;
+use crate::api::ctx::Ctx;
+use crate::base::json::Json;
 use crate::db::auth::Profile;
 use crate::http::{HttpError, Request, Response};
-use crate::json::Json;
 
 /// GET /api/users
 pub fn get_users(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {

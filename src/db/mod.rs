@@ -6,6 +6,7 @@
 //! so callers choose the transaction.
 
 pub mod auth;
+pub mod checkpoints;
 pub mod maintenance;
 pub mod presence;
 pub mod retention;
@@ -279,7 +280,10 @@ impl UserDbs {
     }
 
     /// A connection to `users/<user>.db`, or `None` if that database does not exist.
-    pub fn get(&self, user: &crate::names::Username) -> anyhow::Result<Option<UserConnection<'_>>> {
+    pub fn get(
+        &self,
+        user: &crate::model::names::Username,
+    ) -> anyhow::Result<Option<UserConnection<'_>>> {
         let name = user.as_str();
         self.wait_until_released(name);
         let reused = {
@@ -353,7 +357,7 @@ mod tests {
     fn refuses_a_newer_database_and_changes_nothing() {
         let dir = std::env::temp_dir().join(format!(
             "mm-db-{}",
-            crate::util::hex(&crate::util::random_bytes::<6>())
+            crate::base::util::hex(&crate::base::util::random_bytes::<6>())
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("auth.db");

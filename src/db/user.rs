@@ -78,7 +78,10 @@ pub fn index_pending(conn: &Connection) -> Result<usize> {
 }
 
 /// `users/<name>.db` for a validated name (never raw request text).
-pub fn path(data_dir: &std::path::Path, user: &crate::names::Username) -> std::path::PathBuf {
+pub fn path(
+    data_dir: &std::path::Path,
+    user: &crate::model::names::Username,
+) -> std::path::PathBuf {
     data_dir.join("users").join(format!("{}.db", user.as_str()))
 }
 
@@ -422,10 +425,10 @@ pub struct Search<'a> {
 
 /// (channel, ts) of matching live messages, newest first.
 pub fn search(conn: &Connection, s: &Search) -> Result<Vec<(String, f64)>> {
-    let readable = crate::json::Json::Arr(
+    let readable = crate::base::json::Json::Arr(
         s.readable
             .iter()
-            .map(|c| crate::json::Json::str(c.as_str()))
+            .map(|c| crate::base::json::Json::str(c.as_str()))
             .collect(),
     )
     .to_json_string();

@@ -175,7 +175,7 @@ impl Conn {
         }
         head.push_str(&format!(
             "Date: {}\r\n",
-            crate::util::http_date(crate::util::now() as i64)
+            crate::base::util::http_date(crate::base::util::now() as i64)
         ));
         head.push_str(&format!(
             "Content-Security-Policy: {CONTENT_SECURITY_POLICY}\r\n"

@@ -3,7 +3,7 @@
 //! message.
 
 use super::Response;
-use crate::json::Json;
+use crate::base::json::Json;
 
 /// Every way a request can fail, with one mapping to status and `{"error": …}`.
 #[derive(Debug)]

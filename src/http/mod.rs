@@ -10,7 +10,7 @@ mod error;
 pub use conn::{Conn, Deadlines, Socket, Stream};
 pub use error::HttpError;
 
-use crate::json::{self, Json};
+use crate::base::json::{self, Json};
 use std::io::{self, Read, Write};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -413,7 +413,7 @@ pub enum Body {
         len: u64,
     },
     /// Switch the connection to the WebSocket protocol for this user after the 101 head.
-    WebSocket(crate::ws::Upgrade),
+    WebSocket(crate::live::socket::Upgrade),
 }
 
 pub struct Response {

@@ -2,7 +2,7 @@
 //! HTTPS and WebSocket to it like a browser would.
 
 // The server's JSON module, shared so tests read responses with the same rules.
-#[path = "../../src/json.rs"]
+#[path = "../../src/base/json.rs"]
 #[allow(dead_code)]
 mod json;
 

@@ -7,7 +7,7 @@
 //!                       [--server PATH]
 //! `--quick` shrinks every scenario to a smoke test (CI runs it); it asserts nothing.
 
-#[path = "../../json.rs"]
+#[path = "../../base/json.rs"]
 #[allow(dead_code)]
 mod json;
 

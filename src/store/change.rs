@@ -2,8 +2,8 @@
 //! edit, a delete, reactions), and its journal encoding in `presence.db.fanout_journal`. Every
 //! change is idempotent, so replaying the journal after a crash is always safe. No threads.
 
+use crate::base::json::{self, Json};
 use crate::db::{self, user::NewRow};
-use crate::json::{self, Json};
 use rusqlite::Connection;
 
 /// One row of a message to insert (its text, or one file).
@@ -307,7 +307,7 @@ mod tests {
                     filename: None,
                     reply_to_id: Some(7),
                     mentions: Some(r#"["b"]"#.into()),
-                    metadata: Some(crate::messages::reply_metadata(1.5)),
+                    metadata: Some(crate::model::messages::reply_metadata(1.5)),
                 }],
             },
             recipients: vec!["a".into(), "b".into()],

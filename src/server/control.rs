@@ -6,13 +6,13 @@
 //!
 //! Protocol: one JSON request line, one JSON answer line (`{"ok": …}` or `{"error": "…"}`).
 
-use crate::accounts::DeleteMode;
-use crate::channels::ChannelId;
-use crate::ctx::Ctx;
-use crate::hub::WakeFd;
-use crate::json::{self, Json};
-use crate::names::Username;
-use crate::writer::Writer;
+use crate::api::ctx::Ctx;
+use crate::base::json::{self, Json};
+use crate::live::hub::WakeFd;
+use crate::model::channels::ChannelId;
+use crate::model::names::Username;
+use crate::store::accounts::DeleteMode;
+use crate::store::Writer;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -39,7 +39,7 @@ pub enum Request {
     Freeze,
     /// One cleanup pass with these retention periods.
     Clean {
-        retention: crate::cleanup::Retention,
+        retention: crate::store::cleanup::Retention,
         dry_run: bool,
     },
 }
@@ -103,7 +103,7 @@ impl Request {
                         .and_then(|n| u32::try_from(n).ok())
                 };
                 Request::Clean {
-                    retention: crate::cleanup::Retention {
+                    retention: crate::store::cleanup::Retention {
                         image_days: days("image_days")?,
                         file_days: days("file_days")?,
                         message_days: days("message_days")?,
@@ -129,7 +129,7 @@ pub fn run_on(w: &mut Writer, request: &Request) -> anyhow::Result<Json> {
         }
         Request::DeleteUser { user, mode } => {
             let name = Username::parse_existing(user).map_err(anyhow::Error::msg)?;
-            let report = crate::accounts::delete_account(w, &name, *mode)?;
+            let report = crate::store::accounts::delete_account(w, &name, *mode)?;
             w.ctx
                 .hub
                 .broadcast(&std::sync::Arc::from(r#"{"type":"channels"}"#));
@@ -210,7 +210,7 @@ fn handle(ctx: &Ctx, stream: UnixStream) -> anyhow::Result<()> {
     if let Request::Clean { retention, dry_run } = request {
         // The purge hands its chunks to the writer itself, so it runs here, not on it.
         let mut lines = Vec::new();
-        let report = crate::cleanup::run_once(ctx, retention, dry_run, &mut |line| {
+        let report = crate::store::cleanup::run_once(ctx, retention, dry_run, &mut |line| {
             lines.push(Json::str(line))
         });
         let reply = Json::obj([(
@@ -288,7 +288,7 @@ pub fn run(data_dir: &Path, request: Request) -> anyhow::Result<(Json, bool)> {
         return Ok((client.call(&request)?, true));
     }
     let ctx = Ctx::open_for_admin(data_dir)?;
-    crate::writer::repair(&ctx)?;
+    crate::store::repair(&ctx)?;
     let mut writer = Writer::open(&ctx)?;
     Ok((run_on(&mut writer, &request)?, false))
 }

@@ -1,7 +1,7 @@
 //! Stored files: generated names (SPEC §3), content sniffing for images, and streaming a
 //! request body to disk without ever leaving a partial file. No HTTP routing, no SQL.
 
-use crate::messages::IMAGE_EXTENSIONS;
+use crate::model::messages::IMAGE_EXTENSIONS;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -64,7 +64,7 @@ pub fn image_extension(name: &str) -> Option<String> {
 /// The stored name for an upload: `<32 hex>.<ext>` for images, `<32 hex>_<safe original>`
 /// for anything else. `is_image` must come from the content, not only the name.
 pub fn stored_name(original: &str, is_image: bool) -> String {
-    let id = crate::util::hex(&crate::util::random_bytes::<16>());
+    let id = crate::base::util::hex(&crate::base::util::random_bytes::<16>());
     match image_extension(original).filter(|_| is_image) {
         Some(ext) => format!("{id}.{ext}"),
         None => {
@@ -116,7 +116,7 @@ pub fn save_stream(
 ) -> io::Result<(String, u64)> {
     let temp: PathBuf = dir.join(format!(
         ".partial-{}",
-        crate::util::hex(&crate::util::random_bytes::<8>())
+        crate::base::util::hex(&crate::base::util::random_bytes::<8>())
     ));
     let result = (|| {
         let mut file = fs::OpenOptions::new()

@@ -2,12 +2,12 @@
 //! from presence.db and reply targets resolved the Python original's way (through the
 //! sender's database) when a row does not record its parent's ts.
 
-use crate::ctx::Ctx;
+use crate::api::ctx::Ctx;
+use crate::base::json::Json;
 use crate::db::{self, user::StoredRow, UserConnection, UserDbs};
 use crate::http::HttpError;
-use crate::json::Json;
-use crate::messages::{self, ReplyTarget};
-use crate::names::Username;
+use crate::model::messages::{self, ReplyTarget};
+use crate::model::names::Username;
 use rusqlite::Connection;
 use std::collections::HashMap;
 
@@ -194,7 +194,7 @@ mod tests {
     fn each_senders_database_is_opened_once_per_request() {
         let dir = std::env::temp_dir().join(format!(
             "mm-history-{}",
-            crate::util::hex(&crate::util::random_bytes::<6>())
+            crate::base::util::hex(&crate::base::util::random_bytes::<6>())
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let bob = db::open(&dir.join("bob.db"), db::Kind::User).unwrap();

@@ -3,12 +3,15 @@
 //! notifications, and graceful shutdown on SIGTERM/SIGINT that ends with every WAL
 //! checkpointed.
 
+pub mod control;
+pub mod tls;
+
+use crate::api::ctx::{Ctx, CtxParts};
+use crate::base::config;
 use crate::cli::ServeArgs;
-use crate::config;
-use crate::ctx::{Ctx, CtxParts};
 use crate::db::{self, Kind, Pool};
 use crate::http::{self, Body, Conn, HeadError, HttpError, Request, Stream};
-use crate::hub::WakeFd;
+use crate::live::hub::WakeFd;
 use anyhow::Context;
 use std::collections::HashMap;
 use std::io::Write;
@@ -48,7 +51,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let ctx = boot(&args)?;
     let listener = bind(&args.host, args.port)?;
     let tls_config = if args.tls {
-        Some(crate::tls::server_config(&ctx.data_dir)?)
+        Some(crate::server::tls::server_config(&ctx.data_dir)?)
     } else {
         None
     };
@@ -61,9 +64,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let max_connections = MAX_CONNECTIONS.min(fd_limit.saturating_sub(64) / 2).max(16);
     let stop = WakeFd::new().context("cannot create the shutdown eventfd")?;
     let conns = Connections::default();
-    let control = crate::control::bind(&ctx.data_dir);
+    let control = crate::server::control::bind(&ctx.data_dir);
     let (cleanup_delay, cleanup_interval) = cleanup_schedule()?;
-    let cleanup_stopper = &crate::cleanup::Stopper::default();
+    let cleanup_stopper = &crate::store::cleanup::Stopper::default();
     let (ctx, stop, conns, signals) = (&ctx, &stop, &conns, &signals);
     std::thread::scope(|scope| -> anyhow::Result<()> {
         std::thread::Builder::new()
@@ -71,11 +74,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .spawn_scoped(scope, move || wait_for_signal(signals, ctx, stop))?;
         let writer = std::thread::Builder::new()
             .name("writer".into())
-            .spawn_scoped(scope, move || crate::writer::run(ctx))?;
+            .spawn_scoped(scope, move || crate::store::run(ctx))?;
         if let Some(listener) = control {
             std::thread::Builder::new()
                 .name("control".into())
-                .spawn_scoped(scope, move || crate::control::serve(ctx, listener, stop))?;
+                .spawn_scoped(scope, move || {
+                    crate::server::control::serve(ctx, listener, stop)
+                })?;
         }
         std::thread::Builder::new()
             .name("checkpoint".into())
@@ -83,7 +88,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         std::thread::Builder::new()
             .name("cleanup".into())
             .spawn_scoped(scope, move || {
-                crate::cleanup::run_thread(ctx, cleanup_delay, cleanup_interval, cleanup_stopper)
+                crate::store::cleanup::run_thread(
+                    ctx,
+                    cleanup_delay,
+                    cleanup_interval,
+                    cleanup_stopper,
+                )
             })?;
         if let Some(interval) = watchdog_interval() {
             std::thread::Builder::new()
@@ -100,13 +110,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     let accepted = Instant::now();
                     let socket = tracked.socket.clone();
                     let served = handle_connection(ctx, socket, peer, tls_config, accepted);
-                    crate::memory::release_after_thread();
+                    crate::base::memory::release_after_thread();
                     let Some((conn, upgrade)) = served else {
                         return;
                     };
                     // The socket lives on a fresh thread with a small stack: this one's stack
                     // pages, touched by the handshake and the request, are freed.
-                    let Some(client) = crate::ws::join(ctx, upgrade) else {
+                    let Some(client) = crate::live::socket::join(ctx, upgrade) else {
                         return;
                     };
                     let socket = client.clone();
@@ -115,12 +125,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
                         .stack_size(WEBSOCKET_STACK)
                         .spawn_scoped(scope, move || {
                             let _tracked = tracked;
-                            crate::ws::serve(ctx, conn, socket);
-                            crate::memory::release_after_thread();
+                            crate::live::socket::serve(ctx, conn, socket);
+                            crate::base::memory::release_after_thread();
                         });
                     if let Err(e) = spawned {
                         eprintln!("warning: cannot start a WebSocket thread: {e}");
-                        crate::ws::leave(ctx, &client);
+                        crate::live::socket::leave(ctx, &client);
                     }
                 })
                 .map(drop)
@@ -153,14 +163,14 @@ fn boot(args: &ServeArgs) -> anyhow::Result<Ctx> {
     let secret = config::load_or_create_secret(&data_dir)?;
     let mut ca_pem = None;
     if args.tls {
-        crate::tls::ensure_files(&data_dir)?;
-        if data_dir.join(crate::tls::CA_KEY_FILE).exists() {
-            ca_pem = std::fs::read(data_dir.join(crate::tls::CA_FILE)).ok();
+        crate::server::tls::ensure_files(&data_dir)?;
+        if data_dir.join(crate::server::tls::CA_KEY_FILE).exists() {
+            ca_pem = std::fs::read(data_dir.join(crate::server::tls::CA_FILE)).ok();
         }
     }
     let auth_db = Pool::open(data_dir.join("auth.db"), Kind::Auth)?;
     let presence_db = Pool::open(data_dir.join("presence.db"), Kind::Presence)?;
-    db::presence::reset_after_restart(&*presence_db.get()?, crate::util::now())
+    db::presence::reset_after_restart(&*presence_db.get()?, crate::base::util::now())
         .context("cannot reset presence after restart")?;
     let deadlines = deadlines_from_env()?;
     let ctx = Ctx::new(CtxParts {
@@ -169,11 +179,11 @@ fn boot(args: &ServeArgs) -> anyhow::Result<Ctx> {
         tls: args.tls,
         auth_db,
         presence_db,
-        session_key: crate::sessions::SessionKey::new(secret),
+        session_key: crate::base::sessions::SessionKey::new(secret),
         ca_pem,
         deadlines,
     });
-    let repaired = crate::writer::repair(&ctx).context("cannot complete interrupted deliveries")?;
+    let repaired = crate::store::repair(&ctx).context("cannot complete interrupted deliveries")?;
     if repaired > 0 {
         eprintln!("completed {repaired} deliveries interrupted by the last shutdown");
     }
@@ -287,7 +297,7 @@ fn handle_connection(
     peer: SocketAddr,
     tls: Option<Arc<rustls::ServerConfig>>,
     accepted: Instant,
-) -> Option<(Conn, crate::ws::Upgrade)> {
+) -> Option<(Conn, crate::live::socket::Upgrade)> {
     let _ = tcp.set_nodelay(true);
     let _ = tcp.set_write_timeout(Some(WRITE_TIMEOUT));
     let socket = http::Socket::new(tcp);
@@ -632,7 +642,7 @@ fn watchdog_interval() -> Option<Duration> {
 }
 
 /// Pings systemd's watchdog at half its timeout until shutdown (the stopper ends the wait).
-fn watchdog(stopper: &crate::cleanup::Stopper, interval: Duration) {
+fn watchdog(stopper: &crate::store::cleanup::Stopper, interval: Duration) {
     loop {
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
         if stopper.sleep(interval) {

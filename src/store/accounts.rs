@@ -36,8 +36,8 @@ pub struct DeleteReport {
 /// fan-out). Every step is idempotent and the account row goes last, so rerunning after a
 /// crash half-way finishes the job.
 pub fn delete_account(
-    w: &mut crate::writer::Writer,
-    username: &crate::names::Username,
+    w: &mut crate::store::Writer,
+    username: &crate::model::names::Username,
     mode: DeleteMode,
 ) -> anyhow::Result<DeleteReport> {
     use crate::db;
@@ -89,7 +89,7 @@ pub fn delete_account(
         files.sort();
         files.dedup();
         for file in &files {
-            if crate::uploads::is_stored_name(file)
+            if crate::files::uploads::is_stored_name(file)
                 && std::fs::remove_file(ctx.data_dir.join("uploads").join(file)).is_ok()
             {
                 report.files += 1;

@@ -2,7 +2,7 @@
 //! one validated, immutable `Settings`. Invalid values fall back to their default with one
 //! warning each; a file that is not JSON is an error naming the line and column.
 
-use crate::json::{self, Json};
+use crate::base::json::{self, Json};
 use anyhow::{bail, Context};
 use std::fs;
 use std::io::Write;
@@ -175,12 +175,12 @@ pub fn write_new_private_file(path: &Path, contents: &[u8]) -> anyhow::Result<()
 pub fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     let path = data_dir.join(SECRET_FILE);
     if !path.exists() {
-        let text = crate::util::hex(&crate::util::random_bytes::<32>()) + "\n";
+        let text = crate::base::util::hex(&crate::base::util::random_bytes::<32>()) + "\n";
         write_new_private_file(&path, text.as_bytes())?;
     }
     let text =
         fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    match crate::util::unhex(text.trim()) {
+    match crate::base::util::unhex(text.trim()) {
         Some(key) if key.len() >= 32 => Ok(key),
         _ => bail!(
             "{} must hold 64 hexadecimal characters; delete it to generate a new one \

@@ -48,7 +48,7 @@ fn apply_to(
 pub(super) fn fault_check(point: &str, recipient: &str, change: &Change) {
     if let Change::Insert { rows, .. } = change {
         for row in rows {
-            crate::fault::check(point, &format!("{recipient}:{}", row.content));
+            crate::base::fault::check(point, &format!("{recipient}:{}", row.content));
         }
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// Hashes a new password with Argon2id's recommended defaults (m=19 MiB, t=2, p=1).
 pub fn hash(password: &str) -> String {
-    let salt = SaltString::encode_b64(&crate::util::random_bytes::<16>())
+    let salt = SaltString::encode_b64(&crate::base::util::random_bytes::<16>())
         .expect("16 bytes is a valid salt length");
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -41,7 +41,7 @@ pub fn needs_rehash(stored: &str) -> bool {
 fn verify_werkzeug(password: &str, stored: &str) -> Option<bool> {
     let mut parts = stored.splitn(3, '$');
     let (method, salt, expected_hex) = (parts.next()?, parts.next()?, parts.next()?);
-    let expected = crate::util::unhex(expected_hex)?;
+    let expected = crate::base::util::unhex(expected_hex)?;
     if expected.is_empty() || expected.len() > 128 {
         return None;
     }
@@ -117,7 +117,7 @@ impl HashGate {
 impl Drop for HashPermit<'_> {
     fn drop(&mut self) {
         // A burst of logins frees many buffers at once (TLS, JSON, SQLite pages).
-        crate::memory::release_freed_heap();
+        crate::base::memory::release_freed_heap();
         *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         self.0.freed.notify_one();
     }
@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn verifies_werkzeug_hashes_made_by_the_python_original() {
-        let vectors = include_str!("../tests/data/werkzeug_hashes.tsv");
+        let vectors = include_str!("../../tests/data/werkzeug_hashes.tsv");
         let mut n = 0;
         for line in vectors
             .lines()

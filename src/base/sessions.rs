@@ -22,10 +22,10 @@ impl SessionKey {
 
     /// A fresh session id and its signed cookie value.
     pub fn new_session(&self) -> (String, String) {
-        let id = crate::util::hex(&crate::util::random_bytes::<16>());
+        let id = crate::base::util::hex(&crate::base::util::random_bytes::<16>());
         let value = format!(
             "{id}.{}",
-            crate::util::hex(&self.mac(&id).finalize().into_bytes())
+            crate::base::util::hex(&self.mac(&id).finalize().into_bytes())
         );
         (id, value)
     }
@@ -36,7 +36,7 @@ impl SessionKey {
         if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
-        let signature = crate::util::unhex(signature)?;
+        let signature = crate::base::util::unhex(signature)?;
         self.mac(id).verify_slice(&signature).ok()?;
         Some(id.to_owned())
     }

@@ -1,8 +1,8 @@
 //! The message model: ids, validation, and turning a copy's stored rows (one text row plus one
 //! row per file, sharing a ts) into the message object of SPEC §7. No SQL and no HTTP.
 
+use crate::base::json::{self, Json};
 use crate::db::user::StoredRow;
-use crate::json::{self, Json};
 use std::path::Path;
 
 /// Longest message text, in characters.

@@ -2,10 +2,10 @@
 //! `private:<n>` for members, `dm:a:b[:c…]` for the named users. Checks run on every read and
 //! write. No HTTP routing; errors are `HttpError` because these checks answer requests.
 
-use crate::ctx::Ctx;
+use crate::api::ctx::Ctx;
 use crate::db;
 use crate::http::HttpError;
-use crate::names::Username;
+use crate::model::names::Username;
 use rusqlite::Connection;
 
 /// Most people in one group DM.
@@ -46,7 +46,7 @@ impl ChannelId {
             }
             return Ok(ChannelId::Dm(users));
         }
-        if crate::config::is_valid_public_channel(text) {
+        if crate::base::config::is_valid_public_channel(text) {
             Ok(ChannelId::Public(text.to_owned()))
         } else {
             Err(bad("no such channel name"))

@@ -1,7 +1,7 @@
 //! Per-client-IP sliding-window rate limits for login and signup. In memory only: a restart
 //! forgets them, which is acceptable for abuse throttling (lockout state is in auth.db).
 
-use crate::config::RateLimit;
+use crate::base::config::RateLimit;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;

@@ -2,11 +2,11 @@
 //! Each works on a data dir whether or not a server is running on it; writes that live users
 //! should see go through the running server's control socket when there is one.
 
-use crate::accounts::DeleteMode;
+use crate::base::json::Json;
 use crate::cli::CleanArgs;
-use crate::control::{self, Request};
 use crate::db;
-use crate::json::Json;
+use crate::server::control::{self, Request};
+use crate::store::accounts::DeleteMode;
 use anyhow::{bail, Context};
 use rusqlite::Connection;
 use std::io::{Read, Write};
@@ -22,11 +22,11 @@ pub fn reset_password(
     minutes: u32,
     base_url: &str,
 ) -> anyhow::Result<()> {
-    let ctx = crate::ctx::Ctx::open_for_admin(data_dir)?;
+    let ctx = crate::api::ctx::Ctx::open_for_admin(data_dir)?;
     let account = db::auth::find_user(&*ctx.auth_db.get()?, user)?
         .with_context(|| format!("no user named '{user}' (list them with: sqlite3 auth.db \"SELECT username FROM users;\")"))?;
-    let token = crate::util::base64_url(&crate::util::random_bytes::<32>());
-    let expires_ts = crate::util::now() + f64::from(minutes) * 60.0;
+    let token = crate::base::util::base64_url(&crate::base::util::random_bytes::<32>());
+    let expires_ts = crate::base::util::now() + f64::from(minutes) * 60.0;
     db::auth::insert_reset_token(&*ctx.auth_db.get()?, &token, &account.username, expires_ts)?;
     drop(ctx);
     let unit = if minutes == 1 { "minute" } else { "minutes" };
@@ -51,7 +51,7 @@ pub fn reset_password(
 
 /// `minimost delete-user USER --soft|--hard`
 pub fn delete_user(data_dir: &Path, user: &str, hard: bool) -> anyhow::Result<()> {
-    let ctx = crate::ctx::Ctx::open_for_admin(data_dir)?;
+    let ctx = crate::api::ctx::Ctx::open_for_admin(data_dir)?;
     let registered = db::auth::find_user(&*ctx.auth_db.get()?, user)?.map(|a| a.username);
     let name = match registered {
         Some(name) => name,
@@ -59,7 +59,7 @@ pub fn delete_user(data_dir: &Path, user: &str, hard: bool) -> anyhow::Result<()
         None if data_dir.join("users").join(format!("{user}.db")).exists() => user.to_owned(),
         None => bail!("no user named '{user}'"),
     };
-    crate::names::Username::parse_existing(&name).map_err(anyhow::Error::msg)?;
+    crate::model::names::Username::parse_existing(&name).map_err(anyhow::Error::msg)?;
     drop(ctx);
     let mode = if hard {
         DeleteMode::Hard
@@ -105,8 +105,9 @@ pub fn clean(data_dir: &Path, args: &CleanArgs) -> anyhow::Result<ExitCode> {
             data_dir.display()
         );
     }
-    let settings = crate::config::load_settings(data_dir, &mut |w| eprintln!("warning: {w}"))?;
-    let mut retention = crate::cleanup::Retention::from_settings(&settings);
+    let settings =
+        crate::base::config::load_settings(data_dir, &mut |w| eprintln!("warning: {w}"))?;
+    let mut retention = crate::store::cleanup::Retention::from_settings(&settings);
     retention.image_days = args.image_days.unwrap_or(retention.image_days);
     retention.file_days = args.file_days.unwrap_or(retention.file_days);
     retention.message_days = args.message_days.unwrap_or(retention.message_days);
@@ -124,8 +125,8 @@ pub fn clean(data_dir: &Path, args: &CleanArgs) -> anyhow::Result<ExitCode> {
     };
     // A running server does the deletions on its writer and tells open clients; without one,
     // the same code runs here on a local writer.
-    if let Some(client) = crate::control::Client::connect(data_dir) {
-        let request = crate::control::Request::Clean {
+    if let Some(client) = crate::server::control::Client::connect(data_dir) {
+        let request = crate::server::control::Request::Clean {
             retention,
             dry_run: args.dry_run,
         };
@@ -146,14 +147,14 @@ pub fn clean(data_dir: &Path, args: &CleanArgs) -> anyhow::Result<ExitCode> {
             ExitCode::FAILURE
         });
     }
-    let ctx = crate::ctx::Ctx::open_for_admin(data_dir)?;
-    crate::writer::repair(&ctx)?;
+    let ctx = crate::api::ctx::Ctx::open_for_admin(data_dir)?;
+    crate::store::repair(&ctx)?;
     let report = std::thread::scope(|scope| {
         let ctx = &ctx;
         let writer = std::thread::Builder::new()
             .name("writer".into())
-            .spawn_scoped(scope, move || crate::writer::run(ctx))?;
-        let report = crate::cleanup::run_once(ctx, retention, args.dry_run, &mut say);
+            .spawn_scoped(scope, move || crate::store::run(ctx))?;
+        let report = crate::store::cleanup::run_once(ctx, retention, args.dry_run, &mut say);
         ctx.store.stop();
         let _ = writer.join();
         anyhow::Ok(report)
@@ -357,9 +358,9 @@ fn copy_data_dir(data_dir: &Path, dest: &Path) -> anyhow::Result<()> {
     println!(
         "Backed up {} databases ({}), {} uploads ({}), {} avatars, and the keys, certificates and settings to {} in {:.1} s.",
         paths.len(),
-        crate::cleanup::human_bytes(db_bytes),
+        crate::store::cleanup::human_bytes(db_bytes),
         counts[0],
-        crate::cleanup::human_bytes(file_bytes),
+        crate::store::cleanup::human_bytes(file_bytes),
         counts[1],
         dest.display(),
         start.elapsed().as_secs_f64()
@@ -454,7 +455,7 @@ fn client_config(data_dir: &Path, loopback: bool) -> anyhow::Result<Arc<rustls::
             .with_no_client_auth()
     } else {
         let mut roots = rustls::RootCertStore::empty();
-        let ca = data_dir.join(crate::tls::CA_FILE);
+        let ca = data_dir.join(crate::server::tls::CA_FILE);
         if let Ok(certs) = rustls::pki_types::CertificateDer::pem_file_iter(&ca) {
             for cert in certs.flatten() {
                 roots.add(cert)?;

@@ -4,11 +4,11 @@
 //! queues are in `hub`.
 
 use crate::api::auth;
-use crate::channels::ChannelId;
-use crate::ctx::Ctx;
+use crate::api::ctx::Ctx;
+use crate::base::json::{self, Json};
 use crate::http::{Body, Conn, HttpError, Request, Response};
-use crate::hub::{Client, Kick, Presence};
-use crate::json::{self, Json};
+use crate::live::hub::{Client, Kick, Presence};
+use crate::model::channels::ChannelId;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -111,9 +111,12 @@ pub fn publish_presence(ctx: &Ctx, user: &str) {
     };
     match ctx.presence_db.get() {
         Ok(db) => {
-            if let Err(e) =
-                crate::db::presence::set_state(&db, user, state.as_str(), crate::util::now() as i64)
-            {
+            if let Err(e) = crate::db::presence::set_state(
+                &db,
+                user,
+                state.as_str(),
+                crate::base::util::now() as i64,
+            ) {
                 eprintln!("warning: cannot record presence of {user}: {e}");
             }
         }
@@ -303,7 +306,7 @@ fn announce_typing(ctx: &Ctx, client: &Client, channel: &str) {
         return;
     }
     let allowed = ctx.presence_db.get().is_ok_and(|presence| {
-        crate::channels::require_access(ctx, &presence, &client.user, &channel).is_ok()
+        crate::model::channels::require_access(ctx, &presence, &client.user, &channel).is_ok()
     });
     if allowed {
         if let Err(e) = crate::api::channels::announce_typing(ctx, &client.user, &channel) {

@@ -3,7 +3,7 @@
 //! machine answers on; loading the pair into a rustls server config. Admin-supplied
 //! `cert.pem`/`key.pem` are used as they are.
 
-use crate::config::write_new_private_file;
+use crate::base::config::write_new_private_file;
 use anyhow::{bail, Context};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -106,9 +106,9 @@ fn ca_params() -> anyhow::Result<CertificateParams> {
 
 /// From yesterday (tolerating clock skew) to `days` from now, at day precision.
 fn set_validity(params: &mut CertificateParams, days: i64) -> anyhow::Result<()> {
-    let now = crate::util::now() as i64;
+    let now = crate::base::util::now() as i64;
     let date = |secs: i64| {
-        let (y, m, d, ..) = crate::util::civil_from_unix(secs);
+        let (y, m, d, ..) = crate::base::util::civil_from_unix(secs);
         // Day 29+ does not exist in every month; the 28th always does.
         rcgen::date_time_ymd(y as i32, m as u8, d.min(28) as u8)
     };

@@ -15,24 +15,25 @@
 //! Anything that depends on a reader's copy existing (marking read) runs on this thread too, so
 //! it comes after the commit.
 
+pub mod accounts;
 mod change;
-mod checkpoints;
+pub mod cleanup;
 mod fan_out;
 mod queue;
 
+pub use crate::db::checkpoints::Checkpoints;
 pub use change::{Change, Fanout, RowData};
-pub use checkpoints::Checkpoints;
 use fan_out::{copy_failed, fault_check, ByRecipient};
 use queue::Job;
 pub use queue::{Post, Store};
 
-use crate::channels::ChannelId;
-use crate::ctx::Ctx;
+use crate::api::ctx::Ctx;
+use crate::base::json::Json;
 use crate::db::{self, Kind};
 use crate::http::HttpError;
-use crate::json::Json;
-use crate::messages;
-use crate::names::Username;
+use crate::model::channels::ChannelId;
+use crate::model::messages;
+use crate::model::names::Username;
 use rusqlite::{Connection, TransactionBehavior};
 use std::collections::{BTreeSet, HashMap};
 use std::panic::AssertUnwindSafe;
@@ -257,7 +258,7 @@ impl<'c> Writer<'c> {
                 .and_then(|conn| db::user::max_ts(conn, channel).ok().flatten())
                 .unwrap_or(0.0),
         };
-        let mut ts = messages::round_ts(crate::util::now());
+        let mut ts = messages::round_ts(crate::base::util::now());
         while ts <= last {
             ts = messages::round_ts(last.max(ts) + 1e-6);
         }
@@ -399,7 +400,7 @@ impl<'c> Writer<'c> {
             }
             originals.push(upload.original);
         }
-        let now = crate::util::now();
+        let now = crate::base::util::now();
         for name in names {
             db::presence::mark_attached(&self.presence, name, now)?;
         }
@@ -519,7 +520,7 @@ impl<'c> Writer<'c> {
         if rows.is_empty() {
             return Err(HttpError::NotFound);
         }
-        let message = crate::history::render_one(self.ctx, &self.presence, &rows)?;
+        let message = crate::model::history::render_one(self.ctx, &self.presence, &rows)?;
         let event = Json::obj([
             ("type", "message_updated".into()),
             ("message", message.clone()),
@@ -550,7 +551,7 @@ impl<'c> Writer<'c> {
         // signup): a re-registered name starts with a fresh database.
         self.databases.remove(username.as_str());
         self.ctx.user_dbs.forget(username.as_str());
-        crate::accounts::remove_database_files(&path).map_err(anyhow::Error::from)?;
+        crate::store::accounts::remove_database_files(&path).map_err(anyhow::Error::from)?;
         let conn = db::open(&path, Kind::User)?;
         let source = self.users.iter().find_map(|u| {
             let name = Username::parse_existing(u).ok()?;
@@ -564,7 +565,7 @@ impl<'c> Writer<'c> {
         let committed =
             db::auth::insert_user(&tx, username.as_str(), password_hash).and_then(|()| tx.commit());
         if let Err(e) = committed {
-            let _ = crate::accounts::remove_database_files(&path);
+            let _ = crate::store::accounts::remove_database_files(&path);
             return Err(e.into());
         }
         self.users.insert(username.as_str().to_owned());

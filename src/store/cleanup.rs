@@ -4,14 +4,14 @@
 //! pass and reports each deletion; `run_thread` repeats it on its own thread. One failing
 //! database or file never stops the rest.
 
-use crate::config::Settings;
-use crate::ctx::Ctx;
+use crate::api::ctx::Ctx;
+use crate::base::config::Settings;
+use crate::base::json::Json;
 use crate::db;
 use crate::http::HttpError;
-use crate::json::Json;
-use crate::messages::IMAGE_EXTENSIONS;
-use crate::names::Username;
-use crate::writer::Writer;
+use crate::model::messages::IMAGE_EXTENSIONS;
+use crate::model::names::Username;
+use crate::store::Writer;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -108,7 +108,7 @@ pub fn run_once(
         ctx,
         retention,
         dry_run,
-        now: crate::util::now(),
+        now: crate::base::util::now(),
         report: Report::default(),
         say,
     };
@@ -297,7 +297,7 @@ impl Pass<'_> {
                         continue;
                     }
                 }
-                if crate::uploads::is_stored_name(&name) {
+                if crate::files::uploads::is_stored_name(&name) {
                     let _ = std::fs::remove_file(uploads.join(&name));
                 }
             }
@@ -394,7 +394,7 @@ pub fn run_thread(ctx: &Ctx, first: Duration, every: Duration, stopper: &Stopper
             return;
         }
         wait = every;
-        let settings = match crate::config::load_settings(&ctx.data_dir, &mut |w| {
+        let settings = match crate::base::config::load_settings(&ctx.data_dir, &mut |w| {
             eprintln!("cleanup: warning: {w}")
         }) {
             Ok(settings) => settings,

@@ -1,13 +1,13 @@
 //! `Ctx`: everything a request handler may use, built once by `serve` and passed as `&Ctx`.
 //! There is no global state, so two servers can run in one process.
 
-use crate::assets::Assets;
-use crate::config::Settings;
+use crate::base::assets::Assets;
+use crate::base::config::Settings;
+use crate::base::limits::RateLimiter;
+use crate::base::password::HashGate;
+use crate::base::sessions::SessionKey;
 use crate::db::{Pool, UserDbs};
-use crate::hub::Hub;
-use crate::limits::RateLimiter;
-use crate::password::HashGate;
-use crate::sessions::SessionKey;
+use crate::live::hub::Hub;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -17,7 +17,7 @@ pub struct Ctx {
     /// settings.json as it was at startup (most keys are read then).
     pub settings: Settings,
     /// The keys read while running (lockout, session expiry), following the file.
-    pub live_settings: crate::config::LiveSettings,
+    pub live_settings: crate::base::config::LiveSettings,
     /// Whether this server terminates TLS itself (false under `--no-tls`).
     pub tls: bool,
     pub auth_db: Pool,
@@ -25,9 +25,9 @@ pub struct Ctx {
     pub session_key: SessionKey,
     pub hub: Hub,
     /// The writer thread's queue: every write to users' databases goes through it.
-    pub store: crate::writer::Store,
+    pub store: crate::store::Store,
     /// Users' databases waiting for a background checkpoint.
-    pub checkpoints: crate::writer::Checkpoints,
+    pub checkpoints: crate::store::Checkpoints,
     /// Idle read connections to users' databases.
     pub user_dbs: UserDbs,
     pub hash_gate: HashGate,
@@ -61,7 +61,7 @@ impl Ctx {
         let hashers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let user_dbs = UserDbs::new(parts.data_dir.join("users"));
         let live_settings =
-            crate::config::LiveSettings::new(&parts.data_dir, parts.settings.clone());
+            crate::base::config::LiveSettings::new(&parts.data_dir, parts.settings.clone());
         Ctx {
             user_dbs,
             live_settings,
@@ -73,8 +73,8 @@ impl Ctx {
             presence_db: parts.presence_db,
             session_key: parts.session_key,
             hub: Hub::default(),
-            store: crate::writer::Store::default(),
-            checkpoints: crate::writer::Checkpoints::default(),
+            store: crate::store::Store::default(),
+            checkpoints: crate::store::Checkpoints::default(),
             hash_gate: HashGate::new(hashers),
             presence_order: Mutex::new(()),
             assets: Assets::load(),
@@ -87,7 +87,9 @@ impl Ctx {
 
     pub fn dummy_hash(&self) -> &str {
         self.dummy_hash.get_or_init(|| {
-            crate::password::hash(&crate::util::hex(&crate::util::random_bytes::<16>()))
+            crate::base::password::hash(&crate::base::util::hex(
+                &crate::base::util::random_bytes::<16>(),
+            ))
         })
     }
 
@@ -109,7 +111,8 @@ impl Ctx {
         let data_dir = data_dir
             .canonicalize()
             .with_context(|| format!("cannot open the data dir {}", data_dir.display()))?;
-        let settings = crate::config::load_settings(&data_dir, &mut |w| eprintln!("warning: {w}"))?;
+        let settings =
+            crate::base::config::load_settings(&data_dir, &mut |w| eprintln!("warning: {w}"))?;
         Ok(Ctx::new(CtxParts {
             auth_db: Pool::open(data_dir.join("auth.db"), crate::db::Kind::Auth)?,
             presence_db: Pool::open(data_dir.join("presence.db"), crate::db::Kind::Presence)?,

@@ -3,10 +3,10 @@
 //! a stop) gets a 500, never a hang.
 
 use super::Writer;
-use crate::channels::ChannelId;
+use crate::base::json::Json;
 use crate::http::HttpError;
-use crate::json::Json;
-use crate::names::Username;
+use crate::model::channels::ChannelId;
+use crate::model::names::Username;
 use std::collections::VecDeque;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Condvar, Mutex};

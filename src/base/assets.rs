@@ -21,7 +21,7 @@ impl Asset {
         self.etag.get_or_init(|| {
             format!(
                 "\"{}\"",
-                crate::util::hex(&Sha256::digest(self.bytes)[..12])
+                crate::base::util::hex(&Sha256::digest(self.bytes)[..12])
             )
         })
     }

@@ -1,0 +1,13 @@
+//! The bottom layer: building blocks that know nothing of chat — time and encodings, JSON, the
+//! data dir and settings, password hashing, signed cookies, rate-limit windows, the embedded
+//! web UI, allocator tuning and the debug-only fault hook. Nothing here uses another layer.
+
+pub mod assets;
+pub mod config;
+pub mod fault;
+pub mod json;
+pub mod limits;
+pub mod memory;
+pub mod password;
+pub mod sessions;
+pub mod util;
