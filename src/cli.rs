@@ -5,29 +5,14 @@ use anyhow::{bail, Context};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use crate::admin::CleanArgs;
+pub use crate::base::VERSION;
+pub use crate::server::ServeArgs;
 
 /// Options every subcommand accepts.
 #[derive(Debug, Clone)]
 pub struct Common {
     pub data_dir: PathBuf,
-}
-
-#[derive(Debug, Clone)]
-pub struct ServeArgs {
-    pub common: Common,
-    pub host: String,
-    pub port: u16,
-    pub tls: bool,
-}
-
-/// Overrides for one cleanup run (`None`: the value from settings.json).
-#[derive(Debug, Clone, Default)]
-pub struct CleanArgs {
-    pub dry_run: bool,
-    pub image_days: Option<u32>,
-    pub file_days: Option<u32>,
-    pub message_days: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -372,7 +357,7 @@ fn parse_serve(
     let no_tls = args.contains("--no-tls")
         || env("MINIMOST_NO_TLS").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
     Ok(ServeArgs {
-        common,
+        data_dir: common.data_dir,
         host,
         port,
         tls: !no_tls,
@@ -405,10 +390,7 @@ mod tests {
         .unwrap() else {
             panic!()
         };
-        assert_eq!(
-            (s.port, s.tls, s.common.data_dir),
-            (0, false, PathBuf::from("/x"))
-        );
+        assert_eq!((s.port, s.tls, s.data_dir), (0, false, PathBuf::from("/x")));
     }
 
     #[test]

@@ -6,9 +6,9 @@
 //! crashing input through them (see docs/fuzzing.md).
 
 use crate::base::json::{self, Json};
+use crate::base::names::Username;
 use crate::http::{self, Conn, HeadError, HttpError, Socket, Stream, MAX_HEAD_BYTES};
 use crate::model::channels::ChannelId;
-use crate::model::names::Username;
 use std::io::{self, Cursor, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, TcpStream};
 use std::os::fd::OwnedFd;
@@ -320,15 +320,15 @@ pub fn names(data: &[u8]) {
             "{text:?} was stored as {stored:?}"
         );
         let image = is_image && uploads::image_extension(text).is_some();
-        assert_eq!(messages::is_image_name(&stored), image, "{stored:?}");
+        assert_eq!(uploads::is_image_name(&stored), image, "{stored:?}");
         if !image {
-            let shown = messages::original_name(&stored, None);
+            let shown = uploads::original_name(&stored, None);
             let expected = if safe.is_empty() { "file" } else { &safe };
             assert_eq!(shown, expected, "{stored:?}");
         }
     }
-    let _ = messages::is_image_name(text);
-    let _ = messages::original_name(text, Some(text));
+    let _ = uploads::is_image_name(text);
+    let _ = uploads::original_name(text, Some(text));
 
     if let Ok(original) = crate::api::files::original_name(Some(text)) {
         assert!(

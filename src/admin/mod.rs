@@ -3,7 +3,6 @@
 //! should see go through the running server's control socket when there is one.
 
 use crate::base::json::Json;
-use crate::cli::CleanArgs;
 use crate::db;
 use crate::server::control::{self, Request};
 use crate::store::accounts::DeleteMode;
@@ -14,6 +13,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Overrides for one cleanup run (`None`: the value from settings.json).
+#[derive(Debug, Clone, Default)]
+pub struct CleanArgs {
+    pub dry_run: bool,
+    pub image_days: Option<u32>,
+    pub file_days: Option<u32>,
+    pub message_days: Option<u32>,
+}
 
 /// `minimost reset-password USER [--expires MIN] [--base-url URL]`
 pub fn reset_password(
@@ -59,7 +67,7 @@ pub fn delete_user(data_dir: &Path, user: &str, hard: bool) -> anyhow::Result<()
         None if data_dir.join("users").join(format!("{user}.db")).exists() => user.to_owned(),
         None => bail!("no user named '{user}'"),
     };
-    crate::model::names::Username::parse_existing(&name).map_err(anyhow::Error::msg)?;
+    crate::base::names::Username::parse_existing(&name).map_err(anyhow::Error::msg)?;
     drop(ctx);
     let mode = if hard {
         DeleteMode::Hard

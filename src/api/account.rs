@@ -3,9 +3,9 @@
 use crate::api::auth::{check_password, hash_password, require_user, secure_cookie};
 use crate::api::ctx::Ctx;
 use crate::api::str_field;
+use crate::base::names::check_new_password;
 use crate::db;
 use crate::http::{HttpError, Request, Response};
-use crate::model::names::check_new_password;
 use crate::store::accounts::DeleteMode;
 use std::sync::Arc;
 

@@ -5,10 +5,10 @@ use crate::api::ctx::Ctx;
 use crate::api::str_field;
 use crate::base::json::Json;
 use crate::base::limits::Bucket;
+use crate::base::names::{check_new_password, Username};
 use crate::base::sessions::{self, COOKIE_NAME};
 use crate::db;
 use crate::http::{HttpError, Request, Response};
-use crate::model::names::{check_new_password, Username};
 use std::time::{Duration, Instant};
 
 /// A request's authenticated user.
@@ -140,7 +140,7 @@ pub fn get_me(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
             "max_avatar_mb",
             u64::from(ctx.settings.max_avatar_size_mb).into(),
         ),
-        ("version", crate::cli::VERSION.into()),
+        ("version", crate::base::VERSION.into()),
     ]);
     Ok(Response::json(200, &me))
 }

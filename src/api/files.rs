@@ -80,7 +80,7 @@ pub fn post_upload(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> 
         ("url", Json::str(format!("/files/{name}"))),
         (
             "image",
-            Json::Bool(crate::model::messages::is_image_name(&name)),
+            Json::Bool(crate::files::uploads::is_image_name(&name)),
         ),
         ("size", Json::Num(size as f64)),
     ]);
@@ -145,12 +145,12 @@ pub fn get_file(ctx: &Ctx, req: &mut Request, name: &str) -> Result<Response, Ht
     let size = file.metadata().map_err(anyhow::Error::from)?.len();
     let original = record
         .map(|u| u.original)
-        .unwrap_or_else(|| crate::model::messages::original_name(name, None));
+        .unwrap_or_else(|| crate::files::uploads::original_name(name, None));
     let mut headers = vec![
         ("Cache-Control", "private, max-age=86400".to_owned()),
         ("Accept-Ranges", "bytes".to_owned()),
     ];
-    if crate::model::messages::is_image_name(name) {
+    if crate::files::uploads::is_image_name(name) {
         headers.push((
             "Content-Type",
             crate::base::assets::content_type(name).to_owned(),

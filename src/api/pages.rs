@@ -53,7 +53,7 @@ pub fn get_asset(ctx: &Ctx, req: &Request, path: &str) -> Result<Response, HttpE
 pub fn get_health() -> Result<Response, HttpError> {
     let body = Json::obj([
         ("status", "ok".into()),
-        ("version", crate::cli::VERSION.into()),
+        ("version", crate::base::VERSION.into()),
     ]);
     Ok(Response::json(200, &body))
 }

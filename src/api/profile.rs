@@ -5,9 +5,10 @@ use crate::api::auth::{get_me, require_user};
 use crate::api::ctx::Ctx;
 use crate::api::users::user_json;
 use crate::base::json::Json;
+use crate::base::names::Username;
 use crate::db;
+use crate::files::avatars;
 use crate::http::{Body, HttpError, Request, Response};
-use crate::model::names::Username;
 use std::sync::Arc;
 
 /// Longest bio, in characters.
@@ -82,22 +83,17 @@ pub fn put_avatar(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     let ext = crate::files::uploads::sniff_image(&bytes).ok_or_else(|| {
         HttpError::BadRequest("An avatar must be a JPEG, PNG, GIF or WebP image".into())
     })?;
-    let dir = ctx.data_dir.join("avatars");
-    let name = format!(
-        "{}.{ext}",
-        crate::base::util::hex(&crate::base::util::random_bytes::<16>())
-    );
-    crate::base::config::write_new_private_file(&dir.join(&name), &bytes)?;
+    let name = avatars::store(&ctx.data_dir, &bytes, ext)?;
     let old = {
         let conn = ctx.auth_db.get()?;
         let old = db::auth::profile(&conn, user.name.as_str())?.avatar_file;
         if let Err(e) = db::auth::set_avatar_file(&conn, user.name.as_str(), Some(&name)) {
-            let _ = std::fs::remove_file(dir.join(&name));
+            avatars::remove(&ctx.data_dir, Some(&name));
             return Err(e.into());
         }
         old
     };
-    remove_avatar_file(ctx, old.as_deref());
+    avatars::remove(&ctx.data_dir, old.as_deref());
     announce_user(ctx, &user.name)?;
     let url = crate::api::users::avatar_url(user.name.as_str(), Some(&name));
     Ok(Response::json(
@@ -113,24 +109,9 @@ pub fn delete_avatar(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError
     let old = db::auth::profile(&conn, user.name.as_str())?.avatar_file;
     db::auth::set_avatar_file(&conn, user.name.as_str(), None)?;
     drop(conn);
-    remove_avatar_file(ctx, old.as_deref());
+    avatars::remove(&ctx.data_dir, old.as_deref());
     announce_user(ctx, &user.name)?;
     Ok(Response::no_content())
-}
-
-/// Deletes an avatar file named in `user_settings.avatar_file` (never outside `avatars/`).
-pub fn remove_avatar_file(ctx: &Ctx, file: Option<&str>) {
-    if let Some(file) = file.filter(|f| is_avatar_file_name(f)) {
-        let _ = std::fs::remove_file(ctx.data_dir.join("avatars").join(file));
-    }
-}
-
-fn is_avatar_file_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
 /// GET /avatars/{username}
@@ -140,11 +121,8 @@ pub fn get_avatar(ctx: &Ctx, req: &mut Request, username: &str) -> Result<Respon
     let file = db::auth::profile(&*ctx.auth_db.get()?, name.as_str())?
         .avatar_file
         .ok_or(HttpError::NotFound)?;
-    if !is_avatar_file_name(&file) {
-        return Err(HttpError::NotFound);
-    }
-    let bytes =
-        std::fs::read(ctx.data_dir.join("avatars").join(&file)).map_err(|_| HttpError::NotFound)?;
+    let path = avatars::path(&ctx.data_dir, &file).ok_or(HttpError::NotFound)?;
+    let bytes = std::fs::read(path).map_err(|_| HttpError::NotFound)?;
     Ok(Response {
         status: 200,
         headers: vec![

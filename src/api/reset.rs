@@ -5,9 +5,9 @@ use crate::api::auth::hash_password;
 use crate::api::ctx::Ctx;
 use crate::api::str_field;
 use crate::base::json::Json;
+use crate::base::names::check_new_password;
 use crate::db;
 use crate::http::{HttpError, Request, Response};
-use crate::model::names::check_new_password;
 use rusqlite::TransactionBehavior;
 
 fn invalid() -> HttpError {

@@ -2,12 +2,16 @@
 //! data dir and settings, password hashing, signed cookies, rate-limit windows, the embedded
 //! web UI, allocator tuning and the debug-only fault hook. Nothing here uses another layer.
 
+/// The version every page, `/api/me` and `minimost --version` report.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub mod assets;
 pub mod config;
 pub mod fault;
 pub mod json;
 pub mod limits;
 pub mod memory;
+pub mod names;
 pub mod password;
 pub mod sessions;
 pub mod util;

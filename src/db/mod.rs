@@ -282,7 +282,7 @@ impl UserDbs {
     /// A connection to `users/<user>.db`, or `None` if that database does not exist.
     pub fn get(
         &self,
-        user: &crate::model::names::Username,
+        user: &crate::base::names::Username,
     ) -> anyhow::Result<Option<UserConnection<'_>>> {
         let name = user.as_str();
         self.wait_until_released(name);

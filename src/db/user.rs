@@ -78,10 +78,7 @@ pub fn index_pending(conn: &Connection) -> Result<usize> {
 }
 
 /// `users/<name>.db` for a validated name (never raw request text).
-pub fn path(
-    data_dir: &std::path::Path,
-    user: &crate::model::names::Username,
-) -> std::path::PathBuf {
+pub fn path(data_dir: &std::path::Path, user: &crate::base::names::Username) -> std::path::PathBuf {
     data_dir.join("users").join(format!("{}.db", user.as_str()))
 }
 

@@ -1,7 +1,7 @@
 //! Stored files: generated names (SPEC §3), content sniffing for images, and streaming a
 //! request body to disk without ever leaving a partial file. No HTTP routing, no SQL.
 
-use crate::model::messages::IMAGE_EXTENSIONS;
+use crate::base::json::{self, Json};
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -151,6 +151,32 @@ pub fn save_stream(
     result
 }
 
+pub const IMAGE_EXTENSIONS: [&str; 5] = ["jpg", "jpeg", "png", "gif", "webp"];
+
+/// Whether a stored name is an image's: `<32 hex>.<image extension>` (other files are
+/// `<32 hex>_<name>`, whatever their extension).
+pub fn is_image_name(name: &str) -> bool {
+    // `get` is `None` when byte 32 falls inside a character: not a stored name's shape.
+    name.get(32..)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .is_some_and(|ext| IMAGE_EXTENSIONS.iter().any(|i| i.eq_ignore_ascii_case(ext)))
+}
+
+/// The display name of a stored upload: the original recorded in metadata, else the part of
+/// the stored name after `<32 hex>_`.
+pub fn original_name(stored: &str, metadata: Option<&str>) -> String {
+    if let Some(original) = metadata
+        .and_then(|m| json::parse(m).ok())
+        .and_then(|m| m.get("original").and_then(Json::as_str).map(str::to_owned))
+    {
+        return original;
+    }
+    match stored.split_once('_') {
+        Some((prefix, rest)) if prefix.len() == 32 && !rest.is_empty() => rest.to_owned(),
+        _ => stored.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,5 +246,34 @@ mod tests {
         assert_eq!(sniff_image(b"GIF89a"), Some("gif"));
         assert_eq!(sniff_image(b"RIFF\0\0\0\0WEBPVP8 "), Some("webp"));
         assert_eq!(sniff_image(b"<html>"), None);
+    }
+
+    #[test]
+    fn image_names() {
+        let hex = "0123456789abcdef0123456789abcdef";
+        assert!(is_image_name(&format!("{hex}.png")));
+        assert!(is_image_name(&format!("{hex}.JPEG")));
+        assert!(!is_image_name(&format!("{hex}_photo.png")));
+        assert!(!is_image_name(&format!("{hex}.pdf")));
+        assert!(!is_image_name(&format!("{hex}.")));
+        assert!(!is_image_name(&format!("{}é.png", &hex[..31])));
+        assert!(!is_image_name(&format!("{hex}.pngé")));
+    }
+
+    #[test]
+    fn original_names() {
+        let hex = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            original_name(&format!("{hex}_report.pdf"), None),
+            "report.pdf"
+        );
+        assert_eq!(
+            original_name(&format!("{hex}.png"), None),
+            format!("{hex}.png")
+        );
+        assert_eq!(
+            original_name("x", Some(r#"{"original":"Résumé.pdf"}"#)),
+            "Résumé.pdf"
+        );
     }
 }

@@ -3,9 +3,9 @@
 //! write. No HTTP routing; errors are `HttpError` because these checks answer requests.
 
 use crate::api::ctx::Ctx;
+use crate::base::names::Username;
 use crate::db;
 use crate::http::HttpError;
-use crate::model::names::Username;
 use rusqlite::Connection;
 
 /// Most people in one group DM.

@@ -4,10 +4,10 @@
 
 use crate::api::ctx::Ctx;
 use crate::base::json::Json;
+use crate::base::names::Username;
 use crate::db::{self, user::StoredRow, UserConnection, UserDbs};
 use crate::http::HttpError;
 use crate::model::messages::{self, ReplyTarget};
-use crate::model::names::Username;
 use rusqlite::Connection;
 use std::collections::HashMap;
 

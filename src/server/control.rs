@@ -8,9 +8,9 @@
 
 use crate::api::ctx::Ctx;
 use crate::base::json::{self, Json};
+use crate::base::names::Username;
 use crate::live::hub::WakeFd;
 use crate::model::channels::ChannelId;
-use crate::model::names::Username;
 use crate::store::accounts::DeleteMode;
 use crate::store::Writer;
 use std::io::{BufRead, BufReader, Write};

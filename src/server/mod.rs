@@ -8,7 +8,6 @@ pub mod tls;
 
 use crate::api::ctx::{Ctx, CtxParts};
 use crate::base::config;
-use crate::cli::ServeArgs;
 use crate::db::{self, Kind, Pool};
 use crate::http::{self, Body, Conn, HeadError, HttpError, Request, Stream};
 use crate::live::hub::WakeFd;
@@ -21,6 +20,15 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+/// How `minimost serve` was asked to run.
+#[derive(Debug, Clone)]
+pub struct ServeArgs {
+    pub data_dir: std::path::PathBuf,
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+}
 
 /// Stack for connection threads: enough for rustls, SQLite and our handlers, small enough
 /// that thousands of idle sockets stay cheap (untouched stack pages cost no memory). 64-bit
@@ -47,7 +55,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Every thread inherits this mask, so only the signal thread sees SIGTERM/SIGINT.
     let signals = block_shutdown_signals();
     let fd_limit = raise_fd_limit();
-    let _lock = config::DataDirLock::acquire(&args.common.data_dir)?;
+    let _lock = config::DataDirLock::acquire(&args.data_dir)?;
     let ctx = boot(&args)?;
     let listener = bind(&args.host, args.port)?;
     let tls_config = if args.tls {
@@ -158,7 +166,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 /// First boot and every boot: data dir, settings, keys, certificates, databases.
 fn boot(args: &ServeArgs) -> anyhow::Result<Ctx> {
-    let data_dir = config::prepare_data_dir(&args.common.data_dir)?;
+    let data_dir = config::prepare_data_dir(&args.data_dir)?;
     let settings = config::load_settings(&data_dir, &mut |w| eprintln!("warning: {w}"))?;
     let secret = config::load_or_create_secret(&data_dir)?;
     let mut ca_pem = None;

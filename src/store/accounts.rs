@@ -37,7 +37,7 @@ pub struct DeleteReport {
 /// crash half-way finishes the job.
 pub fn delete_account(
     w: &mut crate::store::Writer,
-    username: &crate::model::names::Username,
+    username: &crate::base::names::Username,
     mode: DeleteMode,
 ) -> anyhow::Result<DeleteReport> {
     use crate::db;
@@ -100,7 +100,7 @@ pub fn delete_account(
 
     // 4. The avatar, their own database (hard), and finally the account rows.
     let avatar = db::auth::profile(&w.auth, name)?.avatar_file;
-    crate::api::profile::remove_avatar_file(ctx, avatar.as_deref());
+    crate::files::avatars::remove(&ctx.data_dir, avatar.as_deref());
     if mode == DeleteMode::Hard {
         w.forget_database(name);
         ctx.user_dbs.forget(name);

@@ -7,10 +7,10 @@
 use crate::api::ctx::Ctx;
 use crate::base::config::Settings;
 use crate::base::json::Json;
+use crate::base::names::Username;
 use crate::db;
+use crate::files::uploads::IMAGE_EXTENSIONS;
 use crate::http::HttpError;
-use crate::model::messages::IMAGE_EXTENSIONS;
-use crate::model::names::Username;
 use crate::store::Writer;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime};

@@ -29,11 +29,11 @@ pub use queue::{Post, Store};
 
 use crate::api::ctx::Ctx;
 use crate::base::json::Json;
+use crate::base::names::Username;
 use crate::db::{self, Kind};
 use crate::http::HttpError;
 use crate::model::channels::ChannelId;
 use crate::model::messages;
-use crate::model::names::Username;
 use rusqlite::{Connection, TransactionBehavior};
 use std::collections::{BTreeSet, HashMap};
 use std::panic::AssertUnwindSafe;

@@ -4,9 +4,9 @@
 
 use super::Writer;
 use crate::base::json::Json;
+use crate::base::names::Username;
 use crate::http::HttpError;
 use crate::model::channels::ChannelId;
-use crate::model::names::Username;
 use std::collections::VecDeque;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Condvar, Mutex};
