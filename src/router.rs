@@ -23,7 +23,7 @@ macro_rules! methods {
 
 pub fn route(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     if matches!(req.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE") {
-        check_same_origin(req)?;
+        crate::api::check_same_origin(req)?;
     }
     let decoded: Option<Vec<String>> = req.path[1..].split('/').map(percent_decode).collect();
     let segments = decoded
@@ -100,7 +100,7 @@ pub fn route(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         ["api", "private-channels", n, "leave"] => {
             methods!(req, "POST" => private_channels::post_leave(ctx, req, n))
         }
-        ["api", "ws"] => methods!(req, "GET" => crate::live::socket::upgrade(ctx, req)),
+        ["api", "ws"] => methods!(req, "GET" => crate::api::socket::upgrade(ctx, req)),
         // The web app manifest and the service worker live at the root (a worker's scope is
         // its own directory).
         [file @ ("manifest.webmanifest" | "sw.js")] => {
@@ -111,39 +111,4 @@ pub fn route(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         }
         _ => Err(HttpError::NotFound),
     }
-}
-
-/// CSRF defence (SPEC §6.2): the request's `Origin` (or, when absent, `Sec-Fetch-Site:
-/// same-origin`) must name the host it was sent to. The scheme is not compared, so a
-/// TLS-terminating proxy that keeps `Host` works.
-pub fn check_same_origin(req: &Request) -> Result<(), HttpError> {
-    let refused = |why: &str| {
-        Err(HttpError::Forbidden(format!(
-            "Cross-origin request refused: {why}"
-        )))
-    };
-    let Some(host) = req.header("host") else {
-        return refused("no Host header");
-    };
-    match req.header("origin") {
-        Some(origin) => {
-            let authority = origin
-                .split_once("://")
-                .map_or("", |(_, a)| a.trim_end_matches('/'));
-            if without_default_port(authority).eq_ignore_ascii_case(without_default_port(host)) {
-                Ok(())
-            } else {
-                refused("the page's origin does not match this server")
-            }
-        }
-        None if req.header("sec-fetch-site") == Some("same-origin") => Ok(()),
-        None => refused("the request has no Origin header"),
-    }
-}
-
-fn without_default_port(authority: &str) -> &str {
-    authority
-        .strip_suffix(":443")
-        .or_else(|| authority.strip_suffix(":80"))
-        .unwrap_or(authority)
 }

@@ -142,6 +142,33 @@ fn no_module_uses_a_layer_above_its_own() {
     );
 }
 
+/// The domain answers with `model::Refusal`; only the edge speaks HTTP. The live layer may use
+/// `http` for the connection it takes over, nothing else below `api` may.
+#[test]
+fn only_the_edge_and_live_sockets_speak_http() {
+    const NO_HTTP: &[&str] = &["store", "model", "files", "db"];
+    let mut violations = Vec::new();
+    for (path, text) in library_files() {
+        let layer = LAYERS[layer_of_file(&path)].0;
+        if !NO_HTTP.contains(&layer) {
+            continue;
+        }
+        for (line_no, code) in code_lines(&text) {
+            if crate_segments(code).iter().any(|s| s == "http") {
+                violations.push(format!(
+                    "src/{}:{line_no}: the {layer} layer uses crate::http",
+                    path.display()
+                ));
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "HTTP below the edge:\n{}",
+        violations.join("\n")
+    );
+}
+
 #[test]
 fn sql_lives_only_in_the_db_layer() {
     const SQL_CALLS: &[&str] = &[

@@ -30,7 +30,7 @@ pub fn reset_password(
     minutes: u32,
     base_url: &str,
 ) -> anyhow::Result<()> {
-    let ctx = crate::api::ctx::Ctx::open_for_admin(data_dir)?;
+    let ctx = crate::store::core::Core::open_for_admin(data_dir)?;
     let account = db::auth::find_user(&*ctx.auth_db.get()?, user)?
         .with_context(|| format!("no user named '{user}' (list them with: sqlite3 auth.db \"SELECT username FROM users;\")"))?;
     let token = crate::base::util::base64_url(&crate::base::util::random_bytes::<32>());
@@ -59,7 +59,7 @@ pub fn reset_password(
 
 /// `minimost delete-user USER --soft|--hard`
 pub fn delete_user(data_dir: &Path, user: &str, hard: bool) -> anyhow::Result<()> {
-    let ctx = crate::api::ctx::Ctx::open_for_admin(data_dir)?;
+    let ctx = crate::store::core::Core::open_for_admin(data_dir)?;
     let registered = db::auth::find_user(&*ctx.auth_db.get()?, user)?.map(|a| a.username);
     let name = match registered {
         Some(name) => name,
@@ -155,7 +155,7 @@ pub fn clean(data_dir: &Path, args: &CleanArgs) -> anyhow::Result<ExitCode> {
             ExitCode::FAILURE
         });
     }
-    let ctx = crate::api::ctx::Ctx::open_for_admin(data_dir)?;
+    let ctx = crate::store::core::Core::open_for_admin(data_dir)?;
     crate::store::repair(&ctx)?;
     let report = std::thread::scope(|scope| {
         let ctx = &ctx;

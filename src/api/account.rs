@@ -57,9 +57,8 @@ pub fn post_delete(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> 
     };
     verify_current(ctx, user.name.as_str(), str_field(&body, "password")?)?;
     let name = user.name.clone();
-    ctx.store.run(move |w| {
-        crate::store::accounts::delete_account(w, &name, mode).map_err(HttpError::from)
-    })?;
+    ctx.store
+        .run(move |w| Ok(crate::store::accounts::delete_account(w, &name, mode)?))?;
     // Everyone's sidebars and member lists may have changed; they refetch.
     ctx.hub.broadcast(&Arc::from(r#"{"type":"channels"}"#));
     Ok(Response::no_content().with_header(

@@ -37,7 +37,11 @@ pub fn get_channels(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError>
     let mut private = Vec::new();
     for channel in db::presence::private_channels_of(&presence, me)? {
         let id = format!("private:{}", channel.id);
-        private.push(private_channel_json(&presence, &channel, unread_of(&id))?);
+        private.push(crate::model::channels::private_channel_json(
+            &presence,
+            &channel,
+            unread_of(&id),
+        )?);
     }
     let hidden = db::user::hidden_dms(&conn)?;
     let mut dms = Vec::new();
@@ -67,25 +71,6 @@ pub fn get_channels(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError>
     Ok(Response::json(200, &body))
 }
 
-/// The private-channel object of `GET /api/channels`.
-pub fn private_channel_json(
-    presence: &rusqlite::Connection,
-    channel: &db::presence::PrivateChannel,
-    unread: Json,
-) -> Result<Json, HttpError> {
-    let members = db::presence::private_members(presence, channel.id)?
-        .into_iter()
-        .map(Json::Str)
-        .collect();
-    Ok(Json::obj([
-        ("id", Json::str(format!("private:{}", channel.id))),
-        ("name", channel.name.as_str().into()),
-        ("members", Json::Arr(members)),
-        ("created_by", channel.created_by.as_str().into()),
-        ("unread", unread),
-    ]))
-}
-
 /// POST /api/dms/{ch}/hide — until a newer message arrives.
 pub fn post_hide_dm(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Response, HttpError> {
     let user = require_user(ctx, req)?;
@@ -111,9 +96,9 @@ pub fn post_read(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Response
     // On the writer, so it comes after every copy announced to this reader is committed.
     let (reader, read_channel) = (user.name.clone(), channel.clone());
     let newly_read = ctx.store.run(move |w| {
-        let conn = w
-            .database(reader.as_str())?
-            .ok_or_else(|| HttpError::Internal(anyhow::anyhow!("users/{reader}.db is missing")))?;
+        let conn = w.database(reader.as_str())?.ok_or_else(|| {
+            crate::model::Refusal::Failed(anyhow::anyhow!("users/{reader}.db is missing"))
+        })?;
         Ok(db::user::mark_read(conn, &read_channel, reader.as_str())?)
     })?;
     if newly_read.is_empty() {
@@ -201,43 +186,9 @@ pub fn post_typing(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Respon
         .hub
         .may_announce_http_typing(me, &channel.to_string(), Instant::now())
     {
-        announce_typing(ctx, me, &channel)?;
+        crate::live::announce::typing(&ctx.live(), me, &channel)?;
     }
     Ok(Response::no_content())
-}
-
-/// Records that `user` is typing in `channel` (which they may read) and tells the others who
-/// can read it. Callers apply the typing throttle.
-pub fn announce_typing(ctx: &Ctx, user: &str, channel: &ChannelId) -> Result<(), HttpError> {
-    let presence = ctx.presence_db.get()?;
-    db::presence::set_typing(
-        &presence,
-        user,
-        &channel.to_string(),
-        crate::base::util::now() as i64,
-    )?;
-    let event = Json::obj([
-        ("type", "typing".into()),
-        ("channel", Json::str(channel.to_string())),
-        ("user", user.into()),
-    ]);
-    let frame: Arc<str> = Arc::from(event.to_json_string());
-    match channel {
-        // Everyone can read a public channel: tell every connected user, no query needed.
-        ChannelId::Public(_) => ctx.hub.broadcast_except(user, &frame),
-        ChannelId::Private(id) => {
-            let members = db::presence::private_members(&presence, *id)?;
-            ctx.hub.send_to(
-                members.iter().map(String::as_str).filter(|u| *u != user),
-                &frame,
-            );
-        }
-        ChannelId::Dm(users) => ctx.hub.send_to(
-            users.iter().map(String::as_str).filter(|u| *u != user),
-            &frame,
-        ),
-    }
-    Ok(())
 }
 
 /// POST /api/presence {state} — sets the state of all the caller's open tabs (a user without
@@ -254,7 +205,7 @@ pub fn post_presence(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError
         .hub
         .report_user_state(user.name.as_str(), state, Instant::now())
     {
-        crate::live::socket::publish_presence(ctx, user.name.as_str());
+        crate::live::announce::presence(&ctx.live(), user.name.as_str());
     }
     Ok(Response::no_content())
 }

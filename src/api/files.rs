@@ -124,7 +124,14 @@ pub fn get_file(ctx: &Ctx, req: &mut Request, name: &str) -> Result<Response, Ht
         let Ok(channel) = ChannelId::parse(&channel) else {
             continue;
         };
-        if channels::require_access(ctx, &presence, user.name.as_str(), &channel).is_ok() {
+        if channels::require_access(
+            &ctx.settings.channels,
+            &presence,
+            user.name.as_str(),
+            &channel,
+        )
+        .is_ok()
+        {
             allowed = true;
             break;
         }

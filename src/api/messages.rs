@@ -20,7 +20,12 @@ const MAX_CATCH_UP: u32 = 1000;
 /// Parses the `{ch}` segment and checks the caller may read it.
 pub fn open_channel(ctx: &Ctx, user: &AuthUser, text: &str) -> Result<ChannelId, HttpError> {
     let channel = ChannelId::parse(text)?;
-    channels::require_access(ctx, &*ctx.presence_db.get()?, user.name.as_str(), &channel)?;
+    channels::require_access(
+        &ctx.settings.channels,
+        &*ctx.presence_db.get()?,
+        user.name.as_str(),
+        &channel,
+    )?;
     Ok(channel)
 }
 
@@ -133,7 +138,7 @@ fn registered_participants(ctx: &Ctx, names: &[String]) -> Result<Vec<String>, H
         }
     }
     if !unknown.is_empty() {
-        return Err(crate::api::unknown_users(&unknown));
+        return Err(crate::model::Refusal::unknown_users(&unknown).into());
     }
     canonical.sort();
     canonical.dedup();

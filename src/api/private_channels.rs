@@ -1,16 +1,13 @@
-//! Private channels: create, rename, add and remove members, leave. Membership changes run on
-//! the writer thread, in order with message fan-out, and each posts a system notice.
+//! Private channels over HTTP: create, rename, add and remove members, leave. The handlers
+//! read and check the request; the changes run on the writer (`store::private_channels`).
 
 use crate::api::auth::{require_user, AuthUser};
-use crate::api::channels::private_channel_json;
 use crate::api::ctx::Ctx;
 use crate::api::str_field;
 use crate::base::json::Json;
 use crate::db;
 use crate::http::{HttpError, Request, Response};
-use crate::model::channels::ChannelId;
-use crate::store::Writer;
-use std::sync::Arc;
+use crate::store::private_channels;
 
 /// Longest private channel name, in characters (after trimming).
 const MAX_NAME_CHARS: usize = 80;
@@ -40,21 +37,6 @@ fn member_channel(ctx: &Ctx, user: &AuthUser, n: &str) -> Result<i64, HttpError>
     Ok(id)
 }
 
-/// The channel as its members now see it, and a `channels` event to `also` and every member.
-fn changed(w: &mut Writer, id: i64, also: &[&str]) -> Result<Json, HttpError> {
-    let channel = db::presence::private_channel(&w.presence, id)?.ok_or(HttpError::NotFound)?;
-    let members = db::presence::private_members(&w.presence, id)?;
-    let frame: Arc<str> = Arc::from(r#"{"type":"channels"}"#);
-    w.ctx.hub.send_to(
-        members
-            .iter()
-            .map(String::as_str)
-            .chain(also.iter().copied()),
-        &frame,
-    );
-    private_channel_json(&w.presence, &channel, Json::Num(0.0))
-}
-
 /// POST /api/private-channels {name, members}
 pub fn post_private_channel(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     let user = require_user(ctx, req)?;
@@ -76,33 +58,9 @@ pub fn post_private_channel(ctx: &Ctx, req: &mut Request) -> Result<Response, Ht
         }
     };
     let creator = user.name.as_str().to_owned();
-    let channel = ctx.store.run(move |w| {
-        let mut members = vec![creator.clone()];
-        let mut unknown = Vec::new();
-        for name in &requested {
-            match w.registered_name(name)? {
-                Some(member) if !members.contains(&member) => members.push(member),
-                Some(_) => {}
-                None => unknown.push(name.as_str()),
-            }
-        }
-        if !unknown.is_empty() {
-            return Err(crate::api::unknown_users(&unknown));
-        }
-        let now = crate::base::util::now();
-        let tx = w.presence.transaction()?;
-        let id = db::presence::create_private_channel(&tx, &name, &creator, now)?;
-        for member in &members {
-            db::presence::add_member(&tx, id, member, now)?;
-        }
-        tx.commit()?;
-        w.post_system(
-            &ChannelId::Private(id),
-            &format!("{creator} created the channel {name}"),
-            Some(&creator),
-        )?;
-        changed(w, id, &[])
-    })?;
+    let channel = ctx
+        .store
+        .run(move |w| private_channels::create(w, &creator, &name, &requested))?;
     Ok(Response::json(201, &channel))
 }
 
@@ -113,15 +71,9 @@ pub fn patch_private_channel(ctx: &Ctx, req: &mut Request, n: &str) -> Result<Re
     let id = member_channel(ctx, &user, n)?;
     let name = channel_name(&body)?;
     let actor = user.name.as_str().to_owned();
-    let channel = ctx.store.run(move |w| {
-        db::presence::rename_private_channel(&w.presence, id, &name)?;
-        w.post_system(
-            &ChannelId::Private(id),
-            &format!("{actor} renamed the channel to {name}"),
-            Some(&actor),
-        )?;
-        changed(w, id, &[])
-    })?;
+    let channel = ctx
+        .store
+        .run(move |w| private_channels::rename(w, id, &actor, &name))?;
     Ok(Response::json(200, &channel))
 }
 
@@ -132,18 +84,9 @@ pub fn post_member(ctx: &Ctx, req: &mut Request, n: &str) -> Result<Response, Ht
     let id = member_channel(ctx, &user, n)?;
     let wanted = str_field(&body, "username")?.to_owned();
     let actor = user.name.as_str().to_owned();
-    let channel = ctx.store.run(move |w| {
-        let member = w.registered_name(&wanted)?.ok_or(HttpError::NotFound)?;
-        if !db::presence::add_member(&w.presence, id, &member, crate::base::util::now())? {
-            return Err(HttpError::Conflict(format!("{member} is already a member")));
-        }
-        w.post_system(
-            &ChannelId::Private(id),
-            &format!("{actor} added {member}"),
-            Some(&actor),
-        )?;
-        changed(w, id, &[])
-    })?;
+    let channel = ctx
+        .store
+        .run(move |w| private_channels::add_member(w, id, &actor, &wanted))?;
     Ok(Response::json(201, &channel))
 }
 
@@ -158,24 +101,8 @@ pub fn delete_member(
     let id = member_channel(ctx, &user, n)?;
     let actor = user.name.as_str().to_owned();
     let member = member.to_owned();
-    ctx.store.run(move |w| {
-        let channel = db::presence::private_channel(&w.presence, id)?.ok_or(HttpError::NotFound)?;
-        if member != actor && channel.created_by != actor {
-            return Err(HttpError::Forbidden(
-                "Only the channel's creator can remove other members".into(),
-            ));
-        }
-        if !db::presence::remove_member(&w.presence, id, &member)? {
-            return Err(HttpError::NotFound);
-        }
-        let notice = if member == actor {
-            format!("{actor} left")
-        } else {
-            format!("{actor} removed {member}")
-        };
-        w.post_system(&ChannelId::Private(id), &notice, Some(&actor))?;
-        changed(w, id, &[member.as_str()])
-    })?;
+    ctx.store
+        .run(move |w| private_channels::remove_member(w, id, &actor, &member))?;
     Ok(Response::no_content())
 }
 
@@ -184,10 +111,7 @@ pub fn post_leave(ctx: &Ctx, req: &mut Request, n: &str) -> Result<Response, Htt
     let user = require_user(ctx, req)?;
     let id = member_channel(ctx, &user, n)?;
     let actor = user.name.as_str().to_owned();
-    ctx.store.run(move |w| {
-        db::presence::remove_member(&w.presence, id, &actor)?;
-        w.post_system(&ChannelId::Private(id), &format!("{actor} left"), None)?;
-        changed(w, id, &[actor.as_str()])
-    })?;
+    ctx.store
+        .run(move |w| private_channels::leave(w, id, &actor))?;
     Ok(Response::no_content())
 }

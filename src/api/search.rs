@@ -42,7 +42,12 @@ pub fn get_search(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     let channel = match req.query_param("channel").filter(|c| !c.is_empty()) {
         Some(text) => {
             let channel = ChannelId::parse(&text)?;
-            channels::require_access(ctx, &presence, user.name.as_str(), &channel)?;
+            channels::require_access(
+                &ctx.settings.channels,
+                &presence,
+                user.name.as_str(),
+                &channel,
+            )?;
             Some(channel.to_string())
         }
         None => None,

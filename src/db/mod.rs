@@ -135,6 +135,31 @@ pub fn checkpoint(path: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot checkpoint {}", path.display()))
 }
 
+/// The data dir's databases: auth.db and presence.db, the users' databases, and the queue of
+/// users' databases waiting for a background checkpoint.
+pub struct Databases {
+    pub data_dir: PathBuf,
+    pub auth_db: Pool,
+    pub presence_db: Pool,
+    /// Idle read connections to users' databases.
+    pub user_dbs: UserDbs,
+    /// Users' databases waiting for a background checkpoint.
+    pub checkpoints: checkpoints::Checkpoints,
+}
+
+impl Databases {
+    /// Opens (creating or migrating) auth.db and presence.db in `data_dir`.
+    pub fn open(data_dir: PathBuf) -> anyhow::Result<Databases> {
+        Ok(Databases {
+            auth_db: Pool::open(data_dir.join("auth.db"), Kind::Auth)?,
+            presence_db: Pool::open(data_dir.join("presence.db"), Kind::Presence)?,
+            user_dbs: UserDbs::new(data_dir.join("users")),
+            checkpoints: checkpoints::Checkpoints::default(),
+            data_dir,
+        })
+    }
+}
+
 /// A few open connections to one database, reused across requests. The mutex guards only the
 /// list; queries run outside it, and SQLite's own locking orders the writers.
 pub struct Pool {

@@ -157,7 +157,7 @@ impl Conn {
         keep_alive: bool,
     ) -> io::Result<()> {
         let body: &[u8] = match &response.body {
-            Body::Empty | Body::WebSocket(_) | Body::File { .. } => &[],
+            Body::Empty | Body::Upgrade(_) | Body::File { .. } => &[],
             Body::Bytes(b) => b,
             Body::Static(b) => b,
         };

@@ -412,8 +412,9 @@ pub enum Body {
         file: std::fs::File,
         len: u64,
     },
-    /// Switch the connection to the WebSocket protocol for this user after the 101 head.
-    WebSocket(crate::live::socket::Upgrade),
+    /// Hand the connection over to another protocol after the 101 head; what the handler
+    /// put here tells the new protocol's owner what was agreed (the HTTP layer never looks).
+    Upgrade(Box<dyn std::any::Any + Send>),
 }
 
 pub struct Response {

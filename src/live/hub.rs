@@ -346,6 +346,8 @@ pub struct Hub {
     next_id: AtomicU64,
     /// Typing announced through HTTP, by (user, channel).
     http_typing: Mutex<TypingThrottle<(String, String)>>,
+    /// Serialises presence announcements so the last one sent is the true state.
+    pub presence_order: Mutex<()>,
 }
 
 impl Default for Hub {
@@ -354,6 +356,7 @@ impl Default for Hub {
             users: Mutex::default(),
             next_id: AtomicU64::default(),
             http_typing: Mutex::new(TypingThrottle::new(TYPING_KEYS_HTTP)),
+            presence_order: Mutex::new(()),
         }
     }
 }

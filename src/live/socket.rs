@@ -1,12 +1,11 @@
-//! The live socket `/api/ws`: the upgrade checks (same origin, session), then one loop per
+//! A live socket after its upgrade (`api::socket` checks the handshake): one loop per
 //! socket that waits on the socket and its wake fd with poll(2), so a queued event goes out at
 //! once even to a client that never sends anything. Owns nothing shared: the registry and
 //! queues are in `hub`.
 
-use crate::api::auth;
-use crate::api::ctx::Ctx;
+use super::{announce, Live};
 use crate::base::json::{self, Json};
-use crate::http::{Body, Conn, HttpError, Request, Response};
+use crate::http::Conn;
 use crate::live::hub::{Client, Kick, Presence};
 use crate::model::channels::ChannelId;
 use std::io;
@@ -27,51 +26,15 @@ const BATCH: usize = 64;
 
 /// What the 101 response carries to the connection loop.
 pub struct Upgrade {
-    user: String,
-    session_id: String,
-}
-
-/// GET /api/ws — checks the handshake, the origin and the session; answers 101.
-pub fn upgrade(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
-    crate::router::check_same_origin(req)?;
-    let user = auth::require_user(ctx, req)?;
-    let has_token = |name: &str, token: &str| {
-        req.header(name)
-            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-    };
-    if !has_token("upgrade", "websocket") || !has_token("connection", "upgrade") {
-        return Err(HttpError::BadRequest(
-            "This endpoint only speaks WebSocket".into(),
-        ));
-    }
-    if req.header("sec-websocket-version") != Some("13") {
-        return Err(HttpError::BadRequest(
-            "Unsupported WebSocket version; use 13".into(),
-        ));
-    }
-    let key = req
-        .header("sec-websocket-key")
-        .ok_or_else(|| HttpError::BadRequest("Missing Sec-WebSocket-Key".into()))?;
-    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
-    Ok(Response {
-        status: 101,
-        headers: vec![
-            ("Upgrade", "websocket".to_owned()),
-            ("Connection", "Upgrade".to_owned()),
-            ("Sec-WebSocket-Accept", accept),
-        ],
-        body: Body::WebSocket(Upgrade {
-            user: user.name.to_string(),
-            session_id: user.session_id,
-        }),
-    })
+    pub user: String,
+    pub session_id: String,
 }
 
 /// Registers a new socket and announces its user's presence (after the 101).
-pub fn join(ctx: &Ctx, upgrade: Upgrade) -> Option<Arc<Client>> {
-    match ctx.hub.register(&upgrade.user, &upgrade.session_id) {
+pub fn join(live: &Live, upgrade: Upgrade) -> Option<Arc<Client>> {
+    match live.hub.register(&upgrade.user, &upgrade.session_id) {
         Ok(client) => {
-            publish_presence(ctx, &client.user);
+            announce::presence(live, &client.user);
             Some(client)
         }
         Err(e) => {
@@ -82,14 +45,14 @@ pub fn join(ctx: &Ctx, upgrade: Upgrade) -> Option<Arc<Client>> {
 }
 
 /// Unregisters a socket and announces its user's presence.
-pub fn leave(ctx: &Ctx, client: &Client) {
-    ctx.hub.unregister(client);
-    publish_presence(ctx, &client.user);
+pub fn leave(live: &Live, client: &Client) {
+    live.hub.unregister(client);
+    announce::presence(live, &client.user);
 }
 
 /// Runs one joined socket until it closes, then leaves.
-pub fn serve(ctx: &Ctx, conn: Conn, client: Arc<Client>) {
-    if let Err(e) = run(ctx, conn, &client) {
+pub fn serve(live: &Live, conn: Conn, client: Arc<Client>) {
+    if let Err(e) = run(live, conn, &client) {
         if !matches!(
             e.kind(),
             io::ErrorKind::ConnectionReset
@@ -99,38 +62,10 @@ pub fn serve(ctx: &Ctx, conn: Conn, client: Arc<Client>) {
             eprintln!("websocket {}: {e}", client.user);
         }
     }
-    leave(ctx, &client);
+    leave(live, &client);
 }
 
-/// Announces (and records) the user's presence if it changed.
-pub fn publish_presence(ctx: &Ctx, user: &str) {
-    // One announcement at a time, so the last recorded and sent state is the true one.
-    let _order = ctx.presence_order.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(state) = ctx.hub.presence_change(user) else {
-        return;
-    };
-    match ctx.presence_db.get() {
-        Ok(db) => {
-            if let Err(e) = crate::db::presence::set_state(
-                &db,
-                user,
-                state.as_str(),
-                crate::base::util::now() as i64,
-            ) {
-                eprintln!("warning: cannot record presence of {user}: {e}");
-            }
-        }
-        Err(e) => eprintln!("warning: cannot record presence of {user}: {e:#}"),
-    }
-    let event = Json::obj([
-        ("type", "presence".into()),
-        ("user", user.into()),
-        ("state", state.as_str().into()),
-    ]);
-    ctx.hub.broadcast(&Arc::from(event.to_json_string()));
-}
-
-fn run(ctx: &Ctx, conn: Conn, client: &Client) -> io::Result<()> {
+fn run(live: &Live, conn: Conn, client: &Client) -> io::Result<()> {
     let Conn {
         mut stream,
         buffered,
@@ -168,7 +103,7 @@ fn run(ctx: &Ctx, conn: Conn, client: &Client) -> io::Result<()> {
                     last_heard = Instant::now();
                     pinged = false;
                     match message {
-                        Message::Text(text) => handle_client_message(ctx, client, &text),
+                        Message::Text(text) => handle_client_message(live, client, &text),
                         Message::Close(_) => {
                             let _ = flush(&mut ws);
                             return Ok(());
@@ -210,7 +145,7 @@ fn run(ctx: &Ctx, conn: Conn, client: &Client) -> io::Result<()> {
         // A presence change held back by the throttle goes out when its window ends.
         let now = Instant::now();
         if client.take_due_presence(now) {
-            publish_presence(ctx, &client.user);
+            announce::presence(live, &client.user);
         }
         let next_timer = if pinged { DEAD_AFTER } else { PING_AFTER };
         let mut timeout = next_timer.saturating_sub(idle);
@@ -267,7 +202,7 @@ fn close<S: io::Read + io::Write>(ws: &mut WebSocket<S>, why: Kick) -> io::Resul
 }
 
 /// Client → server frames: `presence {state}`, `ping`; others are ignored.
-fn handle_client_message(ctx: &Ctx, client: &Client, text: &str) {
+fn handle_client_message(live: &Live, client: &Client, text: &str) {
     let Ok(message) = json::parse(text) else {
         return;
     };
@@ -275,7 +210,7 @@ fn handle_client_message(ctx: &Ctx, client: &Client, text: &str) {
         Some("ping") => client.push(Arc::from(r#"{"type":"pong"}"#)),
         Some("typing") => {
             if let Some(channel) = message.get("channel").and_then(Json::as_str) {
-                announce_typing(ctx, client, channel);
+                announce_typing(live, client, channel);
             }
         }
         Some("presence") => {
@@ -287,7 +222,7 @@ fn handle_client_message(ctx: &Ctx, client: &Client, text: &str) {
                 // Inside the throttle window the state is recorded, and the socket's loop
                 // publishes it when the window ends.
                 if client.report_state(state, Instant::now()) {
-                    publish_presence(ctx, &client.user);
+                    announce::presence(live, &client.user);
                 }
             }
         }
@@ -297,7 +232,7 @@ fn handle_client_message(ctx: &Ctx, client: &Client, text: &str) {
 
 /// A `typing` frame: announced unless this socket announced typing in the channel within the
 /// throttle window. Unknown or forbidden channels are simply not announced.
-fn announce_typing(ctx: &Ctx, client: &Client, channel: &str) {
+fn announce_typing(live: &Live, client: &Client, channel: &str) {
     let Ok(channel) = ChannelId::parse(channel) else {
         return;
     };
@@ -305,11 +240,17 @@ fn announce_typing(ctx: &Ctx, client: &Client, channel: &str) {
     if !client.may_announce_typing(&channel.to_string(), Instant::now()) {
         return;
     }
-    let allowed = ctx.presence_db.get().is_ok_and(|presence| {
-        crate::model::channels::require_access(ctx, &presence, &client.user, &channel).is_ok()
+    let allowed = live.presence_db.get().is_ok_and(|presence| {
+        crate::model::channels::require_access(
+            live.public_channels,
+            &presence,
+            &client.user,
+            &channel,
+        )
+        .is_ok()
     });
     if allowed {
-        if let Err(e) = crate::api::channels::announce_typing(ctx, &client.user, &channel) {
+        if let Err(e) = announce::typing(live, &client.user, &channel) {
             eprintln!("warning: cannot announce typing of {}: {e:?}", client.user);
         }
     }

@@ -1,11 +1,11 @@
 //! Channel ids and who may see them (SPEC §4, §5): public channels from settings.json,
 //! `private:<n>` for members, `dm:a:b[:c…]` for the named users. Checks run on every read and
-//! write. No HTTP routing; errors are `HttpError` because these checks answer requests.
+//! write. No HTTP routing; errors are `Refusal` because these checks answer requests.
 
-use crate::api::ctx::Ctx;
+use crate::base::json::Json;
 use crate::base::names::Username;
 use crate::db;
-use crate::http::HttpError;
+use crate::model::Refusal;
 use rusqlite::Connection;
 
 /// Most people in one group DM.
@@ -21,8 +21,8 @@ pub enum ChannelId {
 
 impl ChannelId {
     /// Parses a channel id from a URL or body; DMs are canonicalised (any order accepted).
-    pub fn parse(text: &str) -> Result<ChannelId, HttpError> {
-        let bad = |why: &str| HttpError::BadRequest(format!("Invalid channel \"{text}\": {why}"));
+    pub fn parse(text: &str) -> Result<ChannelId, Refusal> {
+        let bad = |why: &str| Refusal::Invalid(format!("Invalid channel \"{text}\": {why}"));
         if let Some(n) = text.strip_prefix("private:") {
             let id: i64 = n.parse().map_err(|_| bad("expected private:<number>"))?;
             return if id > 0 {
@@ -77,31 +77,31 @@ impl std::fmt::Display for ChannelId {
 /// and for private channels they are not in (their existence is private), 403 for DMs that
 /// do not name them.
 pub fn require_access(
-    ctx: &Ctx,
+    public_channels: &[String],
     presence: &Connection,
     user: &str,
     channel: &ChannelId,
-) -> Result<(), HttpError> {
+) -> Result<(), Refusal> {
     match channel {
         ChannelId::Public(name) => {
-            if ctx.settings.channels.iter().any(|c| c == name) {
+            if public_channels.iter().any(|c| c == name) {
                 Ok(())
             } else {
-                Err(HttpError::NotFound)
+                Err(Refusal::NotFound)
             }
         }
         ChannelId::Private(id) => {
             if db::presence::is_member(presence, *id, user)? {
                 Ok(())
             } else {
-                Err(HttpError::NotFound)
+                Err(Refusal::NotFound)
             }
         }
         ChannelId::Dm(users) => {
             if users.iter().any(|u| u == user) {
                 Ok(())
             } else {
-                Err(HttpError::Forbidden(
+                Err(Refusal::Forbidden(
                     "You are not part of this conversation".into(),
                 ))
             }
@@ -110,13 +110,30 @@ pub fn require_access(
 }
 
 /// Refuses writing where reading is allowed but posting is not (the system notice DM).
-pub fn require_writable(channel: &ChannelId) -> Result<(), HttpError> {
+pub fn require_writable(channel: &ChannelId) -> Result<(), Refusal> {
     if channel.is_system_dm() {
-        return Err(HttpError::Forbidden(
-            "This conversation is read-only".into(),
-        ));
+        return Err(Refusal::Forbidden("This conversation is read-only".into()));
     }
     Ok(())
+}
+
+/// The private-channel object of `GET /api/channels`.
+pub fn private_channel_json(
+    presence: &rusqlite::Connection,
+    channel: &db::presence::PrivateChannel,
+    unread: Json,
+) -> Result<Json, Refusal> {
+    let members = db::presence::private_members(presence, channel.id)?
+        .into_iter()
+        .map(Json::Str)
+        .collect();
+    Ok(Json::obj([
+        ("id", Json::str(format!("private:{}", channel.id))),
+        ("name", channel.name.as_str().into()),
+        ("members", Json::Arr(members)),
+        ("created_by", channel.created_by.as_str().into()),
+        ("unread", unread),
+    ]))
 }
 
 #[cfg(test)]

@@ -2,12 +2,12 @@
 //! from presence.db and reply targets resolved the Python original's way (through the
 //! sender's database) when a row does not record its parent's ts.
 
-use crate::api::ctx::Ctx;
 use crate::base::json::Json;
 use crate::base::names::Username;
+use crate::db::Databases;
 use crate::db::{self, user::StoredRow, UserConnection, UserDbs};
-use crate::http::HttpError;
 use crate::model::messages::{self, ReplyTarget};
+use crate::model::Refusal;
 use rusqlite::Connection;
 use std::collections::HashMap;
 
@@ -30,7 +30,7 @@ impl<'a> SenderDbs<'a> {
     }
 
     /// `sender`'s database, opened on first use; `None` when it does not exist.
-    fn get(&mut self, sender: &Username) -> Result<Option<&Connection>, HttpError> {
+    fn get(&mut self, sender: &Username) -> Result<Option<&Connection>, Refusal> {
         if !self.open.contains_key(sender.as_str()) {
             let conn = self.user_dbs.get(sender)?;
             self.opened += 1;
@@ -42,20 +42,20 @@ impl<'a> SenderDbs<'a> {
 
 /// Renders rows (one channel, ordered by ts) as message objects, oldest first.
 pub fn render_rows(
-    ctx: &Ctx,
+    dbs: &Databases,
     presence: &Connection,
     rows: Vec<StoredRow>,
-) -> Result<Vec<Json>, HttpError> {
-    render_rows_with(ctx, presence, rows, &mut SenderDbs::new(&ctx.user_dbs))
+) -> Result<Vec<Json>, Refusal> {
+    render_rows_with(dbs, presence, rows, &mut SenderDbs::new(&dbs.user_dbs))
 }
 
 /// `render_rows`, sharing the senders' databases already open for this request.
 pub fn render_rows_with(
-    ctx: &Ctx,
+    dbs: &Databases,
     presence: &Connection,
     rows: Vec<StoredRow>,
     senders: &mut SenderDbs,
-) -> Result<Vec<Json>, HttpError> {
+) -> Result<Vec<Json>, Refusal> {
     let groups = messages::group_by_message(rows);
     let (Some(first), Some(last)) = (groups.first(), groups.last()) else {
         return Ok(Vec::new());
@@ -70,7 +70,7 @@ pub fn render_rows_with(
             .or_default()
             .push((emoji, reactor));
     }
-    let uploads = ctx.data_dir.join("uploads");
+    let uploads = dbs.data_dir.join("uploads");
     let mut out = Vec::with_capacity(groups.len());
     for group in &groups {
         let pairs = reactions.get(&group[0].ts.to_bits());
@@ -85,7 +85,7 @@ fn render_group(
     reactions: Option<&Vec<(String, String)>>,
     senders: &mut SenderDbs,
     uploads: &std::path::Path,
-) -> Result<Json, HttpError> {
+) -> Result<Json, Refusal> {
     let pairs = reactions.map(Vec::as_slice).unwrap_or_default();
     let reactions =
         messages::collect_reactions(pairs.iter().map(|(e, r)| (e.as_str(), r.as_str())));
@@ -96,11 +96,11 @@ fn render_group(
 /// Renders the messages at `keys` (channel, ts), from any channels, in that order; keys with
 /// no rows are skipped. Two queries in all, whatever the number of messages (search results).
 pub fn render_messages(
-    ctx: &Ctx,
+    dbs: &Databases,
     conn: &Connection,
     presence: &Connection,
     keys: &[(String, f64)],
-) -> Result<Vec<Json>, HttpError> {
+) -> Result<Vec<Json>, Refusal> {
     let key = |channel: &str, ts: f64| (channel.to_owned(), ts.to_bits());
     let mut groups: HashMap<(String, u64), Vec<StoredRow>> = HashMap::new();
     for row in db::user::rows_of_messages(conn, keys)? {
@@ -116,8 +116,8 @@ pub fn render_messages(
             .or_default()
             .push((emoji, reactor));
     }
-    let uploads = ctx.data_dir.join("uploads");
-    let mut senders = SenderDbs::new(&ctx.user_dbs);
+    let uploads = dbs.data_dir.join("uploads");
+    let mut senders = SenderDbs::new(&dbs.user_dbs);
     let mut out = Vec::with_capacity(keys.len());
     for (channel, ts) in keys {
         let Some(group) = groups.get(&key(channel, *ts)) else {
@@ -130,22 +130,26 @@ pub fn render_messages(
 }
 
 /// Renders one message's rows.
-pub fn render_one(ctx: &Ctx, presence: &Connection, rows: &[StoredRow]) -> Result<Json, HttpError> {
-    render_one_with(ctx, presence, rows, &mut SenderDbs::new(&ctx.user_dbs))
+pub fn render_one(
+    dbs: &Databases,
+    presence: &Connection,
+    rows: &[StoredRow],
+) -> Result<Json, Refusal> {
+    render_one_with(dbs, presence, rows, &mut SenderDbs::new(&dbs.user_dbs))
 }
 
 /// `render_one`, sharing the senders' databases already open for this request.
 pub fn render_one_with(
-    ctx: &Ctx,
+    dbs: &Databases,
     presence: &Connection,
     rows: &[StoredRow],
     senders: &mut SenderDbs,
-) -> Result<Json, HttpError> {
-    let mut rendered = render_rows_with(ctx, presence, rows.to_vec(), senders)?;
-    rendered.pop().ok_or(HttpError::NotFound)
+) -> Result<Json, Refusal> {
+    let mut rendered = render_rows_with(dbs, presence, rows.to_vec(), senders)?;
+    rendered.pop().ok_or(Refusal::NotFound)
 }
 
-fn reply_target(senders: &mut SenderDbs, rows: &[StoredRow]) -> Result<ReplyTarget, HttpError> {
+fn reply_target(senders: &mut SenderDbs, rows: &[StoredRow]) -> Result<ReplyTarget, Refusal> {
     let Some(row) = rows
         .iter()
         .find(|r| r.reply_to_id.is_some() || r.metadata.is_some())

@@ -122,15 +122,15 @@ pub fn run_on(w: &mut Writer, request: &Request) -> anyhow::Result<Json> {
     match request {
         Request::SystemNotice { user, text } => {
             let channel = ChannelId::parse(&format!("dm:{user}:system"))
-                .map_err(|e| anyhow::anyhow!(e.message()))?;
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             w.post_system(&channel, text, None)
-                .map_err(|e| anyhow::anyhow!(e.message()))?;
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(Json::Bool(true))
         }
         Request::DeleteUser { user, mode } => {
             let name = Username::parse_existing(user).map_err(anyhow::Error::msg)?;
             let report = crate::store::accounts::delete_account(w, &name, *mode)?;
-            w.ctx
+            w.core
                 .hub
                 .broadcast(&std::sync::Arc::from(r#"{"type":"channels"}"#));
             Ok(Json::obj([
@@ -204,7 +204,7 @@ fn handle(ctx: &Ctx, stream: UnixStream) -> anyhow::Result<()> {
                 let _ = reader.read_line(&mut thaw);
                 Ok(())
             })
-            .map_err(|e| anyhow::anyhow!(e.message()))?;
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         return Ok(());
     }
     if let Request::Clean { retention, dry_run } = request {
@@ -228,7 +228,7 @@ fn handle(ctx: &Ctx, stream: UnixStream) -> anyhow::Result<()> {
     let reply = match answer {
         Ok(Ok(value)) => Json::obj([("ok", value)]),
         Ok(Err(e)) => Json::obj([("error", Json::str(format!("{e:#}")))]),
-        Err(e) => Json::obj([("error", Json::str(e.message()))]),
+        Err(e) => Json::obj([("error", Json::str(e.to_string()))]),
     };
     writeln!(stream, "{}", reply.to_json_string())?;
     Ok(())
@@ -287,7 +287,7 @@ pub fn run(data_dir: &Path, request: Request) -> anyhow::Result<(Json, bool)> {
     if let Some(mut client) = Client::connect(data_dir) {
         return Ok((client.call(&request)?, true));
     }
-    let ctx = Ctx::open_for_admin(data_dir)?;
+    let ctx = crate::store::core::Core::open_for_admin(data_dir)?;
     crate::store::repair(&ctx)?;
     let mut writer = Writer::open(&ctx)?;
     Ok((run_on(&mut writer, &request)?, false))

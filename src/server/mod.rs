@@ -8,7 +8,7 @@ pub mod tls;
 
 use crate::api::ctx::{Ctx, CtxParts};
 use crate::base::config;
-use crate::db::{self, Kind, Pool};
+use crate::db;
 use crate::http::{self, Body, Conn, HeadError, HttpError, Request, Stream};
 use crate::live::hub::WakeFd;
 use anyhow::Context;
@@ -124,7 +124,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     };
                     // The socket lives on a fresh thread with a small stack: this one's stack
                     // pages, touched by the handshake and the request, are freed.
-                    let Some(client) = crate::live::socket::join(ctx, upgrade) else {
+                    let Some(client) = crate::live::socket::join(&ctx.live(), upgrade) else {
                         return;
                     };
                     let socket = client.clone();
@@ -133,12 +133,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
                         .stack_size(WEBSOCKET_STACK)
                         .spawn_scoped(scope, move || {
                             let _tracked = tracked;
-                            crate::live::socket::serve(ctx, conn, socket);
+                            crate::live::socket::serve(&ctx.live(), conn, socket);
                             crate::base::memory::release_after_thread();
                         });
                     if let Err(e) = spawned {
                         eprintln!("warning: cannot start a WebSocket thread: {e}");
-                        crate::live::socket::leave(ctx, &client);
+                        crate::live::socket::leave(&ctx.live(), &client);
                     }
                 })
                 .map(drop)
@@ -176,17 +176,14 @@ fn boot(args: &ServeArgs) -> anyhow::Result<Ctx> {
             ca_pem = std::fs::read(data_dir.join(crate::server::tls::CA_FILE)).ok();
         }
     }
-    let auth_db = Pool::open(data_dir.join("auth.db"), Kind::Auth)?;
-    let presence_db = Pool::open(data_dir.join("presence.db"), Kind::Presence)?;
-    db::presence::reset_after_restart(&*presence_db.get()?, crate::base::util::now())
+    let dbs = db::Databases::open(data_dir)?;
+    db::presence::reset_after_restart(&*dbs.presence_db.get()?, crate::base::util::now())
         .context("cannot reset presence after restart")?;
     let deadlines = deadlines_from_env()?;
     let ctx = Ctx::new(CtxParts {
-        data_dir,
+        dbs,
         settings,
         tls: args.tls,
-        auth_db,
-        presence_db,
         session_key: crate::base::sessions::SessionKey::new(secret),
         ca_pem,
         deadlines,
@@ -364,13 +361,15 @@ fn handle_connection(
             keep_alive &= !body_unread && !ctx.is_shutting_down();
             (response, keep_alive, body_unread)
         };
-        if let Body::WebSocket(_) = &response.body {
+        if let Body::Upgrade(_) = &response.body {
             if conn.write_response(&response, false, true).is_err() {
                 return None;
             }
-            let Body::WebSocket(upgrade) = response.body else {
+            let Body::Upgrade(upgrade) = response.body else {
                 unreachable!("matched above")
             };
+            // The only protocol a handler switches to is the live socket.
+            let upgrade = *upgrade.downcast::<crate::live::socket::Upgrade>().ok()?;
             // The socket loop waits on its own terms from now on.
             conn.stream.set_deadline(None);
             return Some((conn, upgrade));

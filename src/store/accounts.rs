@@ -41,24 +41,24 @@ pub fn delete_account(
     mode: DeleteMode,
 ) -> anyhow::Result<DeleteReport> {
     use crate::db;
-    let ctx = w.ctx;
+    let core = w.core;
     let name = username.as_str();
     let mut report = DeleteReport::default();
 
     // 1. Nobody can log in as them any more, and every session ends now.
     db::auth::set_password_hash(&w.auth, name, "!deleted")?;
     db::auth::delete_sessions_of(&w.auth, name, None)?;
-    ctx.hub.revoke(name, None);
+    core.hub.revoke(name, None);
 
     // 2. Their messages in every database (theirs last, for a hard delete: its files list).
-    let own_path = db::user::path(&ctx.data_dir, username);
+    let own_path = db::user::path(&core.data_dir, username);
     let mut files = Vec::new();
     if mode == DeleteMode::Hard {
         if let Some(conn) = w.database(name)? {
             files = db::user::files_sent_by(conn, name)?;
         }
     }
-    let mut users: Vec<String> = std::fs::read_dir(ctx.data_dir.join("users"))?
+    let mut users: Vec<String> = std::fs::read_dir(core.data_dir.join("users"))?
         .filter_map(Result::ok)
         .filter_map(|e| {
             e.file_name()
@@ -90,7 +90,7 @@ pub fn delete_account(
         files.dedup();
         for file in &files {
             if crate::files::uploads::is_stored_name(file)
-                && std::fs::remove_file(ctx.data_dir.join("uploads").join(file)).is_ok()
+                && std::fs::remove_file(core.data_dir.join("uploads").join(file)).is_ok()
             {
                 report.files += 1;
             }
@@ -100,10 +100,10 @@ pub fn delete_account(
 
     // 4. The avatar, their own database (hard), and finally the account rows.
     let avatar = db::auth::profile(&w.auth, name)?.avatar_file;
-    crate::files::avatars::remove(&ctx.data_dir, avatar.as_deref());
+    crate::files::avatars::remove(&core.data_dir, avatar.as_deref());
     if mode == DeleteMode::Hard {
         w.forget_database(name);
-        ctx.user_dbs.forget(name);
+        core.user_dbs.forget(name);
         remove_database_files(&own_path)?;
     }
     db::auth::delete_account_rows(&w.auth, name)?;

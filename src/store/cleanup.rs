@@ -4,13 +4,13 @@
 //! pass and reports each deletion; `run_thread` repeats it on its own thread. One failing
 //! database or file never stops the rest.
 
-use crate::api::ctx::Ctx;
 use crate::base::config::Settings;
 use crate::base::json::Json;
 use crate::base::names::Username;
 use crate::db;
 use crate::files::uploads::IMAGE_EXTENSIONS;
-use crate::http::HttpError;
+use crate::model::Refusal;
+use crate::store::core::Core;
 use crate::store::Writer;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime};
@@ -99,13 +99,13 @@ const PURGE_CHUNK: usize = 500;
 /// on the writer in chunks, in step with fan-out, so they never race it or hold it up for long;
 /// open clients are told when messages expired. Files are removed from this thread.
 pub fn run_once(
-    ctx: &Ctx,
+    core: &Core,
     retention: Retention,
     dry_run: bool,
     say: &mut dyn FnMut(String),
 ) -> Report {
     let mut pass = Pass {
-        ctx,
+        core,
         retention,
         dry_run,
         now: crate::base::util::now(),
@@ -122,14 +122,14 @@ pub fn run_once(
             ("type", "messages_expired".into()),
             ("before_ts", Json::Num(pass.message_cutoff())),
         ]);
-        ctx.hub.broadcast(&Arc::from(event.to_json_string()));
+        core.hub.broadcast(&Arc::from(event.to_json_string()));
     }
     pass.report
 }
 
 /// One run's state: what to keep, and what was done so far.
 struct Pass<'a> {
-    ctx: &'a Ctx,
+    core: &'a Core,
     retention: Retention,
     dry_run: bool,
     now: f64,
@@ -149,7 +149,7 @@ impl Pass<'_> {
 
     /// Old uploads, by modification time; images and other files keep separate periods.
     fn old_files(&mut self) {
-        let uploads = self.ctx.data_dir.join("uploads");
+        let uploads = self.core.data_dir.join("uploads");
         let entries = match std::fs::read_dir(&uploads) {
             Ok(entries) => entries,
             Err(e) => return self.fail(format!("cannot read {}: {e}", uploads.display())),
@@ -196,7 +196,7 @@ impl Pass<'_> {
     /// Old messages, from every user's database; returns how many expired.
     fn old_messages(&mut self) -> usize {
         let cutoff = self.message_cutoff();
-        let mut names: Vec<String> = std::fs::read_dir(self.ctx.data_dir.join("users"))
+        let mut names: Vec<String> = std::fs::read_dir(self.core.data_dir.join("users"))
             .map(|entries| {
                 entries
                     .filter_map(Result::ok)
@@ -214,18 +214,18 @@ impl Pass<'_> {
                 continue;
             };
             let result = if self.dry_run {
-                self.ctx.user_dbs.get(&user).and_then(|conn| match conn {
+                self.core.user_dbs.get(&user).and_then(|conn| match conn {
                     Some(conn) => Ok(db::retention::count_old_messages(&conn, cutoff)?),
                     None => Ok(0),
                 })
             } else {
-                purge_in_chunks(self.ctx, move |w| {
+                purge_in_chunks(self.core, move |w| {
                     let Some(conn) = w.database(user.as_str())? else {
                         return Ok(0);
                     };
                     let n = db::retention::delete_old_messages(conn, cutoff, PURGE_CHUNK)?;
                     let path = conn.path().map(std::path::PathBuf::from);
-                    w.ctx.checkpoints.mark(path.as_deref().into_iter());
+                    w.core.checkpoints.mark(path.as_deref().into_iter());
                     Ok(n)
                 })
             };
@@ -253,12 +253,12 @@ impl Pass<'_> {
             return;
         }
         let cutoff = self.message_cutoff();
-        let purged = purge_in_chunks(self.ctx, move |w| {
+        let purged = purge_in_chunks(self.core, move |w| {
             let n =
                 db::retention::delete_old_reactions_and_receipts(&w.presence, cutoff, PURGE_CHUNK)?;
-            w.ctx
+            w.core
                 .checkpoints
-                .mark(std::iter::once(w.ctx.presence_db.path()));
+                .mark(std::iter::once(w.core.presence_db.path()));
             Ok(n)
         });
         if let Err(e) = purged {
@@ -271,7 +271,7 @@ impl Pass<'_> {
     fn unattached_uploads(&mut self) {
         let before = self.now - UNATTACHED_GRACE_SECS;
         let listed = self
-            .ctx
+            .core
             .presence_db
             .get()
             .and_then(|conn| Ok(db::retention::unattached_uploads(&conn, before)?));
@@ -279,11 +279,11 @@ impl Pass<'_> {
             Ok(names) => names,
             Err(e) => return self.fail(format!("presence.db: {e:#}")),
         };
-        let uploads = self.ctx.data_dir.join("uploads");
+        let uploads = self.core.data_dir.join("uploads");
         for name in names {
             if !self.dry_run {
                 let forget = name.clone();
-                let forgotten = self.ctx.store.run(move |w| {
+                let forgotten = self.core.store.run(move |w| {
                     Ok(db::retention::delete_unattached_upload(
                         &w.presence,
                         &forget,
@@ -293,7 +293,7 @@ impl Pass<'_> {
                     Ok(true) => {}
                     Ok(false) => continue, // attached meanwhile
                     Err(e) => {
-                        self.fail(format!("presence.db: {}", e.message()));
+                        self.fail(format!("presence.db: {e}"));
                         continue;
                     }
                 }
@@ -310,7 +310,7 @@ impl Pass<'_> {
     fn tokens_and_sessions(&mut self) {
         let session_cutoff = self.now - f64::from(self.retention.session_idle_days) * 86_400.0;
         let (now, delete) = (self.now, !self.dry_run);
-        let counted = self.ctx.auth_db.get().and_then(|conn| {
+        let counted = self.core.auth_db.get().and_then(|conn| {
             Ok(db::retention::expired_tokens_and_sessions(
                 &conn,
                 now,
@@ -344,16 +344,16 @@ impl Pass<'_> {
 /// Runs `chunk` on the writer until it deletes fewer than a chunk's worth; returns the total.
 /// Each chunk is its own writer job, so fan-out interleaves with a long purge.
 fn purge_in_chunks(
-    ctx: &Ctx,
+    core: &Core,
     chunk: impl Fn(&mut Writer) -> anyhow::Result<usize> + Send + Clone + 'static,
 ) -> anyhow::Result<usize> {
     let mut total = 0;
     loop {
         let job = chunk.clone();
-        let n = ctx
+        let n = core
             .store
-            .run(move |w| job(w).map_err(HttpError::from))
-            .map_err(|e| anyhow::anyhow!(e.message()))?;
+            .run(move |w| job(w).map_err(Refusal::from))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         total += n;
         if n < PURGE_CHUNK {
             return Ok(total);
@@ -387,14 +387,14 @@ impl Stopper {
 
 /// The cleanup thread: waits `first`, then runs every `every`, re-reading settings.json each
 /// time (a retention change applies at the next run, without a restart).
-pub fn run_thread(ctx: &Ctx, first: Duration, every: Duration, stopper: &Stopper) {
+pub fn run_thread(core: &Core, first: Duration, every: Duration, stopper: &Stopper) {
     let mut wait = first;
     loop {
         if stopper.sleep(wait) {
             return;
         }
         wait = every;
-        let settings = match crate::base::config::load_settings(&ctx.data_dir, &mut |w| {
+        let settings = match crate::base::config::load_settings(&core.data_dir, &mut |w| {
             eprintln!("cleanup: warning: {w}")
         }) {
             Ok(settings) => settings,
@@ -404,7 +404,7 @@ pub fn run_thread(ctx: &Ctx, first: Duration, every: Duration, stopper: &Stopper
             }
         };
         let report = run_once(
-            ctx,
+            core,
             Retention::from_settings(&settings),
             false,
             &mut |line| eprintln!("cleanup: {line}"),

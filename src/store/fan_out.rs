@@ -5,7 +5,7 @@
 
 use super::{Change, Fanout, Writer};
 use crate::db;
-use crate::http::HttpError;
+use crate::model::Refusal;
 use rusqlite::{Connection, TransactionBehavior};
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -64,7 +64,7 @@ pub(super) fn copy_failed(recipient: &str) -> String {
 }
 
 /// For each fan-out, whether it succeeded.
-pub(super) type Outcomes = Vec<Result<(), HttpError>>;
+pub(super) type Outcomes = Vec<Result<(), Refusal>>;
 
 /// Each fan-out's outcome from the failures recorded for it.
 pub(super) fn outcomes(failed: &[Option<String>]) -> Outcomes {
@@ -72,7 +72,7 @@ pub(super) fn outcomes(failed: &[Option<String>]) -> Outcomes {
         .iter()
         .map(|f| {
             f.clone()
-                .map_or(Ok(()), |m| Err(HttpError::Internal(anyhow::anyhow!(m))))
+                .map_or(Ok(()), |m| Err(Refusal::Failed(anyhow::anyhow!(m))))
         })
         .collect()
 }
@@ -108,7 +108,7 @@ impl Writer<'_> {
             let message = format!("cannot record the change: {e:#}");
             fanouts
                 .iter()
-                .map(|_| Err(HttpError::Internal(anyhow::anyhow!(message.clone()))))
+                .map(|_| Err(Refusal::Failed(anyhow::anyhow!(message.clone()))))
                 .collect::<Vec<_>>()
         })?;
         let mut by_recipient: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -117,7 +117,7 @@ impl Writer<'_> {
                 by_recipient.entry(recipient.as_str()).or_default().push(i);
             }
         }
-        self.ctx.user_dbs.hold(by_recipient.keys().copied());
+        self.core.user_dbs.hold(by_recipient.keys().copied());
         Ok((journal_ids, by_recipient))
     }
 
@@ -160,10 +160,10 @@ impl Writer<'_> {
                 }
             }
         }
-        self.ctx.user_dbs.release(round.iter().map(String::as_str));
+        self.core.user_dbs.release(round.iter().map(String::as_str));
         if !sidebar_changed.is_empty() {
             let frame: Arc<str> = Arc::from(r#"{"type":"channels"}"#);
-            self.ctx
+            self.core
                 .hub
                 .send_to(sidebar_changed.iter().map(String::as_str), &frame);
         }
@@ -232,7 +232,7 @@ impl Writer<'_> {
                 }
                 out
             });
-        self.ctx.checkpoints.mark(
+        self.core.checkpoints.mark(
             applied
                 .iter()
                 .filter_map(|(_, conn, ..)| conn.path().map(std::path::Path::new)),
@@ -259,9 +259,9 @@ impl Writer<'_> {
     }
 
     pub(super) fn mark_presence(&self) {
-        self.ctx
+        self.core
             .checkpoints
-            .mark(std::iter::once(self.ctx.presence_db.path()));
+            .mark(std::iter::once(self.core.presence_db.path()));
     }
 
     pub(super) fn unjournal(&mut self, ids: &[i64]) -> rusqlite::Result<()> {

@@ -18,22 +18,23 @@
 pub mod accounts;
 mod change;
 pub mod cleanup;
+pub mod core;
 mod fan_out;
+pub mod private_channels;
 mod queue;
 
-pub use crate::db::checkpoints::Checkpoints;
 pub use change::{Change, Fanout, RowData};
 use fan_out::{copy_failed, fault_check, ByRecipient};
 use queue::Job;
 pub use queue::{Post, Store};
 
-use crate::api::ctx::Ctx;
 use crate::base::json::Json;
 use crate::base::names::Username;
 use crate::db::{self, Kind};
-use crate::http::HttpError;
 use crate::model::channels::ChannelId;
 use crate::model::messages;
+use crate::model::Refusal;
+use crate::store::core::Core;
 use rusqlite::{Connection, TransactionBehavior};
 use std::collections::{BTreeSet, HashMap};
 use std::panic::AssertUnwindSafe;
@@ -44,7 +45,7 @@ use std::sync::Arc;
 const OPEN_DATABASES_MAX: usize = 1024;
 
 pub struct Writer<'c> {
-    pub ctx: &'c Ctx,
+    pub core: &'c Core,
     pub auth: Connection,
     pub presence: Connection,
     users: BTreeSet<String>,
@@ -56,19 +57,19 @@ pub struct Writer<'c> {
     last_ts: HashMap<String, f64>,
 }
 
-/// Runs the writer until `ctx.store` is stopped and drained.
-pub fn run(ctx: &Ctx) {
-    let mut writer = match Writer::open(ctx) {
+/// Runs the writer until `core.store` is stopped and drained.
+pub fn run(core: &Core) {
+    let mut writer = match Writer::open(core) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("error: the writer cannot start: {e:#}");
-            ctx.store.stop();
-            fail_all(ctx);
+            core.store.stop();
+            fail_all(core);
             return;
         }
     };
     loop {
-        let jobs = ctx.store.take_batch();
+        let jobs = core.store.take_batch();
         if jobs.is_empty() {
             return;
         }
@@ -88,14 +89,14 @@ pub fn run(ctx: &Ctx) {
     }
 }
 
-fn fail_all(ctx: &Ctx) {
+fn fail_all(core: &Core) {
     // Dropping the jobs drops their reply senders: waiting requests get an error.
-    while !ctx.store.take_batch().is_empty() {}
+    while !core.store.take_batch().is_empty() {}
 }
 
 /// Completes fan-outs a crash interrupted (run at startup, before serving).
-pub fn repair(ctx: &Ctx) -> anyhow::Result<usize> {
-    let presence = ctx.presence_db.get()?;
+pub fn repair(core: &Core) -> anyhow::Result<usize> {
+    let presence = core.presence_db.get()?;
     let entries = db::presence::journal_entries(&presence)?;
     for (id, payload) in &entries {
         match Fanout::from_json(payload) {
@@ -105,7 +106,7 @@ pub fn repair(ctx: &Ctx) -> anyhow::Result<usize> {
                         continue;
                     };
                     if let Some(conn) =
-                        db::open_existing(&db::user::path(&ctx.data_dir, &user), Kind::User)?
+                        db::open_existing(&db::user::path(&core.data_dir, &user), Kind::User)?
                     {
                         fanout.change.apply(&conn, recipient, true)?;
                     }
@@ -130,17 +131,17 @@ impl<'c> Writer<'c> {
                  answered 500, interrupted deliveries will be completed at the next start"
             );
             // Only the writer holds databases, and it holds none between jobs.
-            self.ctx.user_dbs.release_all();
+            self.core.user_dbs.release_all();
         }
     }
 
-    pub fn open(ctx: &'c Ctx) -> anyhow::Result<Writer<'c>> {
-        let auth = db::open(ctx.auth_db.path(), Kind::Auth)?;
-        let presence = db::open(ctx.presence_db.path(), Kind::Presence)?;
+    pub fn open(core: &'c Core) -> anyhow::Result<Writer<'c>> {
+        let auth = db::open(core.auth_db.path(), Kind::Auth)?;
+        let presence = db::open(core.presence_db.path(), Kind::Presence)?;
         // The journal is written on every fan-out: checkpointed in the background too.
         db::maintenance::disable_autocheckpoint(&presence)?;
         let mut writer = Writer {
-            ctx,
+            core,
             auth,
             presence,
             users: BTreeSet::new(),
@@ -210,7 +211,7 @@ impl<'c> Writer<'c> {
                 return Ok(None);
             };
             let Some(conn) =
-                db::open_existing(&db::user::path(&self.ctx.data_dir, &name), Kind::User)?
+                db::open_existing(&db::user::path(&self.core.data_dir, &name), Kind::User)?
             else {
                 return Ok(None);
             };
@@ -266,7 +267,7 @@ impl<'c> Writer<'c> {
         ts
     }
 
-    fn post_batch(&mut self, posts: Vec<(Post, SyncSender<Result<Json, HttpError>>)>) {
+    fn post_batch(&mut self, posts: Vec<(Post, SyncSender<Result<Json, Refusal>>)>) {
         if posts.is_empty() {
             return;
         }
@@ -312,13 +313,13 @@ impl<'c> Writer<'c> {
         for ((reply, fanout), (message, _)) in replies.into_iter().zip(&fanouts).zip(&rendered) {
             let outcome = match fanout.sender() {
                 Some(sender) if failed_senders.iter().any(|f| f == sender) => {
-                    Err(HttpError::Internal(anyhow::anyhow!(copy_failed(sender))))
+                    Err(Refusal::Failed(anyhow::anyhow!(copy_failed(sender))))
                 }
                 _ => Ok(message.clone()),
             };
             let _ = reply.send(outcome);
         }
-        self.ctx.hub.send_each(
+        self.core.hub.send_each(
             fanouts
                 .iter()
                 .zip(&rendered)
@@ -328,12 +329,12 @@ impl<'c> Writer<'c> {
         self.finish_fan_out(&journal_ids, &failed);
     }
 
-    fn prepare_post(&mut self, post: Post) -> Result<Fanout, HttpError> {
+    fn prepare_post(&mut self, post: Post) -> Result<Fanout, Refusal> {
         let channel = post.channel.to_string();
         let sender = post.sender.as_str().to_owned();
         let recipients = self.recipients(&post.channel)?;
         if !recipients.contains(&sender) {
-            return Err(HttpError::Forbidden(
+            return Err(Refusal::Forbidden(
                 "You can no longer post in this conversation".into(),
             ));
         }
@@ -382,19 +383,19 @@ impl<'c> Writer<'c> {
 
     /// Checks that every upload exists, is the sender's and is not attached yet, and marks
     /// them attached; returns their original names.
-    fn claim_uploads(&mut self, sender: &str, names: &[String]) -> Result<Vec<String>, HttpError> {
+    fn claim_uploads(&mut self, sender: &str, names: &[String]) -> Result<Vec<String>, Refusal> {
         let mut originals = Vec::with_capacity(names.len());
         for name in names {
             let upload = db::presence::upload(&self.presence, name)?.ok_or_else(|| {
-                HttpError::BadRequest(format!("Unknown upload \"{name}\"; upload the file first"))
+                Refusal::Invalid(format!("Unknown upload \"{name}\"; upload the file first"))
             })?;
             if upload.uploader != sender {
-                return Err(HttpError::Forbidden(format!(
+                return Err(Refusal::Forbidden(format!(
                     "\"{name}\" was uploaded by someone else"
                 )));
             }
             if upload.attached_ts.is_some() {
-                return Err(HttpError::Conflict(format!(
+                return Err(Refusal::Conflict(format!(
                     "\"{name}\" is already attached to a message; upload it again"
                 )));
             }
@@ -413,7 +414,7 @@ impl<'c> Writer<'c> {
         channel: &ChannelId,
         text: &str,
         actor: Option<&str>,
-    ) -> Result<Json, HttpError> {
+    ) -> Result<Json, Refusal> {
         let channel_text = channel.to_string();
         let recipients = self.recipients(channel)?;
         let ts = self.next_ts(&channel_text, actor.unwrap_or("system"));
@@ -437,7 +438,7 @@ impl<'c> Writer<'c> {
             w.announce_insert(&fanout)
         });
         outcomes.remove(0)?;
-        message.ok_or_else(|| HttpError::Internal(anyhow::anyhow!("the notice was not recorded")))
+        message.ok_or_else(|| Refusal::Failed(anyhow::anyhow!("the notice was not recorded")))
     }
 
     /// The message object of an insert, and its `message` event.
@@ -478,7 +479,7 @@ impl<'c> Writer<'c> {
             &stored,
             &Vec::new(),
             reply,
-            &self.ctx.data_dir.join("uploads"),
+            &self.core.data_dir.join("uploads"),
         );
         let event = Json::obj([("type", "message".into()), ("message", message.clone())]);
         (message, Arc::from(event.to_json_string()))
@@ -487,7 +488,7 @@ impl<'c> Writer<'c> {
     /// Sends the `message` event for an insert and returns the message object.
     fn announce_insert(&self, fanout: &Fanout) -> Json {
         let (message, event) = self.render_insert(fanout);
-        self.ctx
+        self.core
             .hub
             .send_to(fanout.recipients.iter().map(String::as_str), &event);
         message
@@ -500,7 +501,7 @@ impl<'c> Writer<'c> {
         channel: &ChannelId,
         change: Change,
         viewer: &str,
-    ) -> Result<Json, HttpError> {
+    ) -> Result<Json, Refusal> {
         debug_assert_eq!(change.channel(), channel.to_string());
         let recipients = self.recipients(channel)?;
         let fanout = Fanout { change, recipients };
@@ -514,18 +515,18 @@ impl<'c> Writer<'c> {
             | Change::Reactions { channel, ts, .. } => (channel.clone(), *ts),
         };
         let Some(conn) = self.database(viewer)? else {
-            return Err(HttpError::NotFound);
+            return Err(Refusal::NotFound);
         };
         let rows = db::user::message_rows(conn, &channel_text, ts)?;
         if rows.is_empty() {
-            return Err(HttpError::NotFound);
+            return Err(Refusal::NotFound);
         }
-        let message = crate::model::history::render_one(self.ctx, &self.presence, &rows)?;
+        let message = crate::model::history::render_one(self.core, &self.presence, &rows)?;
         let event = Json::obj([
             ("type", "message_updated".into()),
             ("message", message.clone()),
         ]);
-        self.ctx.hub.send_to(
+        self.core.hub.send_to(
             fanout.recipients.iter().map(String::as_str),
             &Arc::from(event.to_json_string()),
         );
@@ -538,7 +539,7 @@ impl<'c> Writer<'c> {
         &mut self,
         username: &Username,
         password_hash: &str,
-    ) -> Result<bool, HttpError> {
+    ) -> Result<bool, Refusal> {
         self.refresh_users()?;
         let tx = self
             .auth
@@ -546,20 +547,20 @@ impl<'c> Writer<'c> {
         if db::auth::find_user(&tx, username.as_str())?.is_some() {
             return Ok(false);
         }
-        let path = db::user::path(&self.ctx.data_dir, username);
+        let path = db::user::path(&self.core.data_dir, username);
         // Whatever is there belongs to no live account (a deleted one, or an interrupted
         // signup): a re-registered name starts with a fresh database.
         self.databases.remove(username.as_str());
-        self.ctx.user_dbs.forget(username.as_str());
+        self.core.user_dbs.forget(username.as_str());
         crate::store::accounts::remove_database_files(&path).map_err(anyhow::Error::from)?;
         let conn = db::open(&path, Kind::User)?;
         let source = self.users.iter().find_map(|u| {
             let name = Username::parse_existing(u).ok()?;
-            let source = db::user::path(&self.ctx.data_dir, &name);
+            let source = db::user::path(&self.core.data_dir, &name);
             source.exists().then_some(source)
         });
         if let Some(source) = source {
-            db::maintenance::seed_history(&conn, &source, &self.ctx.settings.channels)?;
+            db::maintenance::seed_history(&conn, &source, &self.core.settings.channels)?;
         }
         drop(conn);
         let committed =

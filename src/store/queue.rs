@@ -5,8 +5,8 @@
 use super::Writer;
 use crate::base::json::Json;
 use crate::base::names::Username;
-use crate::http::HttpError;
 use crate::model::channels::ChannelId;
+use crate::model::Refusal;
 use std::collections::VecDeque;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Condvar, Mutex};
@@ -28,7 +28,7 @@ pub struct Post {
 pub(super) type Task = Box<dyn FnOnce(&mut Writer) + Send>;
 
 pub(super) enum Job {
-    Post(Post, SyncSender<Result<Json, HttpError>>),
+    Post(Post, SyncSender<Result<Json, Refusal>>),
     Task(Task),
 }
 
@@ -40,10 +40,10 @@ pub struct Store {
 }
 
 impl Store {
-    fn submit(&self, job: Job) -> Result<(), HttpError> {
+    fn submit(&self, job: Job) -> Result<(), Refusal> {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         if queue.1 {
-            return Err(HttpError::Unavailable(
+            return Err(Refusal::Unavailable(
                 "The server is shutting down; try again shortly".into(),
             ));
         }
@@ -53,7 +53,7 @@ impl Store {
     }
 
     /// Stores `post` in every recipient's database and announces it; returns the message.
-    pub fn post(&self, post: Post) -> Result<Json, HttpError> {
+    pub fn post(&self, post: Post) -> Result<Json, Refusal> {
         let (tx, rx) = sync_channel(1);
         self.submit(Job::Post(post, tx))?;
         rx.recv().unwrap_or_else(|_| Err(writer_gone()))
@@ -62,8 +62,8 @@ impl Store {
     /// Runs `task` on the writer thread, in order with every other write, and returns its result.
     pub fn run<T: Send + 'static>(
         &self,
-        task: impl FnOnce(&mut Writer) -> Result<T, HttpError> + Send + 'static,
-    ) -> Result<T, HttpError> {
+        task: impl FnOnce(&mut Writer) -> Result<T, Refusal> + Send + 'static,
+    ) -> Result<T, Refusal> {
         let (tx, rx) = sync_channel(1);
         self.submit(Job::Task(Box::new(move |w: &mut Writer| {
             let _ = tx.send(task(w));
@@ -87,8 +87,8 @@ impl Store {
     }
 }
 
-fn writer_gone() -> HttpError {
-    HttpError::Internal(anyhow::anyhow!(
+fn writer_gone() -> Refusal {
+    Refusal::Failed(anyhow::anyhow!(
         "the writer dropped this request: it failed on it, or it has stopped"
     ))
 }
