@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 /// or files that belong to it.
 const LAYERS: &[(&str, &[&str])] = &[
     ("entry", &["lib", "main", "cli", "fuzzing"]),
-    ("admin", &["admin"]),
     ("server", &["server"]),
+    ("admin", &["admin"]),
     ("router", &["router"]),
     ("api", &["api"]),
     ("store", &["store"]),
@@ -221,4 +221,28 @@ fn the_check_sees_grouped_and_plain_imports() {
         layer_of_file(Path::new("store/fan_out.rs")),
         layer_of_segment("store").unwrap()
     );
+}
+
+/// Every module opens with a `//!` paragraph saying what it owns, and none grows past the size
+/// where it should be split along a seam.
+#[test]
+fn every_module_says_what_it_owns_and_stays_small() {
+    const MOST_LINES: usize = 800;
+    let mut problems = Vec::new();
+    for (path, text) in library_files() {
+        if !text.starts_with("//!") {
+            problems.push(format!(
+                "src/{} does not open with a //! paragraph",
+                path.display()
+            ));
+        }
+        let lines = text.lines().count();
+        if lines > MOST_LINES {
+            problems.push(format!(
+                "src/{} has {lines} lines (split it along a seam; at most {MOST_LINES})",
+                path.display()
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -7,9 +7,9 @@ use crate::base::config::{LiveSettings, Settings};
 use crate::base::limits::RateLimiter;
 use crate::base::password::HashGate;
 use crate::base::sessions::SessionKey;
+use crate::base::stop::Stop;
 use crate::db::Databases;
 use crate::store::core::Core;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 pub struct Ctx {
@@ -26,7 +26,9 @@ pub struct Ctx {
     pub ca_pem: Option<Vec<u8>>,
     /// How long a client may take over each part of a request.
     pub deadlines: crate::http::Deadlines,
-    pub shutting_down: AtomicBool,
+    /// Given when the server begins to shut down: every background thread ends, and no
+    /// connection is kept alive.
+    pub stop: Stop,
     /// An Argon2id hash of a random password, verified against for unknown usernames so they
     /// cost the same time as wrong passwords. Made on first use to keep startup fast.
     dummy_hash: OnceLock<String>,
@@ -55,7 +57,7 @@ impl Ctx {
             assets: Assets::load(),
             ca_pem: parts.ca_pem,
             deadlines: parts.deadlines,
-            shutting_down: AtomicBool::new(false),
+            stop: Stop::default(),
             dummy_hash: OnceLock::new(),
         }
     }
@@ -66,10 +68,6 @@ impl Ctx {
                 &crate::base::util::random_bytes::<16>(),
             ))
         })
-    }
-
-    pub fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::Acquire)
     }
 }
 

@@ -88,6 +88,11 @@ const FIRST_BOOT_SETTINGS: &str = r#"{
 
 pub const SETTINGS_FILE: &str = "settings.json";
 pub const SECRET_FILE: &str = "secret.key";
+/// The server's TLS certificate and key, and the local CA that signed them (first boot).
+pub const CERT_FILE: &str = "cert.pem";
+pub const KEY_FILE: &str = "key.pem";
+pub const CA_FILE: &str = "ca.pem";
+pub const CA_KEY_FILE: &str = "ca-key.pem";
 
 /// Creates the data dir layout if needed (directories 0700) and returns it canonicalised.
 pub fn prepare_data_dir(data_dir: &Path) -> anyhow::Result<PathBuf> {

@@ -14,4 +14,5 @@ pub mod memory;
 pub mod names;
 pub mod password;
 pub mod sessions;
+pub mod stop;
 pub mod util;

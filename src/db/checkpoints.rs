@@ -1,17 +1,18 @@
 //! The checkpoint thread: folds the WAL of each database the writer wrote back into it, in the
 //! background, so no commit on the hot path waits for an fsync. Sleeps until the writer writes.
 
+use crate::base::stop::Stop;
 use crate::db;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::{Condvar, Mutex};
+use std::sync::Mutex;
 
 /// Databases the writer wrote to since the checkpoint thread last looked.
 #[derive(Default)]
 pub struct Checkpoints {
-    /// The databases, and whether the thread should stop.
-    dirty: Mutex<(BTreeSet<PathBuf>, bool)>,
-    wake: Condvar,
+    dirty: Mutex<BTreeSet<PathBuf>>,
+    /// Nudged when a first database is marked; stopped at shutdown.
+    wake: Stop,
 }
 
 /// A WAL larger than this is folded back into its database by the checkpoint thread.
@@ -24,20 +25,19 @@ impl Checkpoints {
     /// only a database not marked yet costs an allocation).
     pub fn mark<'p>(&self, paths: impl Iterator<Item = &'p std::path::Path>) {
         let mut dirty = self.dirty.lock().unwrap_or_else(|e| e.into_inner());
-        let was_empty = dirty.0.is_empty();
+        let was_empty = dirty.is_empty();
         for path in paths {
-            if !dirty.0.contains(path) {
-                dirty.0.insert(path.to_owned());
+            if !dirty.contains(path) {
+                dirty.insert(path.to_owned());
             }
         }
-        if was_empty && !dirty.0.is_empty() {
-            self.wake.notify_all();
+        if was_empty && !dirty.is_empty() {
+            self.wake.nudge();
         }
     }
 
     pub fn stop(&self) {
-        self.dirty.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
-        self.wake.notify_all();
+        self.wake.stop();
     }
 
     /// The checkpoint thread: sleeps until the writer writes, then every 2 s while it does,
@@ -46,22 +46,18 @@ impl Checkpoints {
     /// whose WAL is smaller waits for its next write.
     pub fn run(&self) {
         loop {
-            let dirty = {
-                let guard = self.dirty.lock().unwrap_or_else(|e| e.into_inner());
-                let guard = self
-                    .wake
-                    .wait_while(guard, |(dirty, stop)| dirty.is_empty() && !*stop)
-                    .unwrap_or_else(|e| e.into_inner());
-                // Gather a few seconds of writes, so a busy database is looked at once.
-                let (mut guard, _) = self
-                    .wake
-                    .wait_timeout_while(guard, CHECKPOINT_EVERY, |(_, stop)| !*stop)
-                    .unwrap_or_else(|e| e.into_inner());
-                if guard.1 {
+            let ticket = self.wake.ticket();
+            if self.take_dirty().is_empty() {
+                if self.wake.wait(ticket) {
                     return;
                 }
-                std::mem::take(&mut guard.0)
-            };
+                continue;
+            }
+            // Gather a few seconds of writes, so a busy database is looked at once.
+            if self.wake.sleep(CHECKPOINT_EVERY) {
+                return;
+            }
+            let dirty = std::mem::take(&mut *self.take_dirty());
             for path in dirty {
                 let mut wal = path.clone().into_os_string();
                 wal.push("-wal");
@@ -73,5 +69,9 @@ impl Checkpoints {
                 }
             }
         }
+    }
+
+    fn take_dirty(&self) -> std::sync::MutexGuard<'_, BTreeSet<PathBuf>> {
+        self.dirty.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -7,9 +7,10 @@
 //! The registry lock is held only to read or change the registry: sockets are queued to,
 //! woken and kicked after it is released, from clones of their `Arc<Client>`.
 
+pub use crate::base::stop::WakeFd;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -150,68 +151,6 @@ pub enum Kick {
     TooSlow = 1,
     SessionRevoked = 2,
     ShuttingDown = 3,
-}
-
-/// An eventfd the socket thread polls beside its socket; signalling it wakes the thread.
-pub struct WakeFd(OwnedFd);
-
-impl WakeFd {
-    pub fn new() -> std::io::Result<WakeFd> {
-        // SAFETY: eventfd returns a new descriptor we own, or -1.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: fd is a fresh, valid descriptor owned by nobody else.
-        Ok(WakeFd(unsafe { OwnedFd::from_raw_fd(fd) }))
-    }
-
-    pub fn signal(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a valid u64 to our own eventfd. A full counter (EAGAIN)
-        // still leaves it readable, which is all a wake-up needs.
-        unsafe { libc::write(self.0.as_raw_fd(), (&one as *const u64).cast(), 8) };
-    }
-
-    pub fn drain(&self) {
-        let mut count: u64 = 0;
-        // SAFETY: reads 8 bytes into a valid u64 from our own non-blocking eventfd.
-        unsafe { libc::read(self.0.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
-    }
-
-    pub fn raw_fd(&self) -> RawFd {
-        self.0.as_raw_fd()
-    }
-
-    /// Waits up to `timeout` until `fd` has one of `events` or this wake fd is signalled.
-    pub fn wait_with(
-        &self,
-        fd: RawFd,
-        events: i16,
-        timeout: std::time::Duration,
-    ) -> std::io::Result<()> {
-        let mut fds = [
-            libc::pollfd {
-                fd,
-                events,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: self.raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-        // SAFETY: fds is a valid array of two pollfd for the duration of the call.
-        if unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) } < 0 {
-            let err = std::io::Error::last_os_error();
-            if err.kind() != std::io::ErrorKind::Interrupted {
-                return Err(err);
-            }
-        }
-        Ok(())
-    }
 }
 
 pub struct Client {

@@ -3,14 +3,13 @@
 //! notifications, and graceful shutdown on SIGTERM/SIGINT that ends with every WAL
 //! checkpointed.
 
-pub mod control;
 pub mod tls;
 
 use crate::api::ctx::{Ctx, CtxParts};
 use crate::base::config;
+use crate::base::stop::Stop;
 use crate::db;
 use crate::http::{self, Body, Conn, HeadError, HttpError, Request, Stream};
-use crate::live::hub::WakeFd;
 use anyhow::Context;
 use std::collections::HashMap;
 use std::io::Write;
@@ -47,9 +46,6 @@ const MAX_CONNECTIONS: usize = 8192;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// In-flight requests get this long to finish after SIGTERM before their sockets are cut.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
-/// Longest a thread that waits for events sleeps before looking again. Every such wait also
-/// ends when the shutdown starts, so this is only a safety net: an idle server does not wake.
-pub const IDLE_WAIT: Duration = Duration::from_secs(3600);
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Every thread inherits this mask, so only the signal thread sees SIGTERM/SIGINT.
@@ -70,25 +66,21 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
 
     let max_connections = MAX_CONNECTIONS.min(fd_limit.saturating_sub(64) / 2).max(16);
-    let stop = WakeFd::new().context("cannot create the shutdown eventfd")?;
     let conns = Connections::default();
-    let control = crate::server::control::bind(&ctx.data_dir);
+    let control = crate::admin::control::bind(&ctx.data_dir);
     let (cleanup_delay, cleanup_interval) = cleanup_schedule()?;
-    let cleanup_stopper = &crate::store::cleanup::Stopper::default();
-    let (ctx, stop, conns, signals) = (&ctx, &stop, &conns, &signals);
+    let (ctx, conns, signals) = (&ctx, &conns, &signals);
     std::thread::scope(|scope| -> anyhow::Result<()> {
         std::thread::Builder::new()
             .name("signals".into())
-            .spawn_scoped(scope, move || wait_for_signal(signals, ctx, stop))?;
+            .spawn_scoped(scope, move || wait_for_signal(signals, ctx))?;
         let writer = std::thread::Builder::new()
             .name("writer".into())
             .spawn_scoped(scope, move || crate::store::run(ctx))?;
         if let Some(listener) = control {
             std::thread::Builder::new()
                 .name("control".into())
-                .spawn_scoped(scope, move || {
-                    crate::server::control::serve(ctx, listener, stop)
-                })?;
+                .spawn_scoped(scope, move || crate::admin::control::serve(ctx, listener))?;
         }
         std::thread::Builder::new()
             .name("checkpoint".into())
@@ -96,20 +88,15 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         std::thread::Builder::new()
             .name("cleanup".into())
             .spawn_scoped(scope, move || {
-                crate::store::cleanup::run_thread(
-                    ctx,
-                    cleanup_delay,
-                    cleanup_interval,
-                    cleanup_stopper,
-                )
+                crate::admin::cleanup::run_thread(ctx, cleanup_delay, cleanup_interval, &ctx.stop)
             })?;
         if let Some(interval) = watchdog_interval() {
             std::thread::Builder::new()
                 .name("watchdog".into())
-                .spawn_scoped(scope, move || watchdog(cleanup_stopper, interval))?;
+                .spawn_scoped(scope, move || watchdog(&ctx.stop, interval))?;
         }
         let admission = Admission::new(ctx, max_connections);
-        accept_loop(ctx, &listener, stop, conns, &admission, |tracked, peer| {
+        accept_loop(ctx, &listener, conns, &admission, |tracked, peer| {
             let tls_config = tls_config.clone();
             std::thread::Builder::new()
                 .name("conn".into())
@@ -146,9 +133,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         drop(listener);
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
         // Whatever ended the accept loop, every thread waiting on `stop` ends too.
-        ctx.shutting_down.store(true, Ordering::Release);
-        stop.signal();
-        cleanup_stopper.stop();
+        ctx.stop.stop();
         ctx.checkpoints.stop();
         ctx.hub.close_all();
         conns.shutdown_all(std::net::Shutdown::Read);
@@ -256,7 +241,6 @@ fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
 fn accept_loop<'c>(
     ctx: &Ctx,
     listener: &TcpListener,
-    stop: &WakeFd,
     conns: &'c Connections,
     admission: &Admission,
     mut spawn: impl FnMut(Tracked<'c>, SocketAddr) -> std::io::Result<()>,
@@ -265,8 +249,8 @@ fn accept_loop<'c>(
         eprintln!("error: cannot make the listener non-blocking: {e}");
         return;
     }
-    while !ctx.is_shutting_down() {
-        let _ = stop.wait_with(listener.as_raw_fd(), libc::POLLIN, IDLE_WAIT);
+    while !ctx.stop.is_stopped() {
+        let _ = ctx.stop.wait_fd(listener.as_raw_fd(), libc::POLLIN);
         loop {
             match listener.accept() {
                 Ok((stream, peer)) => {
@@ -358,7 +342,7 @@ fn handle_connection(
                 }
             };
             let body_unread = !req.finish_body();
-            keep_alive &= !body_unread && !ctx.is_shutting_down();
+            keep_alive &= !body_unread && !ctx.stop.is_stopped();
             (response, keep_alive, body_unread)
         };
         if let Body::Upgrade(_) = &response.body {
@@ -593,7 +577,7 @@ fn block_shutdown_signals() -> libc::sigset_t {
 /// Waits for SIGTERM/SIGINT, then starts the shutdown; returns early when `stop` is signalled
 /// (the server is stopping for another reason). Sleeps in poll(2) meanwhile: no periodic
 /// wake-ups.
-fn wait_for_signal(set: &libc::sigset_t, ctx: &Ctx, stop: &WakeFd) {
+fn wait_for_signal(set: &libc::sigset_t, ctx: &Ctx) {
     // SAFETY: set is a valid sigset_t; signalfd returns a new descriptor we own, or -1.
     let fd = unsafe { libc::signalfd(-1, set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
     if fd < 0 {
@@ -605,8 +589,8 @@ fn wait_for_signal(set: &libc::sigset_t, ctx: &Ctx, stop: &WakeFd) {
     }
     // SAFETY: fd is a fresh descriptor owned by nothing else.
     let signals = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
-    while !ctx.is_shutting_down() {
-        let _ = stop.wait_with(signals.as_raw_fd(), libc::POLLIN, IDLE_WAIT);
+    while !ctx.stop.is_stopped() {
+        let _ = ctx.stop.wait_fd(signals.as_raw_fd(), libc::POLLIN);
         // SAFETY: reads one signalfd_siginfo into a zeroed local of the right size.
         let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
         let size = std::mem::size_of::<libc::signalfd_siginfo>();
@@ -620,8 +604,7 @@ fn wait_for_signal(set: &libc::sigset_t, ctx: &Ctx, stop: &WakeFd) {
         let sig = i32::try_from(info.ssi_signo).unwrap_or(0);
         if usize::try_from(n) == Ok(size) && (sig == libc::SIGTERM || sig == libc::SIGINT) {
             eprintln!("shutting down");
-            ctx.shutting_down.store(true, Ordering::Release);
-            stop.signal();
+            ctx.stop.stop();
         }
     }
 }
@@ -648,11 +631,11 @@ fn watchdog_interval() -> Option<Duration> {
     sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec / 2))
 }
 
-/// Pings systemd's watchdog at half its timeout until shutdown (the stopper ends the wait).
-fn watchdog(stopper: &crate::store::cleanup::Stopper, interval: Duration) {
+/// Pings systemd's watchdog at half its timeout until shutdown (the stop ends the wait).
+fn watchdog(stop: &Stop, interval: Duration) {
     loop {
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
-        if stopper.sleep(interval) {
+        if stop.sleep(interval) {
             return;
         }
     }

@@ -15,10 +15,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-pub const CERT_FILE: &str = "cert.pem";
-pub const KEY_FILE: &str = "key.pem";
-pub const CA_FILE: &str = "ca.pem";
-pub const CA_KEY_FILE: &str = "ca-key.pem";
+pub use crate::base::config::{CA_FILE, CA_KEY_FILE, CERT_FILE, KEY_FILE};
 
 /// Generates whatever TLS files are missing. When `cert.pem` or `key.pem` is absent, both are
 /// (re)made, signed by the local CA, which is created too unless it already exists (so users

@@ -17,7 +17,6 @@
 
 pub mod accounts;
 mod change;
-pub mod cleanup;
 pub mod core;
 mod fan_out;
 pub mod private_channels;

@@ -5,11 +5,12 @@
 use super::Writer;
 use crate::base::json::Json;
 use crate::base::names::Username;
+use crate::base::stop::Stop;
 use crate::model::channels::ChannelId;
 use crate::model::Refusal;
 use std::collections::VecDeque;
 use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::{Condvar, Mutex};
+use std::sync::Mutex;
 
 /// Most jobs taken in one batch.
 const BATCH_MAX: usize = 256;
@@ -35,20 +36,25 @@ pub(super) enum Job {
 /// The writer's queue, shared by request threads.
 #[derive(Default)]
 pub struct Store {
-    queue: Mutex<(VecDeque<Job>, bool)>,
-    ready: Condvar,
+    queue: Mutex<VecDeque<Job>>,
+    /// Nudged for each job; stopped when the connections are done (the writer then drains
+    /// the queue and ends).
+    ready: Stop,
 }
 
 impl Store {
     fn submit(&self, job: Job) -> Result<(), Refusal> {
-        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        if queue.1 {
-            return Err(Refusal::Unavailable(
-                "The server is shutting down; try again shortly".into(),
-            ));
+        {
+            // Checked under the queue's lock, so no job is queued after the writer's last look.
+            let mut queue = self.lock();
+            if self.ready.is_stopped() {
+                return Err(Refusal::Unavailable(
+                    "The server is shutting down; try again shortly".into(),
+                ));
+            }
+            queue.push_back(job);
         }
-        queue.0.push_back(job);
-        self.ready.notify_one();
+        self.ready.nudge();
         Ok(())
     }
 
@@ -73,17 +79,28 @@ impl Store {
 
     /// Lets the writer finish what is queued, then stop.
     pub fn stop(&self) {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
-        self.ready.notify_all();
+        // Under the queue's lock, so a submit either queued before it or sees it.
+        let _queue = self.lock();
+        self.ready.stop();
     }
 
+    /// The next jobs (at most a batch), waiting for one; empty once stopped and drained.
     pub(super) fn take_batch(&self) -> Vec<Job> {
-        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        while queue.0.is_empty() && !queue.1 {
-            queue = self.ready.wait(queue).unwrap_or_else(|e| e.into_inner());
+        loop {
+            let ticket = self.ready.ticket();
+            {
+                let mut queue = self.lock();
+                if !queue.is_empty() || self.ready.is_stopped() {
+                    let n = queue.len().min(BATCH_MAX);
+                    return queue.drain(..n).collect();
+                }
+            }
+            self.ready.wait(ticket);
         }
-        let n = queue.0.len().min(BATCH_MAX);
-        queue.0.drain(..n).collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Job>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -1,3 +1,6 @@
+//! A user's own account through the real server: password changes and guesses from a stolen
+//! session, soft and hard deletion across every copy.
+
 use crate::harness::{s, Server, PASSWORD};
 use crate::json::Json;
 

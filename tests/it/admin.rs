@@ -1,3 +1,6 @@
+//! The admin subcommands run as processes against a data dir, with and without a server on it:
+//! reset-password, clean (and the cleanup thread), backup, check, delete-user.
+
 use crate::harness::{cli, enc, s, Options, Server, TempDir, PASSWORD};
 use crate::json::Json;
 use std::time::{Duration, SystemTime};

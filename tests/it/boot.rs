@@ -1,3 +1,6 @@
+//! Starting the real binary: first boot's private data dir, certificates and their names,
+//! admin-supplied certificates, settings errors and warnings, newer databases refused, flags.
+
 use crate::harness::{binary, Options, Server, TempDir};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;

@@ -1,3 +1,6 @@
+//! Panics injected into the writer (`MINIMOST_FAULT`, debug builds only): a panic costs only
+//! the job or the copy it hit, and a copy that failed stays journalled for the next start.
+
 use crate::harness::{s, sqlite3, Options, Server, TempDir, PASSWORD};
 
 /// The fault hook exists in debug builds only; a release binary under test has none.

@@ -1,3 +1,6 @@
+//! Files through the real server: generated names, access checks on every download, Range
+//! requests, refused uploads that leave nothing behind, avatars and profiles.
+
 use crate::harness::{enc, s, Options, Server};
 use crate::json::Json;
 

@@ -1,3 +1,6 @@
+//! The HTTP layer through the real server: security headers, exact routes (404/405), redirects,
+//! assets and ETags, keep-alive, malformed and oversized requests, idle connections, plain HTTP.
+
 use crate::harness::{read_response, send_request, Options, Server};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};

@@ -1,3 +1,6 @@
+//! Messaging through the real server: one copy per member and a push to each, DMs, access rules
+//! on every read and write, edits, deletes, replies, reactions, catch-up, paging and receipts.
+
 use crate::harness::{enc, s, Options, Server, TempDir};
 use crate::json::Json;
 use std::time::Duration;

@@ -1,3 +1,6 @@
+//! Search through the real server: literal whole-word queries with a prefix last word, and
+//! results that follow edits, deletes and who may read the channel.
+
 use crate::harness::{enc, s, Server};
 use crate::json::Json;
 

@@ -1,3 +1,6 @@
+//! The live socket through the real server: the upgrade's session and origin checks, pushes to
+//! idle clients, presence, revocation on logout, slow readers, and the typing/presence throttles.
+
 use crate::harness::Server;
 use crate::json::Json;
 use std::time::{Duration, Instant};

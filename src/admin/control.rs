@@ -9,7 +9,6 @@
 use crate::api::ctx::Ctx;
 use crate::base::json::{self, Json};
 use crate::base::names::Username;
-use crate::live::hub::WakeFd;
 use crate::model::channels::ChannelId;
 use crate::store::accounts::DeleteMode;
 use crate::store::Writer;
@@ -39,7 +38,7 @@ pub enum Request {
     Freeze,
     /// One cleanup pass with these retention periods.
     Clean {
-        retention: crate::store::cleanup::Retention,
+        retention: crate::admin::cleanup::Retention,
         dry_run: bool,
     },
 }
@@ -103,7 +102,7 @@ impl Request {
                         .and_then(|n| u32::try_from(n).ok())
                 };
                 Request::Clean {
-                    retention: crate::store::cleanup::Retention {
+                    retention: crate::admin::cleanup::Retention {
                         image_days: days("image_days")?,
                         file_days: days("file_days")?,
                         message_days: days("message_days")?,
@@ -164,11 +163,11 @@ pub fn bind(data_dir: &Path) -> Option<UnixListener> {
     }
 }
 
-/// Serves control requests until `stop` is signalled; removes the socket file at the end.
-pub fn serve(ctx: &Ctx, listener: UnixListener, stop: &WakeFd) {
+/// Serves control requests until the server stops; removes the socket file at the end.
+pub fn serve(ctx: &Ctx, listener: UnixListener) {
     let _ = listener.set_nonblocking(true);
-    while !ctx.is_shutting_down() {
-        let _ = stop.wait_with(listener.as_raw_fd(), libc::POLLIN, crate::server::IDLE_WAIT);
+    while !ctx.stop.is_stopped() {
+        let _ = ctx.stop.wait_fd(listener.as_raw_fd(), libc::POLLIN);
         while let Ok((stream, _)) = listener.accept() {
             if let Err(e) = handle(ctx, stream) {
                 eprintln!("warning: control request failed: {e:#}");
@@ -210,7 +209,7 @@ fn handle(ctx: &Ctx, stream: UnixStream) -> anyhow::Result<()> {
     if let Request::Clean { retention, dry_run } = request {
         // The purge hands its chunks to the writer itself, so it runs here, not on it.
         let mut lines = Vec::new();
-        let report = crate::store::cleanup::run_once(ctx, retention, dry_run, &mut |line| {
+        let report = crate::admin::cleanup::run_once(ctx, retention, dry_run, &mut |line| {
             lines.push(Json::str(line))
         });
         let reply = Json::obj([(

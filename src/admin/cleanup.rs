@@ -7,12 +7,13 @@
 use crate::base::config::Settings;
 use crate::base::json::Json;
 use crate::base::names::Username;
+use crate::base::stop::Stop;
 use crate::db;
 use crate::files::uploads::IMAGE_EXTENSIONS;
 use crate::model::Refusal;
 use crate::store::core::Core;
 use crate::store::Writer;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// Uploads not attached to a message within this long are removed.
@@ -361,36 +362,12 @@ fn purge_in_chunks(
     }
 }
 
-/// Stops the cleanup thread promptly.
-#[derive(Default)]
-pub struct Stopper {
-    stopped: Mutex<bool>,
-    wake: Condvar,
-}
-
-impl Stopper {
-    pub fn stop(&self) {
-        *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.wake.notify_all();
-    }
-
-    /// Sleeps up to `d`; true if stopped meanwhile.
-    pub fn sleep(&self, d: Duration) -> bool {
-        let stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
-        let (stopped, _) = self
-            .wake
-            .wait_timeout_while(stopped, d, |s| !*s)
-            .unwrap_or_else(|e| e.into_inner());
-        *stopped
-    }
-}
-
 /// The cleanup thread: waits `first`, then runs every `every`, re-reading settings.json each
 /// time (a retention change applies at the next run, without a restart).
-pub fn run_thread(core: &Core, first: Duration, every: Duration, stopper: &Stopper) {
+pub fn run_thread(core: &Core, first: Duration, every: Duration, stop: &Stop) {
     let mut wait = first;
     loop {
-        if stopper.sleep(wait) {
+        if stop.sleep(wait) {
             return;
         }
         wait = every;
