@@ -246,3 +246,41 @@ fn every_module_says_what_it_owns_and_stays_small() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Handlers never call each other: a handler module uses what `api/mod.rs`, `ctx` and
+/// `credentials` share, never another handler module.
+#[test]
+fn handler_modules_do_not_use_each_other() {
+    const SHARED: &[&str] = &["ctx", "credentials"];
+    let mut violations = Vec::new();
+    for (path, text) in library_files() {
+        let Ok(inside) = path.strip_prefix("api") else {
+            continue;
+        };
+        let own = inside.file_stem().unwrap().to_str().unwrap();
+        if own == "mod" || SHARED.contains(&own) {
+            continue;
+        }
+        for (line_no, code) in code_lines(&text) {
+            for prefix in ["crate::api::", "super::"] {
+                let mut rest = code;
+                while let Some(at) = rest.find(prefix) {
+                    rest = &rest[at + prefix.len()..];
+                    let name: String = rest
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    // A lower-case segment followed by `::` is a module.
+                    let is_module = rest[name.len()..].starts_with("::");
+                    if is_module && !SHARED.contains(&name.as_str()) && name != own {
+                        violations.push(format!(
+                            "src/{}:{line_no}: the {own} handlers use the {name} handlers",
+                            path.display()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}

@@ -1,8 +1,9 @@
 //! Account self-service: change password, delete the account (soft or hard).
 
-use crate::api::auth::{check_password, hash_password, require_user, secure_cookie};
-use crate::api::ctx::Ctx;
-use crate::api::str_field;
+use super::credentials::{check_password, hash_password, secure_cookie};
+use super::ctx::Ctx;
+use super::require_user;
+use super::str_field;
 use crate::base::names::check_new_password;
 use crate::db;
 use crate::http::{HttpError, Request, Response};

@@ -1,10 +1,10 @@
 //! The sidebar and per-channel state: `GET /api/channels`, hiding DMs, marking read with
 //! receipts, typing, and presence. Every handler checks the caller can read the channel.
 
-use crate::api::auth::require_user;
-use crate::api::ctx::Ctx;
-use crate::api::messages::{open_channel, own_db, DEFAULT_PAGE};
-use crate::api::str_field;
+use super::ctx::Ctx;
+use super::require_user;
+use super::str_field;
+use super::{open_channel, own_db, DEFAULT_PAGE};
 use crate::base::json::Json;
 use crate::db;
 use crate::http::{HttpError, Request, Response};

@@ -2,9 +2,9 @@
 //! recorded with its uploader; it is served only to people who can see a message carrying it
 //! (and to its uploader before it is attached).
 
-use crate::api::auth::require_user;
-use crate::api::ctx::Ctx;
-use crate::api::messages::own_db;
+use super::ctx::Ctx;
+use super::own_db;
+use super::require_user;
 use crate::base::json::Json;
 use crate::db;
 use crate::files::uploads;

@@ -1,9 +1,8 @@
 //! Messages in a channel: list (paging and catch-up), send, edit, delete, react. Every handler
 //! checks the caller can read the channel; edits and deletes are the author's only.
 
-use crate::api::auth::{require_user, AuthUser};
-use crate::api::ctx::Ctx;
-use crate::api::str_field;
+use super::ctx::Ctx;
+use super::{open_channel, own_db, require_user, str_field, AuthUser, DEFAULT_PAGE};
 use crate::base::json::Json;
 use crate::db;
 use crate::http::{HttpError, Request, Response};
@@ -13,28 +12,8 @@ use crate::store::{Change, Post};
 
 /// Most messages one page may hold.
 const MAX_PAGE: u32 = 200;
-pub const DEFAULT_PAGE: u32 = 100;
 /// Most messages one `after` catch-up returns.
 const MAX_CATCH_UP: u32 = 1000;
-
-/// Parses the `{ch}` segment and checks the caller may read it.
-pub fn open_channel(ctx: &Ctx, user: &AuthUser, text: &str) -> Result<ChannelId, HttpError> {
-    let channel = ChannelId::parse(text)?;
-    channels::require_access(
-        &ctx.settings.channels,
-        &*ctx.presence_db.get()?,
-        user.name.as_str(),
-        &channel,
-    )?;
-    Ok(channel)
-}
-
-/// The caller's own database (every account has one).
-pub fn own_db<'a>(ctx: &'a Ctx, user: &AuthUser) -> Result<db::UserConnection<'a>, HttpError> {
-    ctx.user_dbs
-        .get(&user.name)?
-        .ok_or_else(|| HttpError::Internal(anyhow::anyhow!("users/{}.db is missing", user.name)))
-}
 
 /// GET /api/channels/{ch}/messages?limit=&before= | ?after=
 pub fn get_messages(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Response, HttpError> {

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod auth;
 pub mod channels;
+pub mod credentials;
 pub mod ctx;
 pub mod files;
 pub mod messages;
@@ -18,7 +19,68 @@ pub mod socket;
 pub mod users;
 
 use crate::base::json::Json;
-use crate::http::{HttpError, Request};
+use crate::base::names::Username;
+use crate::base::sessions::{self, COOKIE_NAME};
+use crate::db;
+use crate::db::auth::Profile;
+use crate::http::{Body, HttpError, Request, Response};
+use crate::model::channels::ChannelId;
+use ctx::Ctx;
+
+/// Messages in one page unless the client asks for another size.
+pub const DEFAULT_PAGE: u32 = 100;
+
+/// A request's authenticated user.
+pub struct AuthUser {
+    pub name: Username,
+    pub session_id: String,
+}
+
+/// How stale `sessions.last_seen_ts` may get before a request refreshes it.
+const TOUCH_EVERY_SECS: f64 = 60.0;
+/// The logged-in user, or 401. Rejects bad signatures, revoked or idle sessions, and sessions
+/// whose account no longer exists.
+pub fn require_user(ctx: &Ctx, req: &Request) -> Result<AuthUser, HttpError> {
+    let cookie = req
+        .header("cookie")
+        .and_then(|h| sessions::cookie_value(h, COOKIE_NAME))
+        .ok_or(HttpError::Unauthorized)?;
+    let session_id = ctx
+        .session_key
+        .verify(cookie)
+        .ok_or(HttpError::Unauthorized)?;
+    let conn = ctx.auth_db.get()?;
+    let row = db::auth::session(&conn, &session_id)?.ok_or(HttpError::Unauthorized)?;
+    let now = crate::base::util::now();
+    if now - row.last_seen_ts > f64::from(ctx.live_settings.get().session_idle_days) * 86_400.0 {
+        db::auth::delete_session(&conn, &session_id)?;
+        return Err(HttpError::Unauthorized);
+    }
+    if now - row.last_seen_ts > TOUCH_EVERY_SECS {
+        db::auth::touch_session(&conn, &session_id, now)?;
+    }
+    let name = Username::parse_existing(&row.username).map_err(|_| HttpError::Unauthorized)?;
+    Ok(AuthUser { name, session_id })
+}
+
+/// Parses the `{ch}` segment and checks the caller may read it.
+pub fn open_channel(ctx: &Ctx, user: &AuthUser, text: &str) -> Result<ChannelId, HttpError> {
+    let channel = ChannelId::parse(text)?;
+    crate::model::channels::require_access(
+        &ctx.settings.channels,
+        &*ctx.presence_db.get()?,
+        user.name.as_str(),
+        &channel,
+    )?;
+    Ok(channel)
+}
+
+/// The caller's own database (every account has one).
+pub fn own_db<'a>(ctx: &'a Ctx, user: &AuthUser) -> Result<db::UserConnection<'a>, HttpError> {
+    ctx.user_dbs
+        .get(&user.name)?
+        .ok_or_else(|| HttpError::Internal(anyhow::anyhow!("users/{}.db is missing", user.name)))
+}
 
 /// A required string field of a JSON object body.
 pub fn str_field<'a>(body: &'a Json, name: &str) -> Result<&'a str, HttpError> {
@@ -83,4 +145,79 @@ impl From<crate::model::Refusal> for HttpError {
             Refusal::Failed(e) => HttpError::Internal(e),
         }
     }
+}
+
+/// An embedded file, revalidated by ETag on every use (so an upgrade is seen at once).
+pub fn asset(ctx: &Ctx, req: &Request, path: &str) -> Result<Response, HttpError> {
+    let asset = ctx.assets.get(path).ok_or(HttpError::NotFound)?;
+    let headers = vec![
+        ("Content-Type", asset.content_type.to_owned()),
+        ("ETag", asset.etag().to_owned()),
+        ("Cache-Control", "no-cache".to_owned()),
+    ];
+    let fresh = req.header("if-none-match").is_some_and(|tags| {
+        tags.split(',')
+            .any(|t| t.trim() == asset.etag() || t.trim() == "*")
+    });
+    if fresh {
+        return Ok(Response {
+            status: 304,
+            headers,
+            body: Body::Empty,
+        });
+    }
+    Ok(Response {
+        status: 200,
+        headers,
+        body: Body::Static(asset.bytes),
+    })
+}
+
+/// The object of `GET /api/me` (and of `PATCH /api/me`): the caller's profile and limits.
+pub fn me_json(ctx: &Ctx, user: &AuthUser) -> Result<Json, HttpError> {
+    let profile = db::auth::profile(&*ctx.auth_db.get()?, user.name.as_str())?;
+    let me = Json::obj([
+        ("username", user.name.as_str().into()),
+        ("name_color", Json::opt_str(profile.name_color)),
+        ("bio", Json::opt_str(profile.bio)),
+        (
+            "avatar_url",
+            Json::opt_str(avatar_url(
+                user.name.as_str(),
+                profile.avatar_file.as_deref(),
+            )),
+        ),
+        (
+            "max_upload_mb",
+            u64::from(ctx.settings.max_upload_size_mb).into(),
+        ),
+        (
+            "max_avatar_mb",
+            u64::from(ctx.settings.max_avatar_size_mb).into(),
+        ),
+        ("version", crate::base::VERSION.into()),
+    ]);
+    Ok(me)
+}
+
+/// The user object of `GET /api/users` and of the `user` event.
+pub fn user_json(ctx: &Ctx, username: &str, profile: Profile) -> Json {
+    let presence = ctx.hub.presence_of(username);
+    Json::obj([
+        ("username", username.into()),
+        ("name_color", Json::opt_str(profile.name_color)),
+        ("bio", Json::opt_str(profile.bio)),
+        (
+            "avatar_url",
+            Json::opt_str(avatar_url(username, profile.avatar_file.as_deref())),
+        ),
+        ("presence", presence.as_str().into()),
+    ])
+}
+
+/// The URL of a user's avatar (with the stored name as a cache-buster), if they have one.
+pub fn avatar_url(username: &str, avatar_file: Option<&str>) -> Option<String> {
+    let file = avatar_file?;
+    let version = file.split('.').next().unwrap_or(file);
+    Some(format!("/avatars/{username}?v={version}"))
 }

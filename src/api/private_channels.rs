@@ -1,9 +1,9 @@
 //! Private channels over HTTP: create, rename, add and remove members, leave. The handlers
 //! read and check the request; the changes run on the writer (`store::private_channels`).
 
-use crate::api::auth::{require_user, AuthUser};
-use crate::api::ctx::Ctx;
-use crate::api::str_field;
+use super::ctx::Ctx;
+use super::str_field;
+use super::{require_user, AuthUser};
 use crate::base::json::Json;
 use crate::db;
 use crate::http::{HttpError, Request, Response};

@@ -1,9 +1,9 @@
 //! The caller's profile: name colour, bio, avatar. Every change is announced to everyone with a
 //! `user` event carrying the user object of `GET /api/users`.
 
-use crate::api::auth::{get_me, require_user};
-use crate::api::ctx::Ctx;
-use crate::api::users::user_json;
+use super::ctx::Ctx;
+use super::user_json;
+use super::{me_json, require_user};
 use crate::base::json::Json;
 use crate::base::names::Username;
 use crate::db;
@@ -51,7 +51,7 @@ pub fn patch_me(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         bio.as_ref().map(Option::as_deref),
     )?;
     announce_user(ctx, &user.name)?;
-    get_me(ctx, req)
+    Ok(Response::json(200, &me_json(ctx, &user)?))
 }
 
 fn is_color(text: &str) -> bool {
@@ -95,7 +95,7 @@ pub fn put_avatar(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     };
     avatars::remove(&ctx.data_dir, old.as_deref());
     announce_user(ctx, &user.name)?;
-    let url = crate::api::users::avatar_url(user.name.as_str(), Some(&name));
+    let url = super::avatar_url(user.name.as_str(), Some(&name));
     Ok(Response::json(
         200,
         &Json::obj([("avatar_url", Json::opt_str(url))]),

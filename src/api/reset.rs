@@ -1,9 +1,9 @@
 //! Password reset by link (`minimost reset-password` makes the link): the page, and the API
 //! that shows whose password is being reset and sets the new one.
 
-use crate::api::auth::hash_password;
-use crate::api::ctx::Ctx;
-use crate::api::str_field;
+use super::credentials::hash_password;
+use super::ctx::Ctx;
+use super::str_field;
 use crate::base::json::Json;
 use crate::base::names::check_new_password;
 use crate::db;
@@ -16,7 +16,7 @@ fn invalid() -> HttpError {
 
 /// GET /reset-password/{token} — the page (it checks the token through the API).
 pub fn get_page(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
-    crate::api::pages::get_asset(ctx, req, "reset-password.html")
+    super::asset(ctx, req, "reset-password.html")
 }
 
 /// GET /api/reset-password/{token}

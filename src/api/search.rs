@@ -2,9 +2,9 @@
 //! can read now. The query is literal text: it is split into words, and each word is quoted for
 //! FTS5, so quotes, operators, `%` and `*` never act as syntax.
 
-use crate::api::auth::require_user;
-use crate::api::ctx::Ctx;
-use crate::api::messages::own_db;
+use super::ctx::Ctx;
+use super::own_db;
+use super::require_user;
 use crate::base::json::Json;
 use crate::db;
 use crate::http::{HttpError, Request, Response};

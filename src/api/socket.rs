@@ -1,7 +1,6 @@
 //! GET /api/ws: the WebSocket handshake checks (same origin, session, protocol version) and
 //! the 101 answer. The socket itself is served by `live::socket` once the 101 is sent.
 
-use super::auth;
 use super::ctx::Ctx;
 use crate::http::{Body, HttpError, Request, Response};
 use crate::live::socket::Upgrade;
@@ -9,7 +8,7 @@ use crate::live::socket::Upgrade;
 /// GET /api/ws — checks the handshake, the origin and the session; answers 101.
 pub fn upgrade(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     super::check_same_origin(req)?;
-    let user = auth::require_user(ctx, req)?;
+    let user = super::require_user(ctx, req)?;
     let has_token = |name: &str, token: &str| {
         req.header(name)
             .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
