@@ -1,5 +1,12 @@
-//! Account lifecycle helpers shared by signup and deletion.
+//! Accounts on the writer, in step with fan-out: creation (the user's database seeded with the
+//! public channels' history, inside the auth.db transaction that inserts the account) and
+//! deletion (soft or hard, in idempotent steps).
 
+use super::Writer;
+use crate::base::names::Username;
+use crate::db::{self, Kind};
+use crate::model::Refusal;
+use rusqlite::TransactionBehavior;
 use std::path::Path;
 
 /// Removes a database and its WAL and shared-memory files, if present.
@@ -109,4 +116,47 @@ pub fn delete_account(
     db::auth::delete_account_rows(&w.auth, name)?;
     w.forget_user(name);
     Ok(report)
+}
+
+impl Writer<'_> {
+    /// Creates an account and its database, seeded with the public channels' history, in step
+    /// with fan-out so no message sent meanwhile is missed. Returns false if the name is taken.
+    pub fn create_account(
+        &mut self,
+        username: &Username,
+        password_hash: &str,
+    ) -> Result<bool, Refusal> {
+        self.refresh_users()?;
+        let tx = self
+            .auth
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if db::auth::find_user(&tx, username.as_str())?.is_some() {
+            return Ok(false);
+        }
+        let path = db::user::path(&self.core.data_dir, username);
+        // Whatever is there belongs to no live account (a deleted one, or an interrupted
+        // signup): a re-registered name starts with a fresh database.
+        self.databases.remove(username.as_str());
+        self.core.user_dbs.forget(username.as_str());
+        crate::store::accounts::remove_database_files(&path).map_err(anyhow::Error::from)?;
+        let conn = db::open(&path, Kind::User)?;
+        let source = self.users.iter().find_map(|u| {
+            let name = Username::parse_existing(u).ok()?;
+            let source = db::user::path(&self.core.data_dir, &name);
+            source.exists().then_some(source)
+        });
+        if let Some(source) = source {
+            db::maintenance::seed_history(&conn, &source, &self.core.settings.channels)?;
+        }
+        drop(conn);
+        let committed =
+            db::auth::insert_user(&tx, username.as_str(), password_hash).and_then(|()| tx.commit());
+        if let Err(e) = committed {
+            let _ = crate::store::accounts::remove_database_files(&path);
+            return Err(e.into());
+        }
+        self.users.insert(username.as_str().to_owned());
+        self.auth_version = db::maintenance::data_version(&self.auth)?;
+        Ok(true)
+    }
 }
