@@ -2,8 +2,9 @@
 //! checkpoints, integrity checks, and the consistent snapshots and copies a backup makes.
 //! No HTTP types.
 
+use super::{open_for_maintenance, Access};
 use anyhow::Context;
-use rusqlite::{Connection, OpenFlags, Result};
+use rusqlite::{Connection, Result};
 use std::path::Path;
 use std::time::Duration;
 
@@ -43,15 +44,13 @@ pub fn data_version(conn: &Connection) -> Result<i64> {
 /// A passive checkpoint from a short-lived connection of its own: folds in what no reader
 /// needs, never waits for readers or writers beyond a second.
 pub fn checkpoint_passive(path: &Path) -> Result<()> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-    conn.busy_timeout(Duration::from_secs(1))?;
+    let conn = open_for_maintenance(path, Access::ReadWrite, Duration::from_secs(1))?;
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
 }
 
 /// `PRAGMA integrity_check` over a read-only connection: `["ok"]`, or the problems found.
 pub fn integrity_check(path: &Path) -> Result<Vec<String>> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    conn.busy_timeout(Duration::from_secs(10))?;
+    let conn = open_for_maintenance(path, Access::ReadOnly, Duration::from_secs(10))?;
     let mut stmt = conn.prepare("PRAGMA integrity_check")?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
     rows.collect()
@@ -60,9 +59,8 @@ pub fn integrity_check(path: &Path) -> Result<Vec<String>> {
 /// A read-only connection holding a read transaction: a snapshot of the database as of now,
 /// which later writes do not change.
 pub fn snapshot(path: &Path) -> anyhow::Result<Connection> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+    let conn = open_for_maintenance(path, Access::ReadOnly, Duration::from_secs(10))
         .with_context(|| format!("cannot open {}", path.display()))?;
-    conn.busy_timeout(Duration::from_secs(10))?;
     conn.execute_batch("BEGIN")?;
     // The snapshot starts at the first read.
     conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |_| Ok(()))?;
@@ -71,8 +69,8 @@ pub fn snapshot(path: &Path) -> anyhow::Result<Connection> {
 
 /// Copies a snapshot into a new database file at `target`, in WAL mode like every database.
 pub fn copy_snapshot(source: &Connection, target: &Path, name: &str) -> anyhow::Result<()> {
-    let mut copy =
-        Connection::open(target).with_context(|| format!("cannot create {}", target.display()))?;
+    let mut copy = open_for_maintenance(target, Access::Create, Duration::from_secs(10))
+        .with_context(|| format!("cannot create {}", target.display()))?;
     {
         let backup = rusqlite::backup::Backup::new(source, &mut copy)?;
         // All pages in one step, from the snapshot this connection holds.

@@ -126,11 +126,37 @@ pub fn open_existing(path: &Path, kind: Kind) -> anyhow::Result<Option<Connectio
     Ok(Some(conn))
 }
 
+/// How a maintenance connection opens its database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadOnly,
+    ReadWrite,
+    /// A new file (a backup's copy); every other mode refuses a missing file.
+    Create,
+}
+
+/// The opener for maintenance (checkpoints, integrity checks, backup snapshots and copies): it
+/// never migrates or changes a pragma, so it can look at any database, even one from a newer
+/// release, and waits at most `patience` for a lock. Everything else uses `open`.
+pub fn open_for_maintenance(
+    path: &Path,
+    access: Access,
+    patience: Duration,
+) -> rusqlite::Result<Connection> {
+    let flags = match access {
+        Access::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
+        Access::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE,
+        Access::Create => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+    };
+    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(patience)?;
+    Ok(conn)
+}
+
 /// Checkpoints the WAL into the main file and truncates it, so a cold copy is complete.
 pub fn checkpoint(path: &Path) -> anyhow::Result<()> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+    let conn = open_for_maintenance(path, Access::ReadWrite, Duration::from_secs(2))
         .with_context(|| format!("cannot open {}", path.display()))?;
-    conn.busy_timeout(Duration::from_secs(2))?;
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
         .with_context(|| format!("cannot checkpoint {}", path.display()))
 }

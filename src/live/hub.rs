@@ -1,7 +1,7 @@
 //! Who is connected: the registry of live WebSocket clients, their bounded outgoing queues and
 //! wake-up file descriptors, and fan-out of serialised events to users. Presence is derived
 //! here from socket states. Also the throttles on what a client asks to announce (typing,
-//! presence), so one client cannot fill everyone else's queue. No SQL, no sockets (the `ws`
+//! presence), so one client cannot fill everyone else's queue. No SQL, no sockets (the `socket`
 //! module owns those).
 //!
 //! The registry lock is held only to read or change the registry: sockets are queued to,
