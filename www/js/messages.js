@@ -2,10 +2,10 @@
 // as the user scrolls up (keeping what they look at in place), live `message`,
 // `message_updated`, `receipts` and `messages_expired` events, catch-up after a reconnect (`?after=`), grouping and
 // date dividers, and the actions on a message (reply, edit, delete, react, jump to a parent,
-// view a picture), also from the keyboard in visual mode. It opens a conversation at a given
-// message (search results), marks the open conversation read while the page is visible, and
-// counts unread messages of the other conversations. How one message looks lives in
-// message-item.js.
+// view a picture). It opens a conversation at a given message (search results), marks the open
+// conversation read while the page is visible, and counts unread messages of the other
+// conversations. How one message looks lives in message-item.js; visual mode (visual-mode.js)
+// builds on this list, which never imports it.
 
 import { request, channelUrl, describeError, serverNow } from './api.js';
 import * as socket from './socket.js';
@@ -27,14 +27,16 @@ const OLDER_RETRY_MS = 5000;
 const scroller = document.getElementById('messages');
 const list = document.getElementById('message-list');
 const historyStatus = document.getElementById('history-status');
-const visualHint = document.getElementById('visual-hint');
 
-let view = emptyView(null);
+// The open conversation's messages. Other modules read it through this live binding; only this
+// module replaces it.
+export let view = emptyView(null);
 // Server time of the last event heard: everything before it reached us.
 let lastHeardAt = 0;
 let pendingJump = null; // {channel, id}: a message to show once its conversation has loaded
-let visualId = null; // the message selected in visual mode
-let hintTimer = 0;
+// Modules that build on the list (visual mode) hear when it starts over and when it is drawn.
+const openHandlers = new Set();
+const renderHandlers = new Set();
 
 function emptyView(channel) {
   return {
@@ -56,6 +58,18 @@ function emptyView(channel) {
     editing: null, // {id, draft, error}
     nodes: new Map(), // 'm:<id>' | 'd:<day>' -> {node, version}
   };
+}
+
+/** Calls `handler()` whenever the list starts over with a conversation, before it empties. */
+export function onOpen(handler) {
+  openHandlers.add(handler);
+  return () => openHandlers.delete(handler);
+}
+
+/** Calls `handler()` after every render, once the nodes are in place and before scrolling. */
+export function onRender(handler) {
+  renderHandlers.add(handler);
+  return () => renderHandlers.delete(handler);
 }
 
 function isVisible() {
@@ -84,7 +98,7 @@ async function fetchMessages(channel, query) {
 
 async function open(channel) {
   reactions.closePicker({ restoreFocus: false });
-  endVisual({ refocus: false });
+  for (const handler of openHandlers) handler();
   if (pendingJump && pendingJump.channel !== channel) pendingJump = null;
   const v = emptyView(channel);
   v.queue = [];
@@ -147,7 +161,7 @@ async function loadReceipts(v, sinceId, beforeId) {
  * Loads the page before the oldest loaded message; resolves to true once it is shown, false
  * when there was nothing to load or it failed (after a failure, scrolling retries later).
  */
-function loadOlder(limit = PAGE_SIZE) {
+export function loadOlder(limit = PAGE_SIZE) {
   const v = view;
   if (!v.loaded || !v.hasMore || Date.now() < v.olderRetryAt) return Promise.resolve(false);
   if (v.olderRequest) return v.olderRequest;
@@ -322,11 +336,7 @@ function render({ toBottom = false } = {}) {
     editor.setSelectionRange(editor.value.length, editor.value.length);
   }
 
-  if (visualId) {
-    const selected = v.nodes.get(`m:${visualId}`)?.node;
-    if (selected) selected.classList.add('visual');
-    else endVisual({ refocus: false }); // the selected message went away
-  }
+  for (const handler of renderHandlers) handler();
 
   renderStatus();
   if (stick) {
@@ -499,7 +509,7 @@ new ResizeObserver(restick).observe(scroller);
 
 // Actions on a message
 
-async function toggleReaction(m, name) {
+export async function toggleReaction(m, name) {
   try {
     const result = await request('POST', channelUrl(m.channel, `/messages/${encodeURIComponent(m.id)}/reactions`), { emoji: name });
     if (!result.ok) {
@@ -516,7 +526,7 @@ async function toggleReaction(m, name) {
   }
 }
 
-async function deleteMessage(m, { skipConfirm = false } = {}) {
+export async function deleteMessage(m, { skipConfirm = false } = {}) {
   if (!skipConfirm) {
     const confirmed = await confirmAction({
       title: 'Delete message?',
@@ -730,149 +740,4 @@ list.addEventListener('pointerup', (event) => {
     if (selected !== element) selected.classList.remove('selected');
   }
   if (element && !event.target.closest('a, button, textarea')) element.classList.toggle('selected');
-});
-
-// Visual mode: the keyboard selects one message (j/k) and acts on it (keyboard.js maps keys).
-
-const VISUAL_HELP = 'Visual mode: j/k select · o reply · c edit · d delete · e react · y copy · Esc leave';
-
-function selectable() {
-  return view.messages.filter((m) => !m.system);
-}
-
-function nodeOf(id) {
-  return view.nodes.get(`m:${id}`)?.node || null;
-}
-
-export function visualActive() {
-  return visualId !== null;
-}
-
-/** Enters visual mode on the newest message on screen; false when there is nothing to select. */
-export function startVisual() {
-  const items = selectable();
-  if (!items.length) return false;
-  const top = scroller.getBoundingClientRect();
-  let onScreen = null;
-  for (const m of items) {
-    const rect = nodeOf(m.id)?.getBoundingClientRect();
-    if (rect && rect.top < top.bottom && rect.bottom > top.top) onScreen = m.id;
-  }
-  select(onScreen || items[items.length - 1].id);
-  showHint(VISUAL_HELP);
-  return true;
-}
-
-function select(id) {
-  for (const node of list.querySelectorAll('.message.visual')) node.classList.remove('visual');
-  visualId = id;
-  const node = nodeOf(id);
-  if (!node) return;
-  node.classList.add('visual');
-  node.scrollIntoView({ block: 'nearest' });
-  node.focus({ preventScroll: true });
-}
-
-/** Leaves visual mode; false when it was not on. */
-export function endVisual({ refocus = true } = {}) {
-  if (visualId === null) return false;
-  const node = nodeOf(visualId);
-  visualId = null;
-  node?.classList.remove('visual');
-  clearTimeout(hintTimer);
-  visualHint.textContent = '';
-  visualHint.hidden = true;
-  if (refocus && node?.contains(document.activeElement)) scroller.focus({ preventScroll: true });
-  return true;
-}
-
-function showHint(text, { brief = false } = {}) {
-  clearTimeout(hintTimer);
-  visualHint.hidden = false;
-  visualHint.textContent = text;
-  if (brief) {
-    hintTimer = setTimeout(() => {
-      if (visualId !== null) visualHint.textContent = VISUAL_HELP;
-    }, 2500);
-  }
-}
-
-/** Moves the selection: 1 down, -1 up, or 'first' / 'last' of what is loaded. */
-export async function moveVisual(step) {
-  const items = selectable();
-  if (!items.length) return;
-  let index = items.findIndex((m) => m.id === visualId);
-  if (index < 0) index = items.length - 1;
-  let next = step === 'first' ? 0 : step === 'last' ? items.length - 1 : index + step;
-  if (next < 0 && view.hasMore) {
-    // Above the oldest loaded message: fetch the page before it, then step into it.
-    const v = view;
-    if (!(await loadOlder()) || view !== v || visualId === null) return;
-    const again = selectable();
-    next = again.findIndex((m) => m.id === visualId) - 1;
-    if (next >= 0) select(again[next].id);
-    return;
-  }
-  select(items[Math.max(0, Math.min(items.length - 1, next))].id);
-}
-
-/** Acts on the selected message: 'o' reply, 'c' edit, 'd' delete, 'e' react, 'y' copy. */
-export function visualAction(key) {
-  const m = view.byId.get(visualId);
-  if (!m) return;
-  const mine = m.sender === state.myName();
-  const node = nodeOf(m.id);
-  switch (key) {
-    case 'o':
-      endVisual({ refocus: false });
-      state.publish('reply', m);
-      break;
-    case 'c':
-      if (!mine) {
-        showHint('Only your own messages can be edited.', { brief: true });
-        return;
-      }
-      endVisual({ refocus: false });
-      startEdit(m.id);
-      break;
-    case 'd':
-      if (!mine) {
-        showHint('Only your own messages can be deleted.', { brief: true });
-        return;
-      }
-      endVisual();
-      deleteMessage(m);
-      break;
-    case 'e':
-      reactions.openPicker(node?.querySelector('[data-action="react"]') || node, (name) => toggleReaction(m, name));
-      break;
-    case 'y':
-      copyText(m.text).then((copied) => {
-        showHint(copied ? 'Copied the message text.' : 'Could not copy: the browser refused.', { brief: true });
-      });
-      break;
-    default:
-  }
-}
-
-async function copyText(text) {
-  try {
-    await navigator.clipboard.writeText(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-// A click elsewhere, or typing in a field, ends visual mode.
-document.addEventListener('pointerdown', (event) => {
-  if (visualId !== null && !nodeOf(visualId)?.contains(event.target) && !event.target.closest('#reaction-picker')) {
-    endVisual({ refocus: false });
-  }
-}, true);
-document.addEventListener('focusin', (event) => {
-  const t = event.target;
-  if (visualId !== null && (t.tagName === 'TEXTAREA' || (t.tagName === 'INPUT' && t.id !== 'reaction-search'))) {
-    endVisual({ refocus: false });
-  }
 });
