@@ -5,6 +5,7 @@
 
 import * as state from './state.js';
 import * as messages from './messages.js';
+import { cancelEdit } from './message-actions.js';
 import * as visual from './visual-mode.js';
 import * as composer from './composer.js';
 import { closeDrawer } from './sidebar.js';
@@ -50,7 +51,7 @@ document.addEventListener('keydown', (event) => {
       event.preventDefault();
       return;
     }
-    if (messages.cancelEdit() || composer.cancelReply()) {
+    if (cancelEdit() || composer.cancelReply()) {
       event.preventDefault();
       return;
     }

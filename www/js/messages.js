@@ -1,20 +1,20 @@
 // Owns the message list of the open conversation: the newest page when it opens, older pages
 // as the user scrolls up (keeping what they look at in place), live `message`,
-// `message_updated`, `receipts` and `messages_expired` events, catch-up after a reconnect (`?after=`), grouping and
-// date dividers, and the actions on a message (reply, edit, delete, react, jump to a parent,
-// view a picture). It opens a conversation at a given message (search results), marks the open
-// conversation read while the page is visible, and counts unread messages of the other
-// conversations. How one message looks lives in message-item.js; visual mode (visual-mode.js)
-// builds on this list, which never imports it.
+// `message_updated`, `receipts` and `messages_expired` events, catch-up after a reconnect
+// (`?after=`), grouping and date dividers, and drawing the list (a message's node is rebuilt
+// only when something it shows changed). It opens a conversation at a given message (search
+// results), marks the open conversation read while the page is visible, and counts unread
+// messages of the other conversations. How one message looks lives in message-item.js; the
+// actions on a message in message-actions.js and visual mode in visual-mode.js, which build on
+// this list: it imports neither.
 
 import { request, channelUrl, describeError, serverNow } from './api.js';
 import * as socket from './socket.js';
 import * as state from './state.js';
 import * as users from './users.js';
 import * as reactions from './reactions.js';
-import { confirmAction, showError } from './dialogs.js';
+import { showError } from './dialogs.js';
 import { messageElement, dateDivider, dayKey, dayLabel } from './message-item.js';
-import { showImage } from './lightbox.js';
 
 const PAGE_SIZE = 50;
 const JUMP_PAGE_SIZE = 200;
@@ -76,7 +76,7 @@ function isVisible() {
   return document.visibilityState === 'visible';
 }
 
-function validMessage(m) {
+export function validMessage(m) {
   return m && typeof m.id === 'string' && typeof m.channel === 'string' && typeof m.ts === 'number';
 }
 
@@ -235,7 +235,7 @@ function apply(v, m, isNew) {
   else if (m.deleted) v.deleted.add(m.id);
 }
 
-function upsert(v, m) {
+export function upsert(v, m) {
   v.syncTs = Math.max(v.syncTs, m.ts, Number(m.edited_ts) || 0);
   const existing = v.byId.get(m.id);
   if (m.deleted) {
@@ -279,7 +279,7 @@ function topAnchor() {
   return null;
 }
 
-function render({ toBottom = false } = {}) {
+export function render({ toBottom = false } = {}) {
   const v = view;
   const stick = toBottom || isNearBottom();
   const anchor = stick ? null : topAnchor();
@@ -507,108 +507,7 @@ list.addEventListener('load', (event) => {
 }, true);
 new ResizeObserver(restick).observe(scroller);
 
-// Actions on a message
-
-export async function toggleReaction(m, name) {
-  try {
-    const result = await request('POST', channelUrl(m.channel, `/messages/${encodeURIComponent(m.id)}/reactions`), { emoji: name });
-    if (!result.ok) {
-      showError(`Could not react: ${describeError(result)}`);
-      return;
-    }
-    const current = view.byId.get(m.id);
-    if (current && result.data && result.data.reactions) {
-      upsert(view, { ...current, reactions: result.data.reactions });
-      render();
-    }
-  } catch (err) {
-    showError(`Could not react: ${err.message}`);
-  }
-}
-
-export async function deleteMessage(m, { skipConfirm = false } = {}) {
-  if (!skipConfirm) {
-    const confirmed = await confirmAction({
-      title: 'Delete message?',
-      text: 'The message will be removed for everyone in this conversation. This cannot be undone.',
-      confirmLabel: 'Delete',
-    });
-    if (!confirmed) return;
-  }
-  try {
-    const result = await request('DELETE', channelUrl(m.channel, `/messages/${encodeURIComponent(m.id)}`));
-    if (!result.ok) {
-      showError(`Could not delete the message: ${describeError(result)}`);
-      return;
-    }
-    if (view.channel === m.channel) {
-      upsert(view, { ...m, deleted: true, text: '', files: [] });
-      render();
-    }
-  } catch (err) {
-    showError(`Could not delete the message: ${err.message}`);
-  }
-}
-
-/** Starts editing message `id` in place (mine only). */
-export function startEdit(id) {
-  const m = view.byId.get(id);
-  if (!m || m.sender !== state.myName() || m.system) return false;
-  view.editing = { id, draft: m.text, error: '', focus: true };
-  render();
-  view.nodes.get(`m:${id}`)?.node.scrollIntoView({ block: 'nearest' });
-  return true;
-}
-
-/** Edits my newest message in this conversation (the Up arrow in an empty composer). */
-export function editLast() {
-  const me = state.myName();
-  for (let i = view.messages.length - 1; i >= 0; i -= 1) {
-    const m = view.messages[i];
-    if (m.sender === me && !m.system) return startEdit(m.id);
-  }
-  return false;
-}
-
-/** Leaves edit mode; returns false when nothing was being edited. */
-export function cancelEdit() {
-  if (!view.editing) return false;
-  view.editing = null;
-  render();
-  state.publish('focus-composer');
-  return true;
-}
-
-async function saveEdit() {
-  const v = view;
-  const editing = v.editing;
-  if (!editing) return;
-  const m = v.byId.get(editing.id);
-  if (!m) return cancelEdit();
-  const text = editing.draft;
-  if (text === m.text) return cancelEdit();
-  if (!text.trim()) {
-    cancelEdit();
-    deleteMessage(m);
-    return;
-  }
-  try {
-    const result = await request('PATCH', channelUrl(m.channel, `/messages/${encodeURIComponent(m.id)}`), { text });
-    if (view !== v || v.editing !== editing) return;
-    if (!result.ok) {
-      editing.error = describeError(result);
-      render();
-      return;
-    }
-    if (validMessage(result.data)) upsert(v, result.data);
-    v.editing = null;
-    render();
-    state.publish('focus-composer');
-  } catch (err) {
-    editing.error = err.message;
-    render();
-  }
-}
+// Going to a message, reloading, scrolling
 
 /** Scrolls to message `id`, loading older pages until it is found; highlights it. */
 export async function jumpTo(id) {
@@ -672,72 +571,3 @@ export function scrollMessages(where) {
 export function messageById(id) {
   return view.byId.get(id) || null;
 }
-
-list.addEventListener('click', (event) => {
-  const target = event.target.closest('[data-action]');
-  if (!target || !list.contains(target)) return;
-  const element = target.closest('.message');
-  const m = element && view.byId.get(element.dataset.id);
-  if (!m) return;
-  switch (target.dataset.action) {
-    case 'react':
-      reactions.openPicker(target, (name) => toggleReaction(m, name));
-      break;
-    case 'toggle-reaction':
-      toggleReaction(m, target.dataset.emoji);
-      break;
-    case 'reply':
-      state.publish('reply', m);
-      break;
-    case 'edit':
-      startEdit(m.id);
-      break;
-    case 'delete':
-      deleteMessage(m, { skipConfirm: event.shiftKey });
-      break;
-    case 'cancel-edit':
-      cancelEdit();
-      break;
-    case 'jump':
-      jumpTo(target.dataset.parent);
-      break;
-    case 'view-image':
-      // Ctrl/Cmd/Shift-click and the middle button keep their usual meaning (a new tab).
-      if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
-      event.preventDefault();
-      showImage(target.getAttribute('href'), target.dataset.name || 'Image', target);
-      break;
-    default:
-  }
-});
-
-list.addEventListener('input', (event) => {
-  if (event.target.classList.contains('edit-input') && view.editing) {
-    view.editing.draft = event.target.value;
-  }
-});
-list.addEventListener('submit', (event) => {
-  if (!event.target.classList.contains('edit-form')) return;
-  event.preventDefault();
-  saveEdit();
-});
-list.addEventListener('keydown', (event) => {
-  if (!event.target.classList.contains('edit-input')) return;
-  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
-    event.preventDefault();
-    saveEdit();
-  } else if (event.key === 'Escape') {
-    event.preventDefault();
-    event.stopPropagation();
-    cancelEdit();
-  }
-});
-// On touch screens there is no hover: a tap on a message shows its actions.
-list.addEventListener('pointerup', (event) => {
-  if (event.pointerType !== 'touch') return;
-  const element = event.target.closest('.message');
-  for (const selected of list.querySelectorAll('.message.selected')) {
-    if (selected !== element) selected.classList.remove('selected');
-  }
-  if (element && !event.target.closest('a, button, textarea')) element.classList.toggle('selected');
-});

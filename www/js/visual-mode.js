@@ -3,11 +3,12 @@
 // under the list (#visual-hint), the action each letter stands for, and leaving the mode on Esc,
 // a click elsewhere or a focused text field. It only selects: the model and the drawing of the
 // list stay in messages.js (this module marks the selected node `.visual` after each render and
-// never changes a message itself), and the actions are the same ones the mouse uses.
+// never changes a message itself), and the acting is message-actions.js's, as for the mouse.
 
 import * as state from './state.js';
 import * as reactions from './reactions.js';
-import { view, loadOlder, onOpen, onRender, startEdit, deleteMessage, toggleReaction } from './messages.js';
+import { view, loadOlder, onOpen, onRender } from './messages.js';
+import { startEdit, deleteMessage, toggleReaction, copyText } from './message-actions.js';
 
 const VISUAL_HELP = 'Visual mode: j/k select · o reply · c edit · d delete · e react · y copy · Esc leave';
 
@@ -134,15 +135,6 @@ export function visualAction(key) {
       });
       break;
     default:
-  }
-}
-
-async function copyText(text) {
-  try {
-    await navigator.clipboard.writeText(text);
-    return true;
-  } catch {
-    return false;
   }
 }
 
