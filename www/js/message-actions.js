@@ -4,14 +4,15 @@
 // text, jumping to the message it replies to and viewing its picture; clicks in the list reach
 // them by delegation through `data-action` attributes, and a tap shows a message's buttons on
 // touch screens. Visual mode calls the same actions from the keyboard. It changes the list only
-// through messages.js (upsert, then render): it never builds a message's DOM nor keeps messages.
+// through the model (upsert, then render): it never builds a message's DOM nor keeps messages.
 
 import { request, channelUrl, describeError } from './api.js';
 import * as state from './state.js';
 import * as reactions from './reactions.js';
 import { confirmAction, showError } from './dialogs.js';
 import { showImage } from './lightbox.js';
-import { view, upsert, render, validMessage, jumpTo } from './messages.js';
+import { upsert, validMessage } from './message-model.js';
+import { view, render, jumpTo } from './messages.js';
 
 const list = document.getElementById('message-list');
 

@@ -1,12 +1,12 @@
 // Owns the message list of the open conversation: the newest page when it opens, older pages
 // as the user scrolls up (keeping what they look at in place), live `message`,
 // `message_updated`, `receipts` and `messages_expired` events, catch-up after a reconnect
-// (`?after=`), grouping and date dividers, and drawing the list (a message's node is rebuilt
-// only when something it shows changed). It opens a conversation at a given message (search
+// (`?after=`), and drawing the list with its date dividers (a message's node is rebuilt only
+// when something it shows changed). It opens a conversation at a given message (search
 // results), marks the open conversation read while the page is visible, and counts unread
-// messages of the other conversations. How one message looks lives in message-item.js; the
-// actions on a message in message-actions.js and visual mode in visual-mode.js, which build on
-// this list: it imports neither.
+// messages of the other conversations. The model it keeps is message-model.js's and how one
+// message looks message-item.js's; the actions on a message (message-actions.js) and visual
+// mode (visual-mode.js) build on this list, which imports neither.
 
 import { request, channelUrl, describeError, serverNow } from './api.js';
 import * as socket from './socket.js';
@@ -15,11 +15,11 @@ import * as users from './users.js';
 import * as reactions from './reactions.js';
 import { showError } from './dialogs.js';
 import { messageElement, dateDivider, dayKey, dayLabel } from './message-item.js';
+import { emptyView, validMessage, apply, upsert, messageContext, versionOf } from './message-model.js';
 
 const PAGE_SIZE = 50;
 const JUMP_PAGE_SIZE = 200;
 const CATCH_UP_LIMIT = 1000; // the server's cap on one ?after= answer
-const GROUP_GAP_SECONDS = 5 * 60;
 const NEAR_BOTTOM_PX = 80;
 const LOAD_OLDER_WITHIN_PX = 400;
 const OLDER_RETRY_MS = 5000;
@@ -38,28 +38,6 @@ let pendingJump = null; // {channel, id}: a message to show once its conversatio
 const openHandlers = new Set();
 const renderHandlers = new Set();
 
-function emptyView(channel) {
-  return {
-    channel,
-    messages: [], // sorted by ts; no tombstones
-    byId: new Map(),
-    deleted: new Set(), // ids known to be deleted, for reply quotes
-    readers: new Map(), // my message id -> Set of readers
-    oldestId: null, // the oldest message the server has given us (tombstones included)
-    oldestTs: Infinity,
-    hasMore: true,
-    loaded: false,
-    failed: '',
-    olderRequest: null,
-    olderRetryAt: 0,
-    queue: null, // events that arrived while the first page was loading
-    catchUpAfterLoad: false,
-    syncTs: 0, // newest ts or edited_ts seen, a lower bound for ?after=
-    editing: null, // {id, draft, error}
-    nodes: new Map(), // 'm:<id>' | 'd:<day>' -> {node, version}
-  };
-}
-
 /** Calls `handler()` whenever the list starts over with a conversation, before it empties. */
 export function onOpen(handler) {
   openHandlers.add(handler);
@@ -74,10 +52,6 @@ export function onRender(handler) {
 
 function isVisible() {
   return document.visibilityState === 'visible';
-}
-
-export function validMessage(m) {
-  return m && typeof m.id === 'string' && typeof m.channel === 'string' && typeof m.ts === 'number';
 }
 
 async function fetchMessages(channel, query) {
@@ -223,49 +197,10 @@ async function catchUp() {
   if (fromOthers) markReadSoon();
 }
 
-// Keeping the model
-
-/**
- * Applies a message from an event or a catch-up. A change to a message older than the loaded
- * pages is left for when that page loads (inserting it would leave a gap in the history).
- */
-function apply(v, m, isNew) {
-  const loadedRange = isNew || v.byId.has(m.id) || !v.hasMore || m.ts >= v.oldestTs;
-  if (loadedRange) upsert(v, m);
-  else if (m.deleted) v.deleted.add(m.id);
-}
-
-export function upsert(v, m) {
-  v.syncTs = Math.max(v.syncTs, m.ts, Number(m.edited_ts) || 0);
-  const existing = v.byId.get(m.id);
-  if (m.deleted) {
-    v.deleted.add(m.id);
-    if (existing) {
-      v.byId.delete(m.id);
-      v.messages.splice(v.messages.indexOf(existing), 1);
-    }
-    if (v.editing?.id === m.id) v.editing = null;
-    return;
-  }
-  if (existing) {
-    v.messages[v.messages.indexOf(existing)] = m;
-  } else {
-    let index = v.messages.length;
-    while (index > 0 && v.messages[index - 1].ts > m.ts) index -= 1;
-    v.messages.splice(index, 0, m);
-  }
-  v.byId.set(m.id, m);
-}
-
 // Drawing
 
 function isNearBottom() {
   return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < NEAR_BOTTOM_PX;
-}
-
-function startsGroup(previous, m) {
-  return !previous || previous.sender !== m.sender || previous.system || m.system
-    || m.ts - previous.ts > GROUP_GAP_SECONDS || dayKey(previous.ts) !== dayKey(m.ts);
 }
 
 /** The first message at least partly visible, and where it is on screen. */
@@ -345,31 +280,6 @@ export function render({ toBottom = false } = {}) {
     const node = v.nodes.get(anchor.key)?.node;
     if (node) scroller.scrollTop += node.getBoundingClientRect().top - anchor.top;
   }
-}
-
-function messageContext(v, m, previous, me, lastMine) {
-  let parent = null;
-  let parentState = 'unknown';
-  if (m.reply_to) {
-    parent = v.byId.get(m.reply_to) || null;
-    if (parent) parentState = 'found';
-    else if (v.deleted.has(m.reply_to)) parentState = 'deleted';
-    else if (m.reply_unavailable) parentState = 'unavailable';
-  }
-  const readers = m.sender === me ? [...(v.readers.get(m.id) || [])].filter((r) => r !== me).sort() : [];
-  const editing = v.editing?.id === m.id ? { draft: v.editing.draft, error: v.editing.error } : null;
-  return { me, head: startsGroup(previous, m), parent, parentState, readers, showReceipt: m.id === lastMine, editing };
-}
-
-/** Everything a message's element depends on: when it changes, the element is rebuilt. */
-function versionOf(m, context) {
-  const user = users.getUser(m.sender);
-  return JSON.stringify([
-    m.sender, m.text, m.edited_ts, m.reactions, m.files, m.reply_unavailable, context.head,
-    context.me, context.parentState, context.parent && [context.parent.sender, context.parent.text],
-    context.readers, context.showReceipt, context.editing && context.editing.error,
-    Boolean(context.editing), user && [user.name_color, user.avatar_url],
-  ]);
 }
 
 function renderStatus() {

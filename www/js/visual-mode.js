@@ -1,9 +1,9 @@
 // Owns visual mode, the keyboard's way to act on one message (`v`; keyboard.js maps the keys):
 // which message is selected (j/k, g/G, loading older pages above the oldest one), the hint line
 // under the list (#visual-hint), the action each letter stands for, and leaving the mode on Esc,
-// a click elsewhere or a focused text field. It only selects: the model and the drawing of the
-// list stay in messages.js (this module marks the selected node `.visual` after each render and
-// never changes a message itself), and the acting is message-actions.js's, as for the mouse.
+// a click elsewhere or a focused text field. It only selects: it never changes a message nor
+// draws one (it marks the selected node `.visual` after each render of messages.js), and the
+// acting is message-actions.js's, as for the mouse.
 
 import * as state from './state.js';
 import * as reactions from './reactions.js';
