@@ -12,6 +12,8 @@ import { startOnlineList } from './presence.js';
 import { loadReactions } from './reactions.js';
 import './sidebar.js';
 import './messages.js';
+import './message-actions.js';
+import './visual-mode.js';
 import './composer.js';
 import './typing.js';
 import './conversations.js';

@@ -5,7 +5,7 @@
 
 import { request, channelUrl, describeError, NetworkError } from './api.js';
 import * as state from './state.js';
-import * as messages from './messages.js';
+import { editLast } from './message-actions.js';
 import { noteTyping } from './typing.js';
 import { plainText } from './markdown.js';
 import * as attachments from './attachments.js';
@@ -148,7 +148,7 @@ box.addEventListener('keydown', (event) => {
     event.preventDefault();
     send();
   } else if (event.key === 'ArrowUp' && !box.value && !event.shiftKey && !event.altKey && !event.ctrlKey) {
-    if (messages.editLast()) event.preventDefault();
+    if (editLast()) event.preventDefault();
   } else if (event.key === 'Escape') {
     event.preventDefault();
     if (!cancelReply()) box.blur();

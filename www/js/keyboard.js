@@ -1,10 +1,12 @@
 // Owns the page-wide keyboard shortcuts and the help dialog that lists them (`?`). Keys typed
 // into a field belong to that field: single-letter shortcuts only act outside text fields.
 // Esc, Enter and the Up arrow inside the composer and the edit box are handled there. In
-// visual mode (`v`) the letters act on the selected message (messages.js does the acting).
+// visual mode (`v`) the letters act on the selected message (visual-mode.js).
 
 import * as state from './state.js';
 import * as messages from './messages.js';
+import { cancelEdit } from './message-actions.js';
+import * as visual from './visual-mode.js';
 import * as composer from './composer.js';
 import { closeDrawer } from './sidebar.js';
 import { openDialog, anyDialogOpen } from './dialogs.js';
@@ -41,7 +43,7 @@ document.addEventListener('keydown', (event) => {
 
   if (event.key === 'Escape') {
     if (inDialog || pickerIsOpen()) return; // they close themselves
-    if (messages.endVisual()) {
+    if (visual.endVisual()) {
       event.preventDefault();
       return;
     }
@@ -49,7 +51,7 @@ document.addEventListener('keydown', (event) => {
       event.preventDefault();
       return;
     }
-    if (messages.cancelEdit() || composer.cancelReply()) {
+    if (cancelEdit() || composer.cancelReply()) {
       event.preventDefault();
       return;
     }
@@ -60,14 +62,14 @@ document.addEventListener('keydown', (event) => {
   if (inDialog || pickerIsOpen() || isTextField(event.target)) return;
   if (event.ctrlKey || event.metaKey || event.altKey) return;
 
-  if (messages.visualActive() && visualKey(event)) {
+  if (visual.visualActive() && visualKey(event)) {
     event.preventDefault();
     return;
   }
 
   switch (event.key) {
     case 'v':
-      if (messages.startVisual()) event.preventDefault();
+      if (visual.startVisual()) event.preventDefault();
       break;
     case '/':
     case 'f':
@@ -107,30 +109,30 @@ function visualKey(event) {
   switch (event.key) {
     case 'j':
     case 'ArrowDown':
-      messages.moveVisual(1);
+      visual.moveVisual(1);
       return true;
     case 'k':
     case 'ArrowUp':
-      messages.moveVisual(-1);
+      visual.moveVisual(-1);
       return true;
     case 'g':
-      messages.moveVisual('first');
+      visual.moveVisual('first');
       return true;
     case 'G':
-      messages.moveVisual('last');
+      visual.moveVisual('last');
       return true;
     case 'v':
-      messages.endVisual();
+      visual.endVisual();
       return true;
     case 'o':
     case 'c':
     case 'd':
     case 'e':
     case 'y':
-      messages.visualAction(event.key);
+      visual.visualAction(event.key);
       return true;
     case 'i':
-      messages.endVisual({ refocus: false });
+      visual.endVisual({ refocus: false });
       return false; // and focus the composer as usual
     default:
       return false;

@@ -1,7 +1,7 @@
 // Owns how one message and one date divider look: builds their DOM from a message object and
 // what the list knows around it (group head or not, the replied-to message, read receipts,
 // whether it is being edited). Pure construction: no requests, no state, no listeners — the
-// list (messages.js) handles clicks by delegation through `data-action` attributes.
+// list's clicks reach message-actions.js by delegation through `data-action` attributes.
 
 import * as users from './users.js';
 import * as reactions from './reactions.js';

@@ -1,25 +1,25 @@
 // Owns the message list of the open conversation: the newest page when it opens, older pages
 // as the user scrolls up (keeping what they look at in place), live `message`,
-// `message_updated`, `receipts` and `messages_expired` events, catch-up after a reconnect (`?after=`), grouping and
-// date dividers, and the actions on a message (reply, edit, delete, react, jump to a parent,
-// view a picture), also from the keyboard in visual mode. It opens a conversation at a given
-// message (search results), marks the open conversation read while the page is visible, and
-// counts unread messages of the other conversations. How one message looks lives in
-// message-item.js.
+// `message_updated`, `receipts` and `messages_expired` events, catch-up after a reconnect
+// (`?after=`), and drawing the list with its date dividers (a message's node is rebuilt only
+// when something it shows changed). It opens a conversation at a given message (search
+// results), marks the open conversation read while the page is visible, and counts unread
+// messages of the other conversations. The model it keeps is message-model.js's and how one
+// message looks message-item.js's; the actions on a message (message-actions.js) and visual
+// mode (visual-mode.js) build on this list, which imports neither.
 
 import { request, channelUrl, describeError, serverNow } from './api.js';
 import * as socket from './socket.js';
 import * as state from './state.js';
 import * as users from './users.js';
 import * as reactions from './reactions.js';
-import { confirmAction, showError } from './dialogs.js';
+import { showError } from './dialogs.js';
 import { messageElement, dateDivider, dayKey, dayLabel } from './message-item.js';
-import { showImage } from './lightbox.js';
+import { emptyView, validMessage, apply, upsert, messageContext, versionOf } from './message-model.js';
 
 const PAGE_SIZE = 50;
 const JUMP_PAGE_SIZE = 200;
 const CATCH_UP_LIMIT = 1000; // the server's cap on one ?after= answer
-const GROUP_GAP_SECONDS = 5 * 60;
 const NEAR_BOTTOM_PX = 80;
 const LOAD_OLDER_WITHIN_PX = 400;
 const OLDER_RETRY_MS = 5000;
@@ -27,43 +27,31 @@ const OLDER_RETRY_MS = 5000;
 const scroller = document.getElementById('messages');
 const list = document.getElementById('message-list');
 const historyStatus = document.getElementById('history-status');
-const visualHint = document.getElementById('visual-hint');
 
-let view = emptyView(null);
+// The open conversation's messages. Other modules read it through this live binding; only this
+// module replaces it.
+export let view = emptyView(null);
 // Server time of the last event heard: everything before it reached us.
 let lastHeardAt = 0;
 let pendingJump = null; // {channel, id}: a message to show once its conversation has loaded
-let visualId = null; // the message selected in visual mode
-let hintTimer = 0;
+// Modules that build on the list (visual mode) hear when it starts over and when it is drawn.
+const openHandlers = new Set();
+const renderHandlers = new Set();
 
-function emptyView(channel) {
-  return {
-    channel,
-    messages: [], // sorted by ts; no tombstones
-    byId: new Map(),
-    deleted: new Set(), // ids known to be deleted, for reply quotes
-    readers: new Map(), // my message id -> Set of readers
-    oldestId: null, // the oldest message the server has given us (tombstones included)
-    oldestTs: Infinity,
-    hasMore: true,
-    loaded: false,
-    failed: '',
-    olderRequest: null,
-    olderRetryAt: 0,
-    queue: null, // events that arrived while the first page was loading
-    catchUpAfterLoad: false,
-    syncTs: 0, // newest ts or edited_ts seen, a lower bound for ?after=
-    editing: null, // {id, draft, error}
-    nodes: new Map(), // 'm:<id>' | 'd:<day>' -> {node, version}
-  };
+/** Calls `handler()` whenever the list starts over with a conversation, before it empties. */
+export function onOpen(handler) {
+  openHandlers.add(handler);
+  return () => openHandlers.delete(handler);
+}
+
+/** Calls `handler()` after every render, once the nodes are in place and before scrolling. */
+export function onRender(handler) {
+  renderHandlers.add(handler);
+  return () => renderHandlers.delete(handler);
 }
 
 function isVisible() {
   return document.visibilityState === 'visible';
-}
-
-function validMessage(m) {
-  return m && typeof m.id === 'string' && typeof m.channel === 'string' && typeof m.ts === 'number';
 }
 
 async function fetchMessages(channel, query) {
@@ -84,7 +72,7 @@ async function fetchMessages(channel, query) {
 
 async function open(channel) {
   reactions.closePicker({ restoreFocus: false });
-  endVisual({ refocus: false });
+  for (const handler of openHandlers) handler();
   if (pendingJump && pendingJump.channel !== channel) pendingJump = null;
   const v = emptyView(channel);
   v.queue = [];
@@ -147,7 +135,7 @@ async function loadReceipts(v, sinceId, beforeId) {
  * Loads the page before the oldest loaded message; resolves to true once it is shown, false
  * when there was nothing to load or it failed (after a failure, scrolling retries later).
  */
-function loadOlder(limit = PAGE_SIZE) {
+export function loadOlder(limit = PAGE_SIZE) {
   const v = view;
   if (!v.loaded || !v.hasMore || Date.now() < v.olderRetryAt) return Promise.resolve(false);
   if (v.olderRequest) return v.olderRequest;
@@ -209,49 +197,10 @@ async function catchUp() {
   if (fromOthers) markReadSoon();
 }
 
-// Keeping the model
-
-/**
- * Applies a message from an event or a catch-up. A change to a message older than the loaded
- * pages is left for when that page loads (inserting it would leave a gap in the history).
- */
-function apply(v, m, isNew) {
-  const loadedRange = isNew || v.byId.has(m.id) || !v.hasMore || m.ts >= v.oldestTs;
-  if (loadedRange) upsert(v, m);
-  else if (m.deleted) v.deleted.add(m.id);
-}
-
-function upsert(v, m) {
-  v.syncTs = Math.max(v.syncTs, m.ts, Number(m.edited_ts) || 0);
-  const existing = v.byId.get(m.id);
-  if (m.deleted) {
-    v.deleted.add(m.id);
-    if (existing) {
-      v.byId.delete(m.id);
-      v.messages.splice(v.messages.indexOf(existing), 1);
-    }
-    if (v.editing?.id === m.id) v.editing = null;
-    return;
-  }
-  if (existing) {
-    v.messages[v.messages.indexOf(existing)] = m;
-  } else {
-    let index = v.messages.length;
-    while (index > 0 && v.messages[index - 1].ts > m.ts) index -= 1;
-    v.messages.splice(index, 0, m);
-  }
-  v.byId.set(m.id, m);
-}
-
 // Drawing
 
 function isNearBottom() {
   return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < NEAR_BOTTOM_PX;
-}
-
-function startsGroup(previous, m) {
-  return !previous || previous.sender !== m.sender || previous.system || m.system
-    || m.ts - previous.ts > GROUP_GAP_SECONDS || dayKey(previous.ts) !== dayKey(m.ts);
 }
 
 /** The first message at least partly visible, and where it is on screen. */
@@ -265,7 +214,7 @@ function topAnchor() {
   return null;
 }
 
-function render({ toBottom = false } = {}) {
+export function render({ toBottom = false } = {}) {
   const v = view;
   const stick = toBottom || isNearBottom();
   const anchor = stick ? null : topAnchor();
@@ -322,11 +271,7 @@ function render({ toBottom = false } = {}) {
     editor.setSelectionRange(editor.value.length, editor.value.length);
   }
 
-  if (visualId) {
-    const selected = v.nodes.get(`m:${visualId}`)?.node;
-    if (selected) selected.classList.add('visual');
-    else endVisual({ refocus: false }); // the selected message went away
-  }
+  for (const handler of renderHandlers) handler();
 
   renderStatus();
   if (stick) {
@@ -335,31 +280,6 @@ function render({ toBottom = false } = {}) {
     const node = v.nodes.get(anchor.key)?.node;
     if (node) scroller.scrollTop += node.getBoundingClientRect().top - anchor.top;
   }
-}
-
-function messageContext(v, m, previous, me, lastMine) {
-  let parent = null;
-  let parentState = 'unknown';
-  if (m.reply_to) {
-    parent = v.byId.get(m.reply_to) || null;
-    if (parent) parentState = 'found';
-    else if (v.deleted.has(m.reply_to)) parentState = 'deleted';
-    else if (m.reply_unavailable) parentState = 'unavailable';
-  }
-  const readers = m.sender === me ? [...(v.readers.get(m.id) || [])].filter((r) => r !== me).sort() : [];
-  const editing = v.editing?.id === m.id ? { draft: v.editing.draft, error: v.editing.error } : null;
-  return { me, head: startsGroup(previous, m), parent, parentState, readers, showReceipt: m.id === lastMine, editing };
-}
-
-/** Everything a message's element depends on: when it changes, the element is rebuilt. */
-function versionOf(m, context) {
-  const user = users.getUser(m.sender);
-  return JSON.stringify([
-    m.sender, m.text, m.edited_ts, m.reactions, m.files, m.reply_unavailable, context.head,
-    context.me, context.parentState, context.parent && [context.parent.sender, context.parent.text],
-    context.readers, context.showReceipt, context.editing && context.editing.error,
-    Boolean(context.editing), user && [user.name_color, user.avatar_url],
-  ]);
 }
 
 function renderStatus() {
@@ -497,108 +417,7 @@ list.addEventListener('load', (event) => {
 }, true);
 new ResizeObserver(restick).observe(scroller);
 
-// Actions on a message
-
-async function toggleReaction(m, name) {
-  try {
-    const result = await request('POST', channelUrl(m.channel, `/messages/${encodeURIComponent(m.id)}/reactions`), { emoji: name });
-    if (!result.ok) {
-      showError(`Could not react: ${describeError(result)}`);
-      return;
-    }
-    const current = view.byId.get(m.id);
-    if (current && result.data && result.data.reactions) {
-      upsert(view, { ...current, reactions: result.data.reactions });
-      render();
-    }
-  } catch (err) {
-    showError(`Could not react: ${err.message}`);
-  }
-}
-
-async function deleteMessage(m, { skipConfirm = false } = {}) {
-  if (!skipConfirm) {
-    const confirmed = await confirmAction({
-      title: 'Delete message?',
-      text: 'The message will be removed for everyone in this conversation. This cannot be undone.',
-      confirmLabel: 'Delete',
-    });
-    if (!confirmed) return;
-  }
-  try {
-    const result = await request('DELETE', channelUrl(m.channel, `/messages/${encodeURIComponent(m.id)}`));
-    if (!result.ok) {
-      showError(`Could not delete the message: ${describeError(result)}`);
-      return;
-    }
-    if (view.channel === m.channel) {
-      upsert(view, { ...m, deleted: true, text: '', files: [] });
-      render();
-    }
-  } catch (err) {
-    showError(`Could not delete the message: ${err.message}`);
-  }
-}
-
-/** Starts editing message `id` in place (mine only). */
-export function startEdit(id) {
-  const m = view.byId.get(id);
-  if (!m || m.sender !== state.myName() || m.system) return false;
-  view.editing = { id, draft: m.text, error: '', focus: true };
-  render();
-  view.nodes.get(`m:${id}`)?.node.scrollIntoView({ block: 'nearest' });
-  return true;
-}
-
-/** Edits my newest message in this conversation (the Up arrow in an empty composer). */
-export function editLast() {
-  const me = state.myName();
-  for (let i = view.messages.length - 1; i >= 0; i -= 1) {
-    const m = view.messages[i];
-    if (m.sender === me && !m.system) return startEdit(m.id);
-  }
-  return false;
-}
-
-/** Leaves edit mode; returns false when nothing was being edited. */
-export function cancelEdit() {
-  if (!view.editing) return false;
-  view.editing = null;
-  render();
-  state.publish('focus-composer');
-  return true;
-}
-
-async function saveEdit() {
-  const v = view;
-  const editing = v.editing;
-  if (!editing) return;
-  const m = v.byId.get(editing.id);
-  if (!m) return cancelEdit();
-  const text = editing.draft;
-  if (text === m.text) return cancelEdit();
-  if (!text.trim()) {
-    cancelEdit();
-    deleteMessage(m);
-    return;
-  }
-  try {
-    const result = await request('PATCH', channelUrl(m.channel, `/messages/${encodeURIComponent(m.id)}`), { text });
-    if (view !== v || v.editing !== editing) return;
-    if (!result.ok) {
-      editing.error = describeError(result);
-      render();
-      return;
-    }
-    if (validMessage(result.data)) upsert(v, result.data);
-    v.editing = null;
-    render();
-    state.publish('focus-composer');
-  } catch (err) {
-    editing.error = err.message;
-    render();
-  }
-}
+// Going to a message, reloading, scrolling
 
 /** Scrolls to message `id`, loading older pages until it is found; highlights it. */
 export async function jumpTo(id) {
@@ -662,217 +481,3 @@ export function scrollMessages(where) {
 export function messageById(id) {
   return view.byId.get(id) || null;
 }
-
-list.addEventListener('click', (event) => {
-  const target = event.target.closest('[data-action]');
-  if (!target || !list.contains(target)) return;
-  const element = target.closest('.message');
-  const m = element && view.byId.get(element.dataset.id);
-  if (!m) return;
-  switch (target.dataset.action) {
-    case 'react':
-      reactions.openPicker(target, (name) => toggleReaction(m, name));
-      break;
-    case 'toggle-reaction':
-      toggleReaction(m, target.dataset.emoji);
-      break;
-    case 'reply':
-      state.publish('reply', m);
-      break;
-    case 'edit':
-      startEdit(m.id);
-      break;
-    case 'delete':
-      deleteMessage(m, { skipConfirm: event.shiftKey });
-      break;
-    case 'cancel-edit':
-      cancelEdit();
-      break;
-    case 'jump':
-      jumpTo(target.dataset.parent);
-      break;
-    case 'view-image':
-      // Ctrl/Cmd/Shift-click and the middle button keep their usual meaning (a new tab).
-      if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
-      event.preventDefault();
-      showImage(target.getAttribute('href'), target.dataset.name || 'Image', target);
-      break;
-    default:
-  }
-});
-
-list.addEventListener('input', (event) => {
-  if (event.target.classList.contains('edit-input') && view.editing) {
-    view.editing.draft = event.target.value;
-  }
-});
-list.addEventListener('submit', (event) => {
-  if (!event.target.classList.contains('edit-form')) return;
-  event.preventDefault();
-  saveEdit();
-});
-list.addEventListener('keydown', (event) => {
-  if (!event.target.classList.contains('edit-input')) return;
-  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
-    event.preventDefault();
-    saveEdit();
-  } else if (event.key === 'Escape') {
-    event.preventDefault();
-    event.stopPropagation();
-    cancelEdit();
-  }
-});
-// On touch screens there is no hover: a tap on a message shows its actions.
-list.addEventListener('pointerup', (event) => {
-  if (event.pointerType !== 'touch') return;
-  const element = event.target.closest('.message');
-  for (const selected of list.querySelectorAll('.message.selected')) {
-    if (selected !== element) selected.classList.remove('selected');
-  }
-  if (element && !event.target.closest('a, button, textarea')) element.classList.toggle('selected');
-});
-
-// Visual mode: the keyboard selects one message (j/k) and acts on it (keyboard.js maps keys).
-
-const VISUAL_HELP = 'Visual mode: j/k select · o reply · c edit · d delete · e react · y copy · Esc leave';
-
-function selectable() {
-  return view.messages.filter((m) => !m.system);
-}
-
-function nodeOf(id) {
-  return view.nodes.get(`m:${id}`)?.node || null;
-}
-
-export function visualActive() {
-  return visualId !== null;
-}
-
-/** Enters visual mode on the newest message on screen; false when there is nothing to select. */
-export function startVisual() {
-  const items = selectable();
-  if (!items.length) return false;
-  const top = scroller.getBoundingClientRect();
-  let onScreen = null;
-  for (const m of items) {
-    const rect = nodeOf(m.id)?.getBoundingClientRect();
-    if (rect && rect.top < top.bottom && rect.bottom > top.top) onScreen = m.id;
-  }
-  select(onScreen || items[items.length - 1].id);
-  showHint(VISUAL_HELP);
-  return true;
-}
-
-function select(id) {
-  for (const node of list.querySelectorAll('.message.visual')) node.classList.remove('visual');
-  visualId = id;
-  const node = nodeOf(id);
-  if (!node) return;
-  node.classList.add('visual');
-  node.scrollIntoView({ block: 'nearest' });
-  node.focus({ preventScroll: true });
-}
-
-/** Leaves visual mode; false when it was not on. */
-export function endVisual({ refocus = true } = {}) {
-  if (visualId === null) return false;
-  const node = nodeOf(visualId);
-  visualId = null;
-  node?.classList.remove('visual');
-  clearTimeout(hintTimer);
-  visualHint.textContent = '';
-  visualHint.hidden = true;
-  if (refocus && node?.contains(document.activeElement)) scroller.focus({ preventScroll: true });
-  return true;
-}
-
-function showHint(text, { brief = false } = {}) {
-  clearTimeout(hintTimer);
-  visualHint.hidden = false;
-  visualHint.textContent = text;
-  if (brief) {
-    hintTimer = setTimeout(() => {
-      if (visualId !== null) visualHint.textContent = VISUAL_HELP;
-    }, 2500);
-  }
-}
-
-/** Moves the selection: 1 down, -1 up, or 'first' / 'last' of what is loaded. */
-export async function moveVisual(step) {
-  const items = selectable();
-  if (!items.length) return;
-  let index = items.findIndex((m) => m.id === visualId);
-  if (index < 0) index = items.length - 1;
-  let next = step === 'first' ? 0 : step === 'last' ? items.length - 1 : index + step;
-  if (next < 0 && view.hasMore) {
-    // Above the oldest loaded message: fetch the page before it, then step into it.
-    const v = view;
-    if (!(await loadOlder()) || view !== v || visualId === null) return;
-    const again = selectable();
-    next = again.findIndex((m) => m.id === visualId) - 1;
-    if (next >= 0) select(again[next].id);
-    return;
-  }
-  select(items[Math.max(0, Math.min(items.length - 1, next))].id);
-}
-
-/** Acts on the selected message: 'o' reply, 'c' edit, 'd' delete, 'e' react, 'y' copy. */
-export function visualAction(key) {
-  const m = view.byId.get(visualId);
-  if (!m) return;
-  const mine = m.sender === state.myName();
-  const node = nodeOf(m.id);
-  switch (key) {
-    case 'o':
-      endVisual({ refocus: false });
-      state.publish('reply', m);
-      break;
-    case 'c':
-      if (!mine) {
-        showHint('Only your own messages can be edited.', { brief: true });
-        return;
-      }
-      endVisual({ refocus: false });
-      startEdit(m.id);
-      break;
-    case 'd':
-      if (!mine) {
-        showHint('Only your own messages can be deleted.', { brief: true });
-        return;
-      }
-      endVisual();
-      deleteMessage(m);
-      break;
-    case 'e':
-      reactions.openPicker(node?.querySelector('[data-action="react"]') || node, (name) => toggleReaction(m, name));
-      break;
-    case 'y':
-      copyText(m.text).then((copied) => {
-        showHint(copied ? 'Copied the message text.' : 'Could not copy: the browser refused.', { brief: true });
-      });
-      break;
-    default:
-  }
-}
-
-async function copyText(text) {
-  try {
-    await navigator.clipboard.writeText(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-// A click elsewhere, or typing in a field, ends visual mode.
-document.addEventListener('pointerdown', (event) => {
-  if (visualId !== null && !nodeOf(visualId)?.contains(event.target) && !event.target.closest('#reaction-picker')) {
-    endVisual({ refocus: false });
-  }
-}, true);
-document.addEventListener('focusin', (event) => {
-  const t = event.target;
-  if (visualId !== null && (t.tagName === 'TEXTAREA' || (t.tagName === 'INPUT' && t.id !== 'reaction-search'))) {
-    endVisual({ refocus: false });
-  }
-});
