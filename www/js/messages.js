@@ -476,8 +476,3 @@ export function scrollMessages(where) {
   else if (where === 'top') scroller.scrollTop = 0;
   else scroller.scrollTop = scroller.scrollHeight;
 }
-
-/** Whether this message is in the open conversation (for the composer's reply check). */
-export function messageById(id) {
-  return view.byId.get(id) || null;
-}
