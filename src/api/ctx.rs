@@ -5,12 +5,16 @@
 use crate::base::assets::Assets;
 use crate::base::config::{LiveSettings, Settings};
 use crate::base::limits::RateLimiter;
+use crate::base::memory::Trimmer;
 use crate::base::password::HashGate;
 use crate::base::sessions::SessionKey;
 use crate::base::stop::Stop;
 use crate::db::Databases;
 use crate::store::core::Core;
 use std::sync::OnceLock;
+
+/// The least time between two heap trims after connection threads end.
+const TRIM_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 pub struct Ctx {
     pub core: Core,
@@ -29,6 +33,8 @@ pub struct Ctx {
     /// Given when the server begins to shut down: every background thread ends, and no
     /// connection is kept alive.
     pub stop: Stop,
+    /// Heap trims asked for by ended connection threads (glibc), run by the `trim` thread.
+    pub trimmer: Trimmer,
     /// An Argon2id hash of a random password, verified against for unknown usernames so they
     /// cost the same time as wrong passwords. Made on first use to keep startup fast.
     dummy_hash: OnceLock<String>,
@@ -58,6 +64,7 @@ impl Ctx {
             ca_pem: parts.ca_pem,
             deadlines: parts.deadlines,
             stop: Stop::default(),
+            trimmer: Trimmer::new(TRIM_INTERVAL),
             dummy_hash: OnceLock::new(),
         }
     }

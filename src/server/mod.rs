@@ -87,6 +87,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .name("checkpoint".into())
             .spawn_scoped(scope, move || ctx.checkpoints.run())?;
         std::thread::Builder::new()
+            .name("trim".into())
+            .spawn_scoped(scope, move || {
+                ctx.trimmer.run(crate::base::memory::release_freed_heap)
+            })?;
+        std::thread::Builder::new()
             .name("cleanup".into())
             .spawn_scoped(scope, move || {
                 crate::admin::cleanup::run_thread(ctx, cleanup_delay, cleanup_interval, &ctx.stop)
@@ -106,7 +111,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     let accepted = Instant::now();
                     let socket = tracked.socket.clone();
                     let served = handle_connection(ctx, socket, peer, tls_config, accepted);
-                    crate::base::memory::release_after_thread();
+                    crate::base::memory::release_after_thread(&ctx.trimmer);
                     let Some((conn, upgrade)) = served else {
                         return;
                     };
@@ -122,7 +127,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
                         .spawn_scoped(scope, move || {
                             let _tracked = tracked;
                             crate::live::socket::serve(&ctx.live(), conn, socket);
-                            crate::base::memory::release_after_thread();
+                            crate::base::memory::release_after_thread(&ctx.trimmer);
                         });
                     if let Err(e) = spawned {
                         eprintln!("warning: cannot start a WebSocket thread: {e}");
@@ -136,6 +141,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // Whatever ended the accept loop, every thread waiting on `stop` ends too.
         ctx.stop.stop();
         ctx.checkpoints.stop();
+        ctx.trimmer.stop();
         ctx.hub.close_all();
         conns.shutdown_all(std::net::Shutdown::Read);
         if !conns.wait_idle(SHUTDOWN_GRACE) {

@@ -278,6 +278,13 @@ fn slow_connections(o: &Options, size: &Size) -> anyhow::Result<()> {
         peak_rss.saturating_sub(rss_before) as f64 / schedule.len() as f64,
         peak_threads.load(Ordering::Relaxed)
     );
+    // Every slow connection has ended: what the server keeps of the 4,000 threads' memory.
+    std::thread::sleep(Duration::from_secs(3));
+    println!(
+        "abuse     rss 3 s after the attack                   {:>10.1} MB        (before it {:.1} MB)",
+        rss_kib(pid) as f64 / 1024.0,
+        rss_before as f64 / 1024.0
+    );
     println!(
         "abuse     normal traffic during the attack (and in brackets the {} s before it):",
         size.quiet.as_secs()
