@@ -190,6 +190,23 @@ NAMES = {
     "long": "a" * 300 + ".tar",
 }
 
+def stun(fingerprint=False, attrs=b""):
+    """A Binding request as a browser sends it (RFC 5389), optionally with attributes."""
+    body = attrs
+    if fingerprint:
+        body += b"\x80\x28\x00\x04\x00\x00\x00\x00"  # the fuzzer finds the right CRC
+    return struct.pack(">HHI", 1, len(body), 0x2112A442) + bytes(range(12)) + body
+
+
+STUN = {
+    "binding": stun(),
+    "binding-fingerprint": stun(fingerprint=True),
+    "binding-software": stun(attrs=b"\x80\x22\x00\x05libwe\x00\x00\x00"),
+    "binding-priority": stun(attrs=b"\x00\x24\x00\x04\x6e\x7f\x1e\xff"),
+    "rfc3489": struct.pack(">HH", 1, 0) + bytes(16),
+    "http": b"GET / HTTP/1.1\r\n\r\n",
+}
+
 for target, seeds in [
     ("http_head", HTTP),
     ("websocket_frames", WS),
@@ -197,6 +214,7 @@ for target, seeds in [
     ("settings", SETTINGS),
     ("percent_decode", PERCENT),
     ("names", NAMES),
+    ("stun", STUN),
 ]:
     for name, data in seeds.items():
         write(target, name, data)

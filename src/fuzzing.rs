@@ -100,6 +100,45 @@ fn describe_error(e: &HttpError) -> String {
     format!("{} {}", e.status(), e.message())
 }
 
+/// A datagram to the STUN responder, from an IPv4 and from an IPv6 sender: an answer is sent
+/// only to a Binding request, is never more than 2.6 times the datagram's size, and tells the
+/// sender the address it came from.
+pub fn stun(data: &[u8]) {
+    use crate::base::stun::{answer, mapped_address, MAX_ANSWER};
+    for from in [
+        "192.0.2.1:32853",
+        "[2001:db8::1]:3478",
+        "[::ffff:10.0.0.7]:5000",
+    ] {
+        let from: std::net::SocketAddr = from.parse().expect("a test address");
+        let mut out = [0u8; MAX_ANSWER];
+        let Some(n) = answer(data, from, &mut out) else {
+            continue;
+        };
+        assert!(
+            n * 10 <= data.len() * 26,
+            "{n} bytes answer {} bytes",
+            data.len()
+        );
+        assert_eq!(
+            u16::from_be_bytes([data[0], data[1]]),
+            1,
+            "only Binding requests are answered"
+        );
+        let id: [u8; 12] = data[8..20]
+            .try_into()
+            .expect("a request has a transaction id");
+        let told = mapped_address(&out[..n], id).expect("the answer reads back");
+        let expected = match from.ip() {
+            std::net::IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map_or(from, |v4| std::net::SocketAddr::new(v4.into(), from.port())),
+            std::net::IpAddr::V4(_) => from,
+        };
+        assert_eq!(told, expected);
+    }
+}
+
 /// A server-side `Conn` over one end of a socket pair, and the client's end. `Socket` holds a
 /// `TcpStream`, but it only reads, writes and sets timeouts, which a Unix socket does alike.
 fn conn_pair() -> (Conn, UnixStream) {
@@ -426,5 +465,10 @@ mod tests {
     #[test]
     fn names_inputs_replay() {
         replay("names", super::names);
+    }
+
+    #[test]
+    fn stun_inputs_replay() {
+        replay("stun", super::stun);
     }
 }

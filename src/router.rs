@@ -3,8 +3,8 @@
 
 use crate::api::ctx::Ctx;
 use crate::api::{
-    account, auth, channels, files, messages, pages, private_channels, profile, reset, search,
-    users,
+    account, auth, calls, channels, files, messages, pages, private_channels, profile, reset,
+    search, users,
 };
 use crate::http::{percent_decode, HttpError, Request, Response};
 
@@ -61,6 +61,7 @@ pub fn route(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         ["files", name] => methods!(req, "GET" => files::get_file(ctx, req, name)),
         ["api", "search"] => methods!(req, "GET" => search::get_search(ctx, req)),
         ["api", "users"] => methods!(req, "GET" => users::get_users(ctx, req)),
+        ["api", "ice-servers"] => methods!(req, "GET" => calls::get_ice_servers(ctx, req)),
         ["api", "reactions"] => methods!(req, "GET" => messages::get_reactions(ctx, req)),
         ["api", "presence"] => methods!(req, "POST" => channels::post_presence(ctx, req)),
         ["api", "channels"] => methods!(req, "GET" => channels::get_channels(ctx, req)),

@@ -30,6 +30,8 @@ pub struct Ctx {
     pub ca_pem: Option<Vec<u8>>,
     /// How long a client may take over each part of a request.
     pub deadlines: crate::http::Deadlines,
+    /// The UDP port the STUN responder answers on, once it is bound.
+    pub stun_port: OnceLock<u16>,
     /// Given when the server begins to shut down: every background thread ends, and no
     /// connection is kept alive.
     pub stop: Stop,
@@ -63,6 +65,7 @@ impl Ctx {
             assets: Assets::load(),
             ca_pem: parts.ca_pem,
             deadlines: parts.deadlines,
+            stun_port: OnceLock::new(),
             stop: Stop::default(),
             trimmer: Trimmer::new(TRIM_INTERVAL),
             dummy_hash: OnceLock::new(),

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod calls;
 pub mod channels;
 pub mod credentials;
 pub mod ctx;

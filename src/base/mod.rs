@@ -15,4 +15,5 @@ pub mod names;
 pub mod password;
 pub mod sessions;
 pub mod stop;
+pub mod stun;
 pub mod util;

@@ -74,6 +74,11 @@ impl Stop {
     /// Waits until `fd` has one of `events` or the stop (or an hour passes: a safety net, as
     /// callers loop on `is_stopped` and the descriptor, never on time).
     pub fn wait_fd(&self, fd: RawFd, events: i16) -> std::io::Result<()> {
+        self.wait_fds(&[fd], events)
+    }
+
+    /// `wait_fd` for several descriptors: returns when any has one of `events`.
+    pub fn wait_fds(&self, fds: &[RawFd], events: i16) -> std::io::Result<()> {
         let wake = match self.fd.get() {
             Some(wake) => wake,
             None => {
@@ -85,7 +90,7 @@ impl Stop {
         if self.is_stopped() {
             return Ok(());
         }
-        wake.wait_with(fd, events, SAFETY_NET)
+        wake.wait_with_all(fds, events, SAFETY_NET)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, u64> {
@@ -126,21 +131,34 @@ impl WakeFd {
 
     /// Waits up to `timeout` until `fd` has one of `events` or this wake fd is signalled.
     pub fn wait_with(&self, fd: RawFd, events: i16, timeout: Duration) -> std::io::Result<()> {
-        let mut fds = [
-            libc::pollfd {
-                fd,
-                events,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: self.raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
+        self.wait_with_all(&[fd], events, timeout)
+    }
+
+    /// `wait_with` for several descriptors (at most 7).
+    pub fn wait_with_all(
+        &self,
+        fds: &[RawFd],
+        events: i16,
+        timeout: Duration,
+    ) -> std::io::Result<()> {
+        let mut polled = [libc::pollfd {
+            fd: -1,
+            events: 0,
+            revents: 0,
+        }; 8];
+        let n = fds.len().min(7);
+        for (slot, fd) in polled.iter_mut().zip(&fds[..n]) {
+            slot.fd = *fd;
+            slot.events = events;
+        }
+        polled[n] = libc::pollfd {
+            fd: self.raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-        // SAFETY: fds is a valid array of two pollfd for the duration of the call.
-        if unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) } < 0 {
+        // SAFETY: the first n + 1 entries of polled are valid pollfd for the duration of the call.
+        if unsafe { libc::poll(polled.as_mut_ptr(), (n + 1) as libc::nfds_t, ms) } < 0 {
             let err = std::io::Error::last_os_error();
             if err.kind() != std::io::ErrorKind::Interrupted {
                 return Err(err);

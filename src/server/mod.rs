@@ -6,6 +6,7 @@
 mod accept;
 mod connection;
 mod signals;
+mod stun;
 pub mod tls;
 
 use crate::api::ctx::{Ctx, CtxParts};
@@ -55,6 +56,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _lock = config::DataDirLock::acquire(&args.data_dir)?;
     let ctx = boot(&args)?;
     let listener = bind(&args.host, args.port)?;
+    let stun_sockets = stun::bind(ctx.settings.stun_port);
+    if let Some(port) = stun_sockets.as_deref().and_then(stun::port_of) {
+        let _ = ctx.stun_port.set(port);
+    }
     let tls_config = if args.tls {
         Some(crate::server::tls::server_config(&ctx.data_dir)?)
     } else {
@@ -82,6 +87,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             std::thread::Builder::new()
                 .name("control".into())
                 .spawn_scoped(scope, move || crate::admin::control::serve(ctx, listener))?;
+        }
+        if let Some(sockets) = stun_sockets.as_deref() {
+            std::thread::Builder::new()
+                .name("stun".into())
+                .spawn_scoped(scope, move || stun::serve(sockets, &ctx.stop))?;
         }
         std::thread::Builder::new()
             .name("checkpoint".into())
@@ -159,7 +169,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// First boot and every boot: data dir, settings, keys, certificates, databases.
 fn boot(args: &ServeArgs) -> anyhow::Result<Ctx> {
     let data_dir = config::prepare_data_dir(&args.data_dir)?;
-    let settings = config::load_settings(&data_dir, &mut |w| eprintln!("warning: {w}"))?;
+    let mut settings = config::load_settings(&data_dir, &mut |w| eprintln!("warning: {w}"))?;
+    if let Some(port) = stun_port_from_env()? {
+        settings.stun_port = port;
+    }
     let secret = config::load_or_create_secret(&data_dir)?;
     let mut ca_pem = None;
     if args.tls {
@@ -185,6 +198,17 @@ fn boot(args: &ServeArgs) -> anyhow::Result<Ctx> {
         eprintln!("completed {repaired} deliveries interrupted by the last shutdown");
     }
     Ok(ctx)
+}
+
+/// `MINIMOST_STUN_PORT` overrides settings.json's `stun_port` (0 turns STUN off).
+fn stun_port_from_env() -> anyhow::Result<Option<u16>> {
+    match std::env::var("MINIMOST_STUN_PORT") {
+        Ok(text) if !text.is_empty() => text
+            .parse()
+            .map(Some)
+            .with_context(|| format!("MINIMOST_STUN_PORT={text:?} is not a port number (0-65535)")),
+        _ => Ok(None),
+    }
 }
 
 /// The request deadlines, with `MINIMOST_IDLE_TIMEOUT_MS`, `MINIMOST_HEAD_TIMEOUT_MS` and

@@ -130,6 +130,8 @@ impl Server {
         if options.no_tls {
             cmd.arg("--no-tls");
         }
+        // Tests run many servers at once: none takes the STUN port unless a test asks.
+        cmd.env("MINIMOST_STUN_PORT", "0");
         for (k, v) in &options.env {
             cmd.env(k, v);
         }

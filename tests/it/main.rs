@@ -6,6 +6,11 @@
 #[allow(dead_code)]
 mod json;
 
+// The server's STUN codec, so tests build requests and read answers the same way.
+#[path = "../../src/base/stun.rs"]
+#[allow(dead_code)]
+mod stun;
+
 /// Starting the binary, HTTPS/WebSocket clients, temp data dirs.
 mod harness;
 /// A small W3C WebDriver client driving headless Chromium through chromedriver.
@@ -21,6 +26,8 @@ mod auth;
 mod boot;
 /// The web UI in headless Chromium: pages, live chat between two people, conversations.
 mod browser;
+/// Calls: the STUN responder and the ICE configuration.
+mod calls;
 /// Injected faults: the writer survives a panic in any job (debug builds only).
 mod faults;
 /// Uploads, file access, ranges, avatars and profiles.
