@@ -1,11 +1,61 @@
-//! Calls over HTTP. For now the ICE configuration a browser needs before it calls anyone: our
-//! own STUN responder at the host name the page was loaded from, so nothing outside the LAN is
-//! ever asked. Media never touches the server.
+//! Calls over HTTP: start or join, answer, decline, leave, add a person, look one up — each a
+//! writer job (`store::calls`) — and the ICE configuration a browser needs first: our own STUN
+//! responder at the host name the page was loaded from, so nothing outside the LAN is ever
+//! asked. Media never touches the server.
 
 use super::ctx::Ctx;
-use super::require_user;
+use super::{open_channel, require_user, str_field};
 use crate::base::json::Json;
 use crate::http::{HttpError, Request, Response};
+use crate::store::calls;
+
+/// POST /api/calls {channel} — 201 with a new call, or 200 joining the one already live there.
+pub fn post_call(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
+    let user = require_user(ctx, req)?;
+    let body = req.json()?;
+    let channel = open_channel(ctx, &user, str_field(&body, "channel")?)?;
+    let me = user.name.to_string();
+    let (call, new) = ctx.store.run(move |w| calls::start(w, &me, &channel))?;
+    Ok(Response::json(if new { 201 } else { 200 }, &call))
+}
+
+/// GET /api/calls/{id}
+pub fn get_call(ctx: &Ctx, req: &mut Request, id: &str) -> Result<Response, HttpError> {
+    let user = require_user(ctx, req)?;
+    let (id, me) = (id.to_owned(), user.name.to_string());
+    let call = ctx.store.run(move |w| calls::view(w, &id, &me))?;
+    Ok(Response::json(200, &call))
+}
+
+/// POST /api/calls/{id}/accept | reject | leave
+pub fn post_call_action(
+    ctx: &Ctx,
+    req: &mut Request,
+    id: &str,
+    action: &str,
+) -> Result<Response, HttpError> {
+    let user = require_user(ctx, req)?;
+    let (id, me) = (id.to_owned(), user.name.to_string());
+    let call = match action {
+        "accept" => ctx.store.run(move |w| calls::accept(w, &id, &me))?,
+        "reject" => ctx.store.run(move |w| calls::reject(w, &id, &me))?,
+        "leave" => ctx.store.run(move |w| calls::leave(w, &id, &me))?,
+        _ => return Err(HttpError::NotFound),
+    };
+    Ok(Response::json(200, &call))
+}
+
+/// POST /api/calls/{id}/invite {username}
+pub fn post_invite(ctx: &Ctx, req: &mut Request, id: &str) -> Result<Response, HttpError> {
+    let user = require_user(ctx, req)?;
+    let body = req.json()?;
+    let invitee = str_field(&body, "username")?.to_owned();
+    let (id, me) = (id.to_owned(), user.name.to_string());
+    let call = ctx
+        .store
+        .run(move |w| calls::invite(w, &id, &me, &invitee))?;
+    Ok(Response::json(200, &call))
+}
 
 /// GET /api/ice-servers — `{"iceServers": [{"urls": ["stun:<host>:<port>"]}]}`, in the shape
 /// `RTCPeerConnection` takes; empty when STUN is off or could not bind its port.

@@ -71,6 +71,18 @@ impl Stop {
         self.is_stopped()
     }
 
+    /// `wait`, but also returns at `deadline`; true if stopped.
+    pub fn wait_until(&self, ticket: u64, deadline: std::time::Instant) -> bool {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let guard = self.lock();
+        drop(
+            self.wake
+                .wait_timeout_while(guard, left, |n| *n == ticket && !self.is_stopped())
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        self.is_stopped()
+    }
+
     /// Waits until `fd` has one of `events` or the stop (or an hour passes: a safety net, as
     /// callers loop on `is_stopped` and the descriptor, never on time).
     pub fn wait_fd(&self, fd: RawFd, events: i16) -> std::io::Result<()> {

@@ -6,6 +6,7 @@
 //! so callers choose the transaction.
 
 pub mod auth;
+pub mod calls;
 pub mod checkpoints;
 pub mod maintenance;
 pub mod presence;

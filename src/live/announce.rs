@@ -1,6 +1,7 @@
 //! Announcements that come from people rather than from stored messages: presence (recorded
-//! in presence.db, sent to everyone) and typing (recorded, sent to those who can read the
-//! channel). Callers apply the throttles in `hub`; nothing here writes a user's database.
+//! in presence.db, sent to everyone), typing (recorded, sent to those who can read the
+//! channel) and call signals (relayed to the one participant they name, never stored).
+//! Callers apply the throttles in `hub`; nothing here writes a user's database.
 
 use super::Live;
 use crate::base::json::Json;
@@ -72,4 +73,38 @@ pub fn typing(live: &Live, user: &str, channel: &ChannelId) -> anyhow::Result<()
         ),
     }
     Ok(())
+}
+
+/// Relays a `call_signal {call_id, to, data}` from `from` to `to`'s sockets only, when the call
+/// is live, `from` is in it and `to` is in it or being called; otherwise tells the sender why
+/// with `call_signal_refused {call_id, to, reason}`.
+pub fn call_signal(live: &Live, client: &super::hub::Client, message: &Json) {
+    let call_id = message.get("call_id").and_then(Json::as_str).unwrap_or("");
+    let to = message.get("to").and_then(Json::as_str).unwrap_or("");
+    let data = message.get("data").cloned().unwrap_or(Json::Null);
+    let allowed = !call_id.is_empty()
+        && to != client.user
+        && live.presence_db.get().is_ok_and(|presence| {
+            db::calls::may_signal(&presence, call_id, &client.user, to).unwrap_or(false)
+        });
+    if allowed {
+        let event = Json::obj([
+            ("type", "call_signal".into()),
+            ("call_id", call_id.into()),
+            ("from", client.user.as_str().into()),
+            ("data", data),
+        ]);
+        live.hub.send_to([to], &Arc::from(event.to_json_string()));
+    } else {
+        let refusal = Json::obj([
+            ("type", "call_signal_refused".into()),
+            ("call_id", call_id.into()),
+            ("to", to.into()),
+            (
+                "reason",
+                "Only people in a live call can signal each other".into(),
+            ),
+        ]);
+        client.push(Arc::from(refusal.to_json_string()));
+    }
 }

@@ -201,7 +201,8 @@ fn close<S: io::Read + io::Write>(ws: &mut WebSocket<S>, why: Kick) -> io::Resul
     Ok(())
 }
 
-/// Client → server frames: `presence {state}`, `ping`; others are ignored.
+/// Client → server frames: `typing {channel}`, `presence {state}`, `call_signal {call_id, to,
+/// data}`, `ping`; others are ignored.
 fn handle_client_message(live: &Live, client: &Client, text: &str) {
     let Ok(message) = json::parse(text) else {
         return;
@@ -213,6 +214,7 @@ fn handle_client_message(live: &Live, client: &Client, text: &str) {
                 announce_typing(live, client, channel);
             }
         }
+        Some("call_signal") => announce::call_signal(live, client, &message),
         Some("presence") => {
             if let Some(state) = message
                 .get("state")

@@ -2,6 +2,7 @@
 //! mentions, reading history into message objects, the accepted reactions. No HTTP and no SQL
 //! text: reads go through `db`, refusals are `Refusal`s that the edge turns into responses.
 
+pub mod calls;
 pub mod channels;
 pub mod history;
 pub mod messages;

@@ -93,6 +93,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .name("stun".into())
                 .spawn_scoped(scope, move || stun::serve(sockets, &ctx.stop))?;
         }
+        let ring_timeout = ring_timeout()?;
+        std::thread::Builder::new()
+            .name("calls".into())
+            .spawn_scoped(scope, move || {
+                crate::store::calls::run_timer(ctx, ring_timeout, &ctx.call_timer)
+            })?;
         std::thread::Builder::new()
             .name("checkpoint".into())
             .spawn_scoped(scope, move || ctx.checkpoints.run())?;
@@ -136,7 +142,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
                         .stack_size(WEBSOCKET_STACK)
                         .spawn_scoped(scope, move || {
                             let _tracked = tracked;
+                            let user = socket.user.clone();
                             crate::live::socket::serve(&ctx.live(), conn, socket);
+                            left_calls_if_gone(ctx, user);
                             crate::base::memory::release_after_thread(&ctx.trimmer);
                         });
                     if let Err(e) = spawned {
@@ -150,6 +158,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
         // Whatever ended the accept loop, every thread waiting on `stop` ends too.
         ctx.stop.stop();
+        ctx.call_timer.stop();
         ctx.checkpoints.stop();
         ctx.trimmer.stop();
         ctx.hub.close_all();
@@ -198,6 +207,34 @@ fn boot(args: &ServeArgs) -> anyhow::Result<Ctx> {
         eprintln!("completed {repaired} deliveries interrupted by the last shutdown");
     }
     Ok(ctx)
+}
+
+/// A user whose last socket just closed leaves every call they were in.
+fn left_calls_if_gone(ctx: &Ctx, user: String) {
+    if ctx.hub.presence_of(&user) != crate::live::hub::Presence::Offline {
+        return;
+    }
+    if let Err(e) = ctx
+        .store
+        .run(move |w| crate::store::calls::disconnected(w, &user))
+    {
+        eprintln!("warning: cannot take a disconnected user out of their calls: {e}");
+    }
+}
+
+/// How long a call rings before it ends unanswered: 30 s, or `MINIMOST_RING_TIMEOUT_SECS`.
+fn ring_timeout() -> anyhow::Result<Duration> {
+    match std::env::var("MINIMOST_RING_TIMEOUT_SECS") {
+        Ok(text) if !text.is_empty() => text
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(Duration::from_secs_f64)
+            .with_context(|| {
+                format!("MINIMOST_RING_TIMEOUT_SECS={text:?} is not a number of seconds")
+            }),
+        _ => Ok(Duration::from_secs(30)),
+    }
 }
 
 /// `MINIMOST_STUN_PORT` overrides settings.json's `stun_port` (0 turns STUN off).

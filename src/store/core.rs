@@ -4,6 +4,7 @@
 //! assets, deadlines) and derefs to it.
 
 use crate::base::config::Settings;
+use crate::base::stop::Stop;
 use crate::db::Databases;
 use crate::live::hub::Hub;
 use crate::live::Live;
@@ -16,6 +17,8 @@ pub struct Core {
     pub hub: Hub,
     /// The writer thread's queue: every write to users' databases goes through it.
     pub store: Store,
+    /// Wakes the thread that ends calls nobody answered (nudged when a call starts ringing).
+    pub call_timer: Stop,
 }
 
 impl Core {
@@ -25,6 +28,7 @@ impl Core {
             settings,
             hub: Hub::default(),
             store: Store::default(),
+            call_timer: Stop::default(),
         }
     }
 

@@ -16,6 +16,7 @@
 //! it comes after the commit.
 
 pub mod accounts;
+pub mod calls;
 mod change;
 pub mod core;
 mod fan_out;

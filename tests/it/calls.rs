@@ -2,7 +2,8 @@
 //! IPv6 with the sender's address and ignores everything else; a busy port costs a warning, not
 //! the server; the ICE configuration names our STUN server at the host the page came from.
 
-use crate::harness::{Options, Server};
+use crate::harness::{enc, s, Options, Server};
+use crate::json::Json;
 use crate::stun::{binding_request, mapped_address};
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
@@ -111,4 +112,230 @@ fn a_busy_stun_port_costs_a_warning_not_the_server() {
     let mut carol = server.signup("carol");
     let body = carol.get("/api/ice-servers").json();
     assert_eq!(body.to_json_string(), r#"{"iceServers":[]}"#);
+}
+
+fn call_event_where(ws: &mut crate::harness::Ws, state: &str) -> Json {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match ws.next_event(left) {
+            Some(e) if s(&e, "type") == "call" && s(e.get("call").unwrap(), "state") == state => {
+                return e.get("call").unwrap().clone()
+            }
+            Some(_) => continue,
+            None => break,
+        }
+    }
+    panic!("no call event with state {state}");
+}
+
+fn participant_state(call: &Json, user: &str) -> String {
+    let Some(Json::Arr(people)) = call.get("participants") else {
+        panic!("no participants in {}", call.to_json_string());
+    };
+    people
+        .iter()
+        .find(|p| s(p, "username") == user)
+        .map_or("absent".into(), |p| s(p, "state").to_owned())
+}
+
+fn notices(client: &mut crate::harness::Client, channel: &str) -> Vec<String> {
+    let Json::Arr(messages) = client
+        .get(&format!("/api/channels/{}/messages", enc(channel)))
+        .json()
+    else {
+        panic!("no message list");
+    };
+    messages
+        .iter()
+        .filter(|m| m.get("system") == Some(&Json::Bool(true)))
+        .map(|m| s(m, "text").to_owned())
+        .collect()
+}
+
+fn call_action(
+    client: &mut crate::harness::Client,
+    id: &str,
+    action: &str,
+) -> crate::harness::Response {
+    client.post(&format!("/api/calls/{id}/{action}"), &Json::obj([]))
+}
+
+#[test]
+fn a_call_rings_is_answered_and_relays_signals_only_between_its_people() {
+    let server = Server::start();
+    let mut alice = server.signup("alice");
+    let mut bob = server.signup("bob");
+    let mut carol = server.signup("carol");
+    let (mut alice_ws, mut bob_ws, mut carol_ws) = (alice.ws(), bob.ws(), carol.ws());
+    let dm = "dm:alice:bob";
+    let start = |c: &mut crate::harness::Client, channel: &str| {
+        c.post("/api/calls", &Json::obj([("channel", channel.into())]))
+    };
+    // Public channels have no calls; outsiders cannot call into a conversation.
+    let res = start(&mut alice, "general");
+    assert_eq!(res.status, 400, "{}", res.json().to_json_string());
+    assert_eq!(start(&mut carol, dm).status, 403);
+
+    let res = start(&mut alice, dm);
+    assert_eq!(res.status, 201);
+    let call = res.json();
+    let id = s(&call, "call_id").to_owned();
+    assert_eq!(s(&call, "state"), "ringing");
+    assert_eq!(participant_state(&call, "alice"), "accepted");
+    assert_eq!(participant_state(&call, "bob"), "pending");
+    assert_eq!(s(&call_event_where(&mut bob_ws, "ringing"), "call_id"), id);
+    // Carol hears nothing of it and cannot see or join it.
+    carol_ws.expect_no_event("call", Duration::from_millis(300));
+    assert_eq!(carol.get(&format!("/api/calls/{id}")).status, 404);
+    assert_eq!(call_action(&mut carol, &id, "accept").status, 404);
+
+    let res = call_action(&mut bob, &id, "accept");
+    assert_eq!(res.status, 200);
+    assert_eq!(s(&res.json(), "state"), "active");
+    call_event_where(&mut alice_ws, "active");
+
+    // A signal reaches the one it names, and nobody else.
+    let signal = |to: &str, data: &str| {
+        Json::obj([
+            ("type", "call_signal".into()),
+            ("call_id", id.as_str().into()),
+            ("to", to.into()),
+            ("data", Json::obj([("sdp", data.into())])),
+        ])
+    };
+    bob_ws.send(&signal("alice", "offer from bob"));
+    let got = alice_ws.expect_event("call_signal");
+    assert_eq!(s(&got, "from"), "bob");
+    assert_eq!(s(got.get("data").unwrap(), "sdp"), "offer from bob");
+    carol_ws.expect_no_event("call_signal", Duration::from_millis(300));
+    // Carol is in no call: her signal is refused, and Alice gets nothing.
+    carol_ws.send(&signal("alice", "intrusion"));
+    let refused = carol_ws.expect_event("call_signal_refused");
+    assert_eq!(s(&refused, "call_id"), id);
+    alice_ws.expect_no_event("call_signal", Duration::from_millis(300));
+
+    // Alice adds Carol, which lets Carol into the call but not into the conversation.
+    let res = alice.post(
+        &format!("/api/calls/{id}/invite"),
+        &Json::obj([("username", "carol".into())]),
+    );
+    assert_eq!(res.status, 200);
+    assert_eq!(
+        participant_state(&call_event_where(&mut carol_ws, "active"), "carol"),
+        "pending"
+    );
+    assert_eq!(call_action(&mut carol, &id, "accept").status, 200);
+    assert_eq!(carol.get(&format!("/api/calls/{id}")).status, 200);
+    let messages = carol.get(&format!("/api/channels/{}/messages", enc(dm)));
+    assert_eq!(
+        messages.status, 403,
+        "a call gives no access to its channel"
+    );
+    // Bob starting a call in the same conversation joins this one.
+    let res = start(&mut bob, dm);
+    assert_eq!(
+        (res.status, s(&res.json(), "call_id").to_owned()),
+        (200, id.clone())
+    );
+
+    // The last one out ends it, with a notice saying how long it lasted.
+    for c in [&mut bob, &mut carol] {
+        assert_eq!(call_action(c, &id, "leave").status, 200);
+    }
+    let res = call_action(&mut alice, &id, "leave");
+    assert_eq!(s(&res.json(), "state"), "ended");
+    let said = notices(&mut alice, dm);
+    assert!(
+        said.contains(&"alice started a call".to_owned()),
+        "{said:?}"
+    );
+    assert!(
+        said.iter().any(|n| n.starts_with("Call ended after ")),
+        "{said:?}"
+    );
+    // An ended call cannot be joined, and signals for it are refused.
+    assert_eq!(call_action(&mut bob, &id, "accept").status, 409);
+    bob_ws.send(&signal("alice", "too late"));
+    bob_ws.expect_event("call_signal_refused");
+}
+
+#[test]
+fn declined_and_unanswered_calls_end_with_a_notice() {
+    let server = Server::start_with(Options {
+        env: vec![("MINIMOST_RING_TIMEOUT_SECS".into(), "1".into())],
+        ..Options::default()
+    });
+    let mut alice = server.signup("alice");
+    let mut bob = server.signup("bob");
+    let mut alice_ws = alice.ws();
+    let dm = "dm:alice:bob";
+    let call = alice
+        .post("/api/calls", &Json::obj([("channel", dm.into())]))
+        .json();
+    let id = s(&call, "call_id").to_owned();
+    let res = call_action(&mut bob, &id, "reject");
+    assert_eq!(s(&res.json(), "state"), "rejected");
+    call_event_where(&mut alice_ws, "rejected");
+    // Nobody answers the next one: it ends when the ringing times out.
+    let call = alice
+        .post("/api/calls", &Json::obj([("channel", dm.into())]))
+        .json();
+    assert_ne!(s(&call, "call_id"), id, "a new call");
+    let ended = call_event_where(&mut alice_ws, "ended");
+    assert_eq!(s(&ended, "call_id"), s(&call, "call_id"));
+    let said = notices(&mut bob, dm);
+    assert!(
+        said.contains(&"bob declined the call".to_owned()),
+        "{said:?}"
+    );
+    assert!(
+        said.contains(&"Missed call from alice".to_owned()),
+        "{said:?}"
+    );
+}
+
+#[test]
+fn six_at_most_and_a_closed_last_socket_leaves_the_call() {
+    let server = Server::start();
+    let names = ["alice", "bob", "carol", "dave", "erin", "frank", "grace"];
+    let mut clients: Vec<_> = names.iter().map(|n| server.signup(n)).collect();
+    let members: Vec<Json> = names[1..].iter().map(|n| Json::str(*n)).collect();
+    let channel = clients[0]
+        .post(
+            "/api/private-channels",
+            &Json::obj([("name", "standup".into()), ("members", Json::Arr(members))]),
+        )
+        .json();
+    let channel_id = s(&channel, "id").to_owned();
+    let mut alice_ws = clients[0].ws();
+    let bob_ws = clients[1].ws();
+    let call = clients[0]
+        .post(
+            "/api/calls",
+            &Json::obj([("channel", channel_id.as_str().into())]),
+        )
+        .json();
+    let id = s(&call, "call_id").to_owned();
+    for client in &mut clients[1..6] {
+        assert_eq!(call_action(client, &id, "accept").status, 200);
+    }
+    let res = call_action(&mut clients[6], &id, "accept");
+    assert_eq!(res.status, 409);
+    assert!(
+        s(&res.json(), "error").contains("at most 6"),
+        "{}",
+        res.json().to_json_string()
+    );
+    // Bob's only tab closes: he leaves the call.
+    drop(bob_ws);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let event = alice_ws.expect_event("call");
+        if participant_state(event.get("call").unwrap(), "bob") == "left" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "bob never left");
+    }
+    // Now there is room for Grace.
+    assert_eq!(call_action(&mut clients[6], &id, "accept").status, 200);
 }
