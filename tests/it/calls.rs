@@ -339,3 +339,27 @@ fn six_at_most_and_a_closed_last_socket_leaves_the_call() {
     // Now there is room for Grace.
     assert_eq!(call_action(&mut clients[6], &id, "accept").status, 200);
 }
+
+#[test]
+fn a_restart_ends_the_calls_that_were_live() {
+    let temp = crate::harness::TempDir::new();
+    let server = Server::start_in(temp.path(), Options::default()).unwrap();
+    let mut alice = server.signup("alice");
+    server.signup("bob");
+    let call = alice
+        .post("/api/calls", &Json::obj([("channel", "dm:alice:bob".into())]))
+        .json();
+    let id = s(&call, "call_id").to_owned();
+    drop(alice);
+    // Killed, not stopped: nothing gets to end the call on the way out.
+    drop(server);
+    let server = Server::start_in(temp.path(), Options::default()).unwrap();
+    let mut alice = server.client();
+    assert_eq!(alice.login("alice", crate::harness::PASSWORD).status, 200);
+    let call = alice.get(&format!("/api/calls/{id}")).json();
+    assert_eq!(s(&call, "state"), "ended");
+    assert!(call.get("ended_ts").and_then(Json::as_f64).is_some());
+    // And a new one can start.
+    let res = alice.post("/api/calls", &Json::obj([("channel", "dm:alice:bob".into())]));
+    assert_eq!(res.status, 201);
+}
