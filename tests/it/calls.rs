@@ -347,7 +347,10 @@ fn a_restart_ends_the_calls_that_were_live() {
     let mut alice = server.signup("alice");
     server.signup("bob");
     let call = alice
-        .post("/api/calls", &Json::obj([("channel", "dm:alice:bob".into())]))
+        .post(
+            "/api/calls",
+            &Json::obj([("channel", "dm:alice:bob".into())]),
+        )
         .json();
     let id = s(&call, "call_id").to_owned();
     drop(alice);
@@ -360,6 +363,9 @@ fn a_restart_ends_the_calls_that_were_live() {
     assert_eq!(s(&call, "state"), "ended");
     assert!(call.get("ended_ts").and_then(Json::as_f64).is_some());
     // And a new one can start.
-    let res = alice.post("/api/calls", &Json::obj([("channel", "dm:alice:bob".into())]));
+    let res = alice.post(
+        "/api/calls",
+        &Json::obj([("channel", "dm:alice:bob".into())]),
+    );
     assert_eq!(res.status, 201);
 }

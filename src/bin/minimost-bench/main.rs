@@ -3,7 +3,7 @@
 //! figure beside the SPEC §14 budget and beside a floor measured in the same run (raw SQLite
 //! commits, a raw TLS WebSocket round trip), so a figure can be judged on a noisy machine.
 //!
-//! Usage: minimost-bench [idle|delivery|throughput|crowd|startup|abuse|floors|all] [--quick]
+//! Usage: minimost-bench [idle|delivery|throughput|crowd|startup|calls|abuse|floors|all] [--quick]
 //!                       [--server PATH]
 //! `--quick` shrinks every scenario to a smoke test (CI runs it); it asserts nothing.
 
@@ -12,6 +12,7 @@
 mod json;
 
 mod abuse;
+mod calls;
 mod client;
 mod floors;
 mod slow;
@@ -45,7 +46,7 @@ fn main() -> std::process::ExitCode {
 fn run() -> anyhow::Result<()> {
     let mut args = pico_args::Arguments::from_env();
     if args.contains(["-h", "--help"]) {
-        println!("usage: minimost-bench [idle|delivery|throughput|crowd|startup|abuse|floors|all] [--quick] [--server PATH]");
+        println!("usage: minimost-bench [idle|delivery|throughput|crowd|startup|calls|abuse|floors|all] [--quick] [--server PATH]");
         return Ok(());
     }
     let quick = args.contains("--quick");
@@ -68,7 +69,7 @@ fn run() -> anyhow::Result<()> {
         if quick { " (quick)" } else { "" }
     );
     let floors = match scenario.as_str() {
-        "idle" | "startup" | "abuse" => None,
+        "idle" | "startup" | "abuse" | "calls" => None,
         _ => Some(floors::measure(quick)?),
     };
     if let Some(f) = &floors {
@@ -97,6 +98,9 @@ fn run() -> anyhow::Result<()> {
     if all || scenario == "startup" {
         startup(&options)?;
     }
+    if all || scenario == "calls" {
+        calls::run(&options)?;
+    }
     if all || scenario == "abuse" {
         abuse::run(&options)?;
     }
@@ -109,6 +113,7 @@ fn run() -> anyhow::Result<()> {
             "crowd",
             "startup",
             "abuse",
+            "calls",
             "floors"
         ]
         .contains(&scenario.as_str()),
