@@ -369,3 +369,41 @@ fn a_restart_ends_the_calls_that_were_live() {
     );
     assert_eq!(res.status, 201);
 }
+
+#[test]
+fn only_people_in_a_call_add_others_and_only_those_rung_decline() {
+    let server = Server::start();
+    let mut alice = server.signup("alice");
+    let mut bob = server.signup("bob");
+    let mut carol = server.signup("carol");
+    let call = alice
+        .post(
+            "/api/calls",
+            &Json::obj([("channel", "dm:alice:bob".into())]),
+        )
+        .json();
+    let id = s(&call, "call_id").to_owned();
+    let invite = |c: &mut crate::harness::Client, who: &str| {
+        c.post(
+            &format!("/api/calls/{id}/invite"),
+            &Json::obj([("username", who.into())]),
+        )
+    };
+    // Bob has not answered yet, and Carol is not in it: neither may add anyone.
+    assert_eq!(invite(&mut bob, "carol").status, 403);
+    assert_eq!(invite(&mut carol, "carol").status, 403);
+    // Unknown people and people already in the call are refused with a reason.
+    let res = invite(&mut alice, "zed");
+    assert_eq!(res.status, 400);
+    assert!(s(&res.json(), "error").contains("zed"));
+    assert_eq!(invite(&mut alice, "alice").status, 409);
+    // Only someone being rung can decline; the caller leaves instead.
+    assert_eq!(call_action(&mut alice, &id, "reject").status, 409);
+    assert_eq!(call_action(&mut carol, &id, "reject").status, 404);
+    // Leaving needs being in the call.
+    assert_eq!(call_action(&mut bob, &id, "leave").status, 409);
+    // The caller hanging up before anyone answered ends it as missed.
+    let res = call_action(&mut alice, &id, "leave");
+    assert_eq!(s(&res.json(), "state"), "ended");
+    assert!(notices(&mut bob, "dm:alice:bob").contains(&"Missed call from alice".to_owned()));
+}
