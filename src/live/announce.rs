@@ -82,6 +82,10 @@ pub fn call_signal(live: &Live, client: &super::hub::Client, message: &Json) {
     let call_id = message.get("call_id").and_then(Json::as_str).unwrap_or("");
     let to = message.get("to").and_then(Json::as_str).unwrap_or("");
     let data = message.get("data").cloned().unwrap_or(Json::Null);
+    // The throttle first, so a flood costs no database work.
+    if !client.may_signal(std::time::Instant::now()) {
+        return refuse(client, call_id, to, "Too many call signals; slow down");
+    }
     let allowed = !call_id.is_empty()
         && to != client.user
         && live.presence_db.get().is_ok_and(|presence| {
@@ -96,15 +100,21 @@ pub fn call_signal(live: &Live, client: &super::hub::Client, message: &Json) {
         ]);
         live.hub.send_to([to], &Arc::from(event.to_json_string()));
     } else {
-        let refusal = Json::obj([
-            ("type", "call_signal_refused".into()),
-            ("call_id", call_id.into()),
-            ("to", to.into()),
-            (
-                "reason",
-                "Only people in a live call can signal each other".into(),
-            ),
-        ]);
-        client.push(Arc::from(refusal.to_json_string()));
+        refuse(
+            client,
+            call_id,
+            to,
+            "Only people in a live call can signal each other",
+        );
     }
+}
+
+fn refuse(client: &super::hub::Client, call_id: &str, to: &str, reason: &str) {
+    let refusal = Json::obj([
+        ("type", "call_signal_refused".into()),
+        ("call_id", call_id.into()),
+        ("to", to.into()),
+        ("reason", reason.into()),
+    ]);
+    client.push(Arc::from(refusal.to_json_string()));
 }

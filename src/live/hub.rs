@@ -165,9 +165,30 @@ pub struct Client {
     kick: AtomicU8,
     typing: Mutex<TypingThrottle<String>>,
     presence: Mutex<PresenceThrottle>,
+    /// Call signals this socket may still send now (a token bucket).
+    signals: Mutex<(f64, Instant)>,
 }
 
+/// A burst of call signals one socket may send (a 6-person call's offers and ICE candidates)…
+const SIGNAL_BURST: f64 = 200.0;
+/// …and how many it earns back each second.
+const SIGNALS_PER_SEC: f64 = 20.0;
+
 impl Client {
+    /// Whether this socket may relay one more call signal now; takes it if so. A socket that
+    /// floods signals cannot fill the other person's queue (and get them disconnected).
+    pub fn may_signal(&self, now: Instant) -> bool {
+        let mut bucket = self.signals.lock().unwrap_or_else(|e| e.into_inner());
+        let earned = now.saturating_duration_since(bucket.1).as_secs_f64() * SIGNALS_PER_SEC;
+        bucket.0 = (bucket.0 + earned).min(SIGNAL_BURST);
+        bucket.1 = now;
+        if bucket.0 < 1.0 {
+            return false;
+        }
+        bucket.0 -= 1.0;
+        true
+    }
+
     /// Whether this socket may announce typing in `channel` (a canonical id) now; records it
     /// if so.
     pub fn may_announce_typing(&self, channel: &str, now: Instant) -> bool {
@@ -313,6 +334,7 @@ impl Hub {
             kick: AtomicU8::new(Kick::None as u8),
             typing: Mutex::new(TypingThrottle::new(TYPING_CHANNELS_PER_SOCKET)),
             presence: Mutex::new(PresenceThrottle::default()),
+            signals: Mutex::new((SIGNAL_BURST, Instant::now())),
         });
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         users
@@ -537,6 +559,17 @@ mod tests {
         );
         assert!(hub.may_announce_http_typing("alice", "general", now));
         assert!(!a.may_announce_typing("random", now));
+    }
+
+    #[test]
+    fn call_signals_come_in_bursts_of_200_then_20_a_second() {
+        let hub = Hub::default();
+        let a = hub.register("alice", "s1").unwrap();
+        let now = Instant::now();
+        let sent = (0..1000).filter(|_| a.may_signal(now)).count();
+        assert_eq!(sent, 200);
+        let later = now + std::time::Duration::from_millis(500);
+        assert_eq!((0..1000).filter(|_| a.may_signal(later)).count(), 10);
     }
 
     #[test]
