@@ -3,7 +3,8 @@
 // person understands, audio level meters (AnalyserNode) for the speaking indicator, and the ring
 // tone (Web Audio oscillators, no sound files). It never touches the DOM or the server.
 
-const CAMERA = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 24 } };
+// Modest by default: in a full mesh each person sends their picture to up to five others.
+const CAMERA = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 15 } };
 
 let context = null;
 let ring = null;
