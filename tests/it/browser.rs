@@ -1058,3 +1058,257 @@ fn history_that_expires_leaves_the_open_conversation_at_once() {
     wait_for_messages(&bob, "bob", &["alice: fresh news"]);
     save_screenshot(&bob, "history-expired");
 }
+
+/// A UDP port free right now, for the STUN responder.
+fn free_udp_port() -> u16 {
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    probe.local_addr().unwrap().port()
+}
+
+/// Bytes received so far on each of the page's call connections, as [audio, video] per peer
+/// (read through the debug hook documented at the top of www/js/calls.js).
+fn inbound_bytes(browser: &Browser) -> Vec<(u64, u64)> {
+    let stats = browser.execute_async(
+        "const result = []; \
+         for (const pc of window.__minimostCalls.peerConnections()) { \
+           let audio = 0, video = 0; \
+           (await pc.getStats()).forEach((r) => { \
+             if (r.type !== 'inbound-rtp') return; \
+             if (r.kind === 'audio') audio += r.bytesReceived || 0; else video += r.bytesReceived || 0; \
+           }); \
+           result.push([audio, video]); \
+         } \
+         return result;",
+    );
+    let Json::Arr(peers) = stats else {
+        panic!("no stats: {}", stats.to_json_string())
+    };
+    peers
+        .iter()
+        .map(|p| match p {
+            Json::Arr(kinds) => (
+                kinds[0].as_u64().unwrap_or(0),
+                kinds[1].as_u64().unwrap_or(0),
+            ),
+            other => panic!("bad stats: {}", other.to_json_string()),
+        })
+        .collect()
+}
+
+/// Waits until `who` receives sound and pictures from `peers` people, and both keep coming.
+fn wait_for_media(browser: &Browser, who: &str, peers: usize) {
+    let mut first = Vec::new();
+    browser.wait_for(&format!("{who} to receive from {peers}"), CALL, |b| {
+        first = inbound_bytes(b);
+        first.len() == peers && first.iter().all(|&(a, v)| a > 0 && v > 0)
+    });
+    browser.wait_for(&format!("{who}'s media to keep flowing"), CALL, |b| {
+        let now = inbound_bytes(b);
+        now.len() == peers && now.iter().zip(&first).all(|(n, f)| n.0 > f.0 && n.1 > f.1)
+    });
+}
+
+/// How long call set-up may take: three Chromiums encode video on two cores.
+const CALL: Duration = Duration::from_secs(30);
+
+fn displayed(browser: &Browser, css: &str) -> bool {
+    browser.find(css).is_some_and(|e| e.is_displayed())
+}
+
+/// The usernames of the tiles in the call view, in order.
+fn call_tiles(browser: &Browser) -> Vec<String> {
+    strings(browser.execute(
+        "return [...document.querySelectorAll('#call-tiles .call-tile')].map((t) => t.dataset.user);",
+    ))
+}
+
+/// The notices (system messages) the open conversation shows.
+fn notices(browser: &Browser) -> Vec<String> {
+    strings(browser.execute(
+        "return [...document.querySelectorAll('#messages .message.system .message-text')] \
+           .map((m) => m.textContent);",
+    ))
+}
+
+fn ringing(browser: &Browser) -> bool {
+    browser.execute("return window.__minimostCalls.ringing();") == Json::Bool(true)
+}
+
+/// Opens the DM with `other` through the new-message dialog.
+fn open_dm(browser: &Browser, other: &str) {
+    browser.click("#new-dm");
+    browser.type_into("#dm-users", &format!("{other}\u{E007}"));
+    browser.click("#dm-start");
+    browser.wait_for_text("#channel-title", other);
+}
+
+/// Waits for the incoming-call dialog and answers it with `button` (#call-accept or
+/// #call-decline).
+fn answer(browser: &Browser, who: &str, caller: &str, button: &str) {
+    browser.wait_for(&format!("the call to ring for {who}"), LIVE, |b| {
+        displayed(b, "#call-incoming[open]")
+    });
+    assert_eq!(
+        browser.text("#call-incoming-title"),
+        format!("{caller} is calling you")
+    );
+    assert!(ringing(browser), "{who}'s page rings");
+    browser.click(button);
+    browser.wait_for(&format!("{who}'s ring to stop"), LIVE, |b| {
+        !displayed(b, "#call-incoming[open]") && !ringing(b)
+    });
+}
+
+#[test]
+fn a_call_connects_two_then_three_people_shares_a_screen_and_ends_with_the_last_one_out() {
+    if !webdriver::available() {
+        return;
+    }
+    let port = free_udp_port();
+    let server = Server::start_with(Options {
+        env: vec![("MINIMOST_STUN_PORT".into(), port.to_string())],
+        ..Options::default()
+    });
+    server.signup("carol");
+    let (alice, bob) = alice_and_bob(&server);
+
+    // No calls in public channels; a call button in a DM.
+    assert!(!displayed(&alice, "#call-start"));
+    open_dm(&alice, "bob");
+    alice.click("#call-start");
+    alice.wait_for("alice's call view", LIVE, |b| displayed(b, "#call-view"));
+    assert_eq!(alice.text("#call-status"), "Ringing…");
+    answer(&bob, "bob", "alice", "#call-accept");
+    bob.wait_for("bob's call view", LIVE, |b| displayed(b, "#call-view"));
+    bob.wait_for_text("#channel-title", "alice");
+    wait_for_media(&alice, "alice", 1);
+    wait_for_media(&bob, "bob", 1);
+    // Both ask our STUN server, and nothing outside.
+    let stun = format!(r#"[["stun:localhost:{port}"]]"#);
+    for page in [&alice, &bob] {
+        let config = page.execute(
+            "return JSON.stringify(window.__minimostCalls.peerConnections()[0] \
+               .getConfiguration().iceServers.map((s) => s.urls));",
+        );
+        assert_eq!(config.as_str(), Some(stun.as_str()));
+    }
+    // Pictures show in the tiles, and the fake microphone's beeps light the speaking ring.
+    bob.wait_for("alice's picture on bob's page", CALL, |b| {
+        b.execute(
+            "const v = document.querySelector('.call-tile[data-user=\"alice\"].has-video video'); \
+             return v ? v.videoWidth : 0;",
+        )
+        .as_u64()
+        .unwrap_or(0)
+            > 0
+    });
+    bob.wait_for("alice to be seen speaking", CALL, |b| {
+        b.find(".call-tile[data-user=\"alice\"].speaking").is_some()
+    });
+    bob.click("#call-mute");
+    alice.wait_for("bob shown muted", LIVE, |b| {
+        b.find(".call-tile[data-user=\"bob\"] .call-name-note")
+            .and_then(|e| e.try_text())
+            .as_deref()
+            == Some("muted")
+    });
+    bob.click("#call-mute");
+
+    // Alice adds carol, who is not in the DM; everyone reaches everyone.
+    let carol = Browser::start();
+    open_chat(&carol, &server, "carol");
+    alice.click("#call-add");
+    alice.type_into("#call-invite-users", "carol\u{E007}");
+    alice.click("#call-invite-submit");
+    carol.wait_for("the call to ring for carol", LIVE, |b| {
+        displayed(b, "#call-incoming[open]")
+    });
+    assert_eq!(carol.text("#call-incoming-where"), "A call with alice, bob");
+    save_screenshot(&carol, "call-incoming");
+    answer(&carol, "carol", "alice", "#call-accept");
+    wait_for_media(&carol, "carol", 2);
+    wait_for_media(&alice, "alice", 2);
+    wait_for_media(&bob, "bob", 2);
+    assert_eq!(call_tiles(&carol), ["carol", "alice", "bob"]);
+    save_screenshot(&alice, "call-three");
+
+    // Alice shares her screen: it shows large on the others' pages.
+    alice.click("#call-screen");
+    let screen_width = "const v = document.querySelector('.call-screen[data-user=\"alice\"] video'); \
+                        return v ? v.videoWidth : 0;";
+    for (page, who) in [(&bob, "bob"), (&carol, "carol")] {
+        page.wait_for(&format!("alice's screen on {who}'s page"), CALL, |b| {
+            b.execute(screen_width).as_u64().unwrap_or(0) > 0
+        });
+    }
+    carol.set_window_size(360, 740);
+    save_screenshot(&carol, "call-phone");
+    alice.click("#call-screen");
+    bob.wait_for("the shared screen to go", LIVE, |b| {
+        b.find(".call-screen").is_none()
+    });
+
+    // Carol and bob leave; bob's DM offers to join again while alice is still in.
+    carol.click("#call-leave");
+    carol.wait_for("carol's view to close", LIVE, |b| !displayed(b, "#call-view"));
+    alice.wait_for("carol's tile to go", LIVE, |b| call_tiles(b) == ["alice", "bob"]);
+    bob.click("#call-leave");
+    bob.wait_for("the join banner", LIVE, |b| {
+        !displayed(b, "#call-view") && displayed(b, "#call-banner")
+    });
+    assert_eq!(bob.text("#call-banner-text"), "A call is in progress.");
+    assert_eq!(
+        bob.execute("return window.__minimostCalls.peerConnections().length;"),
+        Json::from(0u64)
+    );
+    alice.wait_for("bob's tile to go", LIVE, |b| call_tiles(b) == ["alice"]);
+
+    // The last one out ends the call.
+    alice.click("#call-leave");
+    alice.wait_for("alice's view to close", LIVE, |b| !displayed(b, "#call-view"));
+    bob.wait_for("the banner to go and the end notice", LIVE, |b| {
+        !displayed(b, "#call-banner")
+            && notices(b).last().is_some_and(|n| n.starts_with("Call ended after"))
+    });
+    for page in [&alice, &bob, &carol] {
+        assert_eq!(page.page_problems(), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn a_declined_call_closes_the_callers_view_and_a_missing_camera_means_sound_only() {
+    if !webdriver::available() {
+        return;
+    }
+    let server = Server::start();
+    let (alice, bob) = alice_and_bob(&server);
+    // Alice's computer has no camera.
+    alice.execute(
+        "const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices); \
+         navigator.mediaDevices.getUserMedia = (c) => c.video \
+           ? Promise.reject(new DOMException('Requested device not found', 'NotFoundError')) : real(c);",
+    );
+    open_dm(&alice, "bob");
+    alice.click("#call-start");
+    alice.wait_for("alice's call view", LIVE, |b| displayed(b, "#call-view"));
+    assert_eq!(
+        alice.text("#call-notice"),
+        "No camera was found. Plug one in or turn it on, then try again. \
+         You are in the call with sound only."
+    );
+    assert!(!alice.has_class(".call-tile[data-user=\"alice\"]", "has-video"));
+    save_screenshot(&alice, "call-sound-only");
+
+    answer(&bob, "bob", "alice", "#call-decline");
+    alice.wait_for("alice's view to close", LIVE, |b| !displayed(b, "#call-view"));
+    alice.wait_for("the notice", LIVE, |b| {
+        notices(b).last().map(String::as_str) == Some("bob declined the call")
+    });
+    assert_eq!(
+        alice.execute("return window.__minimostCalls.peerConnections().length;"),
+        Json::from(0u64)
+    );
+    assert!(!displayed(&bob, "#call-view"));
+    assert_eq!(alice.page_problems(), Vec::<String>::new());
+    assert_eq!(bob.page_problems(), Vec::<String>::new());
+}

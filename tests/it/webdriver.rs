@@ -183,6 +183,11 @@ impl Browser {
             "--disable-component-update",
             "--disable-sync",
             "--window-size=1280,900",
+            // Calls: a fake camera and microphone (a test pattern and a beep), permission
+            // prompts answered yes, and the whole screen picked for screen sharing.
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            "--auto-select-desktop-capture-source=Entire screen",
         ]
         .into_iter()
         .map(Json::from)

@@ -21,6 +21,7 @@ import './keyboard.js';
 import './search.js';
 import './settings.js';
 import './notify.js';
+import './call-view.js';
 import './pwa.js';
 
 const meLabel = document.getElementById('me');
