@@ -62,7 +62,10 @@ pub fn route(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         ["api", "search"] => methods!(req, "GET" => search::get_search(ctx, req)),
         ["api", "users"] => methods!(req, "GET" => users::get_users(ctx, req)),
         ["api", "ice-servers"] => methods!(req, "GET" => calls::get_ice_servers(ctx, req)),
-        ["api", "calls"] => methods!(req, "POST" => calls::post_call(ctx, req)),
+        ["api", "calls"] => methods!(req,
+            "GET" => calls::get_calls(ctx, req),
+            "POST" => calls::post_call(ctx, req),
+        ),
         ["api", "calls", id] => methods!(req, "GET" => calls::get_call(ctx, req, id)),
         ["api", "calls", id, "invite"] => methods!(req, "POST" => calls::post_invite(ctx, req, id)),
         ["api", "calls", id, action @ ("accept" | "reject" | "leave")] => {

@@ -56,7 +56,8 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The library's source files, without the benchmark binary (a separate crate).
+/// The library's source files, without the benchmark binary and the build script (separate
+/// crates).
 fn library_files() -> Vec<(PathBuf, String)> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
@@ -64,7 +65,7 @@ fn library_files() -> Vec<(PathBuf, String)> {
     files.sort();
     files
         .into_iter()
-        .filter(|p| !p.starts_with(src.join("bin")))
+        .filter(|p| !p.starts_with(src.join("bin")) && *p != src.join("build.rs"))
         .map(|p| {
             let text = std::fs::read_to_string(&p).unwrap();
             (p.strip_prefix(&src).unwrap().to_path_buf(), text)

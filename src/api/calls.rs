@@ -19,6 +19,27 @@ pub fn post_call(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     Ok(Response::json(if new { 201 } else { 200 }, &call))
 }
 
+/// GET /api/calls — the live calls the caller is in or may join (those of conversations they
+/// can read), so a page that just loaded can show them.
+pub fn get_calls(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
+    let user = require_user(ctx, req)?;
+    let me = user.name.as_str();
+    let presence = ctx.presence_db.get()?;
+    let mut visible = Vec::new();
+    for call in crate::db::calls::live_calls(&presence)? {
+        let in_it = crate::db::calls::participant_state(&presence, &call.call_id, me)?.is_some();
+        let may_read = crate::model::channels::ChannelId::parse(&call.channel).is_ok_and(|c| {
+            crate::model::channels::require_access(&ctx.settings.channels, &presence, me, &c)
+                .is_ok()
+        });
+        if in_it || may_read {
+            let participants = crate::db::calls::participants(&presence, &call.call_id)?;
+            visible.push(crate::model::calls::call_json(&call, &participants));
+        }
+    }
+    Ok(Response::json(200, &Json::Arr(visible)))
+}
+
 /// GET /api/calls/{id}
 pub fn get_call(ctx: &Ctx, req: &mut Request, id: &str) -> Result<Response, HttpError> {
     let user = require_user(ctx, req)?;

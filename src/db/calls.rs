@@ -65,6 +65,26 @@ pub fn live_call_in(conn: &Connection, channel: &str) -> Result<Option<String>> 
     .optional()
 }
 
+/// Every call still ringing or active (few: at most one per conversation).
+pub fn live_calls(conn: &Connection) -> Result<Vec<CallRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT call_id, channel, initiator, state, started_ts, answered_ts, ended_ts
+         FROM calls WHERE state IN ('ringing', 'active') ORDER BY started_ts",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(CallRow {
+            call_id: r.get(0)?,
+            channel: r.get(1)?,
+            initiator: r.get(2)?,
+            state: r.get(3)?,
+            started_ts: r.get(4)?,
+            answered_ts: r.get(5)?,
+            ended_ts: r.get(6)?,
+        })
+    })?;
+    rows.collect()
+}
+
 /// Calls still ringing, with when they started.
 pub fn ringing(conn: &Connection) -> Result<Vec<(String, f64)>> {
     let mut stmt =

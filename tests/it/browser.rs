@@ -1234,7 +1234,8 @@ fn a_call_connects_two_then_three_people_shares_a_screen_and_ends_with_the_last_
 
     // Alice shares her screen: it shows large on the others' pages.
     alice.click("#call-screen");
-    let screen_width = "const v = document.querySelector('.call-screen[data-user=\"alice\"] video'); \
+    let screen_width =
+        "const v = document.querySelector('.call-screen[data-user=\"alice\"] video'); \
                         return v ? v.videoWidth : 0;";
     for (page, who) in [(&bob, "bob"), (&carol, "carol")] {
         page.wait_for(&format!("alice's screen on {who}'s page"), CALL, |b| {
@@ -1250,8 +1251,12 @@ fn a_call_connects_two_then_three_people_shares_a_screen_and_ends_with_the_last_
 
     // Carol and bob leave; bob's DM offers to join again while alice is still in.
     carol.click("#call-leave");
-    carol.wait_for("carol's view to close", LIVE, |b| !displayed(b, "#call-view"));
-    alice.wait_for("carol's tile to go", LIVE, |b| call_tiles(b) == ["alice", "bob"]);
+    carol.wait_for("carol's view to close", LIVE, |b| {
+        !displayed(b, "#call-view")
+    });
+    alice.wait_for("carol's tile to go", LIVE, |b| {
+        call_tiles(b) == ["alice", "bob"]
+    });
     bob.click("#call-leave");
     bob.wait_for("the join banner", LIVE, |b| {
         !displayed(b, "#call-view") && displayed(b, "#call-banner")
@@ -1265,10 +1270,14 @@ fn a_call_connects_two_then_three_people_shares_a_screen_and_ends_with_the_last_
 
     // The last one out ends the call.
     alice.click("#call-leave");
-    alice.wait_for("alice's view to close", LIVE, |b| !displayed(b, "#call-view"));
+    alice.wait_for("alice's view to close", LIVE, |b| {
+        !displayed(b, "#call-view")
+    });
     bob.wait_for("the banner to go and the end notice", LIVE, |b| {
         !displayed(b, "#call-banner")
-            && notices(b).last().is_some_and(|n| n.starts_with("Call ended after"))
+            && notices(b)
+                .last()
+                .is_some_and(|n| n.starts_with("Call ended after"))
     });
     for page in [&alice, &bob, &carol] {
         assert_eq!(page.page_problems(), Vec::<String>::new());
@@ -1300,7 +1309,9 @@ fn a_declined_call_closes_the_callers_view_and_a_missing_camera_means_sound_only
     save_screenshot(&alice, "call-sound-only");
 
     answer(&bob, "bob", "alice", "#call-decline");
-    alice.wait_for("alice's view to close", LIVE, |b| !displayed(b, "#call-view"));
+    alice.wait_for("alice's view to close", LIVE, |b| {
+        !displayed(b, "#call-view")
+    });
     alice.wait_for("the notice", LIVE, |b| {
         notices(b).last().map(String::as_str) == Some("bob declined the call")
     });

@@ -186,6 +186,19 @@ fn a_call_rings_is_answered_and_relays_signals_only_between_its_people() {
     assert_eq!(s(&call_event_where(&mut bob_ws, "ringing"), "call_id"), id);
     // Carol hears nothing of it and cannot see or join it.
     carol_ws.expect_no_event("call", Duration::from_millis(300));
+    let listed = |c: &mut crate::harness::Client| match c.get("/api/calls").json() {
+        Json::Arr(calls) => calls
+            .iter()
+            .map(|c| s(c, "call_id").to_owned())
+            .collect::<Vec<_>>(),
+        other => panic!("not a list: {}", other.to_json_string()),
+    };
+    assert_eq!(
+        listed(&mut bob),
+        [id.clone()],
+        "a page that just loaded learns of it"
+    );
+    assert!(listed(&mut carol).is_empty());
     assert_eq!(carol.get(&format!("/api/calls/{id}")).status, 404);
     assert_eq!(call_action(&mut carol, &id, "accept").status, 404);
 
@@ -226,6 +239,11 @@ fn a_call_rings_is_answered_and_relays_signals_only_between_its_people() {
     );
     assert_eq!(call_action(&mut carol, &id, "accept").status, 200);
     assert_eq!(carol.get(&format!("/api/calls/{id}")).status, 200);
+    assert_eq!(
+        listed(&mut carol),
+        [id.clone()],
+        "in the call, though not in the conversation"
+    );
     let messages = carol.get(&format!("/api/channels/{}/messages", enc(dm)));
     assert_eq!(
         messages.status, 403,
@@ -244,6 +262,7 @@ fn a_call_rings_is_answered_and_relays_signals_only_between_its_people() {
     }
     let res = call_action(&mut alice, &id, "leave");
     assert_eq!(s(&res.json(), "state"), "ended");
+    assert!(listed(&mut alice).is_empty(), "an ended call is not listed");
     let said = notices(&mut alice, dm);
     assert!(
         said.contains(&"alice started a call".to_owned()),

@@ -460,7 +460,23 @@ socket.on('call_signal_refused', (event) => {
 socket.on('hello', () => {
   if (current) recheck(current.id);
   for (const call of [...live.values()]) if (!current || call.call_id !== current.id) recheck(call.call_id);
+  loadLive();
 });
+
+/** Learns the live calls we are in or may join (a page that just loaded knows of none). */
+async function loadLive() {
+  let result;
+  try {
+    result = await request('GET', '/api/calls');
+  } catch {
+    return; // the next reconnect asks again
+  }
+  if (!result.ok || !Array.isArray(result.data)) return;
+  for (const call of result.data) {
+    if (call && typeof call.call_id === 'string' && typeof call.channel === 'string') remember(call);
+  }
+  changed();
+}
 
 window.addEventListener('pagehide', () => teardown(''));
 
