@@ -195,7 +195,7 @@ fn a_call_rings_is_answered_and_relays_signals_only_between_its_people() {
     };
     assert_eq!(
         listed(&mut bob),
-        [id.clone()],
+        std::slice::from_ref(&id),
         "a page that just loaded learns of it"
     );
     assert!(listed(&mut carol).is_empty());
@@ -241,7 +241,7 @@ fn a_call_rings_is_answered_and_relays_signals_only_between_its_people() {
     assert_eq!(carol.get(&format!("/api/calls/{id}")).status, 200);
     assert_eq!(
         listed(&mut carol),
-        [id.clone()],
+        std::slice::from_ref(&id),
         "in the call, though not in the conversation"
     );
     let messages = carol.get(&format!("/api/channels/{}/messages", enc(dm)));
