@@ -42,7 +42,11 @@ pub enum Command {
     },
     Healthcheck {
         common: Common,
-        url: String,
+        /// `--url`; without it, the running server says where it answers.
+        url: Option<String>,
+        /// Where to look when neither `--url` nor a running server says (port and scheme from
+        /// `--port`, `MINIMOST_PORT` and `MINIMOST_NO_TLS`).
+        fallback: String,
     },
     Help(&'static str),
     Version,
@@ -152,8 +156,10 @@ minimost healthcheck — exit 0 if the server answers /healthz (for Docker HEALT
 USAGE:
     minimost healthcheck [--url BASE] [--port P] [--data-dir D]
 
-Requests BASE/healthz (default https://127.0.0.1:<port>, port from --port or MINIMOST_PORT,
-else 5000). HTTPS trusts the data dir's ca.pem, and any certificate on a loopback address.
+Requests BASE/healthz. Without --url or --port, the server running on the data dir says where it
+answers (its scheme, address and port); if none says, https://127.0.0.1:<port> (http:// under
+MINIMOST_NO_TLS=1), the port from --port or MINIMOST_PORT, else 5000. HTTPS trusts the data
+dir's ca.pem, and any certificate on a loopback address.
 
 OPTIONS:
     --url BASE      the server's base URL
@@ -286,16 +292,25 @@ pub fn parse(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>) -> anyho
             let port: Option<u16> = args
                 .opt_value_from_str("--port")
                 .context("--port takes a port number")?;
+            // An explicit --port is a URL of its own; MINIMOST_PORT only fills in the fallback.
+            let explicit = port.is_some();
             let port = match port {
                 Some(p) => p,
                 None => env("MINIMOST_PORT")
                     .and_then(|p| p.parse().ok())
                     .unwrap_or(5000),
             };
-            let url = url.unwrap_or_else(|| format!("https://127.0.0.1:{port}"));
+            let no_tls =
+                env("MINIMOST_NO_TLS").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+            let scheme = if no_tls { "http" } else { "https" };
+            let fallback = format!("{scheme}://127.0.0.1:{port}");
+            let url = url
+                .map(|u| u.trim_end_matches('/').to_owned())
+                .or_else(|| explicit.then(|| fallback.clone()));
             Command::Healthcheck {
                 common,
-                url: url.trim_end_matches('/').to_owned(),
+                url,
+                fallback,
             }
         }
         Some(other) => bail!("unknown subcommand `{other}`; run `minimost --help` for the list"),

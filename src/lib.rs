@@ -37,7 +37,11 @@ pub fn run() -> anyhow::Result<ExitCode> {
         cli::Command::DeleteUser { common, user, hard } => {
             admin::delete_user(&common.data_dir, &user, hard)?
         }
-        cli::Command::Healthcheck { common, url } => admin::healthcheck(&common.data_dir, &url)?,
+        cli::Command::Healthcheck {
+            common,
+            url,
+            fallback,
+        } => admin::healthcheck(&common.data_dir, url, &fallback)?,
         cli::Command::Help(text) => print!("{text}"),
         cli::Command::Version => println!("minimost {}", cli::VERSION),
     }

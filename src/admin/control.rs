@@ -36,6 +36,9 @@ pub enum Request {
     },
     /// Hold every write until the client says `thaw` (or goes away).
     Freeze,
+    /// Where the server answers: `{"url": "https://127.0.0.1:5000"}` (for `healthcheck` and
+    /// the links `reset-password` prints).
+    Where,
     /// One cleanup pass with these retention periods.
     Clean {
         retention: crate::admin::cleanup::Retention,
@@ -65,6 +68,7 @@ impl Request {
                 ),
             ]),
             Request::Freeze => Json::obj([("op", "freeze".into())]),
+            Request::Where => Json::obj([("op", "where".into())]),
             Request::Clean { retention, dry_run } => Json::obj([
                 ("op", "clean".into()),
                 ("image_days", u64::from(retention.image_days).into()),
@@ -95,6 +99,7 @@ impl Request {
                 },
             },
             "freeze" => Request::Freeze,
+            "where" => Request::Where,
             "clean" => {
                 let days = |k: &str| {
                     v.get(k)
@@ -139,6 +144,7 @@ pub fn run_on(w: &mut Writer, request: &Request) -> anyhow::Result<Json> {
             ]))
         }
         Request::Freeze => anyhow::bail!("freeze needs a running server"),
+        Request::Where => anyhow::bail!("no server is running on this data dir"),
         Request::Clean { .. } => anyhow::bail!("clean runs beside the writer, not on it"),
     }
 }
@@ -204,6 +210,12 @@ fn handle(ctx: &Ctx, stream: UnixStream) -> anyhow::Result<()> {
                 Ok(())
             })
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        return Ok(());
+    }
+    if let Request::Where = request {
+        let url = ctx.local_url.get().cloned().unwrap_or_default();
+        let reply = Json::obj([("ok", Json::obj([("url", url.into())]))]);
+        writeln!(stream, "{}", reply.to_json_string())?;
         return Ok(());
     }
     if let Request::Clean { retention, dry_run } = request {

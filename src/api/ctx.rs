@@ -32,6 +32,8 @@ pub struct Ctx {
     pub deadlines: crate::http::Deadlines,
     /// The UDP port the STUN responder answers on, once it is bound.
     pub stun_port: OnceLock<u16>,
+    /// How a program on this machine reaches the server (`https://127.0.0.1:5000`), once bound.
+    pub local_url: OnceLock<String>,
     /// Given when the server begins to shut down: every background thread ends, and no
     /// connection is kept alive.
     pub stop: Stop,
@@ -66,6 +68,7 @@ impl Ctx {
             ca_pem: parts.ca_pem,
             deadlines: parts.deadlines,
             stun_port: OnceLock::new(),
+            local_url: OnceLock::new(),
             stop: Stop::default(),
             trimmer: Trimmer::new(TRIM_INTERVAL),
             dummy_hash: OnceLock::new(),

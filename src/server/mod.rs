@@ -67,6 +67,16 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let addr = listener.local_addr()?;
     let scheme = if args.tls { "https" } else { "http" };
+    let local = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
+    };
+    let _ = ctx.local_url.set(format!("{scheme}://{local}"));
     println!("listening on {scheme}://{addr}");
     std::io::stdout().flush()?;
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);

@@ -588,6 +588,15 @@ fn healthcheck_exits_by_the_servers_health() {
         ],
     );
     assert!(out.status.success(), "{}", out.stderr);
+    // Without --url or --port the server itself says where it answers (plain HTTP, any port).
+    let out = cli(plain.data_dir(), &["healthcheck"]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains(&format!("http://127.0.0.1:{}", plain.addr.port())),
+        "{}",
+        out.stdout
+    );
     drop(plain);
     let out = cli(server.data_dir(), &["healthcheck", "--port", "1"]);
     assert_eq!(out.status.code(), Some(1));
