@@ -351,7 +351,7 @@ pub fn tcp_from(from: std::net::Ipv4Addr, to: SocketAddr) -> TcpStream {
     }
 }
 
-fn client_config(ca: &Path) -> Arc<rustls::ClientConfig> {
+pub fn client_config(ca: &Path) -> Arc<rustls::ClientConfig> {
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca).expect("ca.pem exists") {

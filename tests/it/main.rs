@@ -28,6 +28,8 @@ mod boot;
 mod browser;
 /// Calls: the STUN responder and the ICE configuration.
 mod calls;
+/// The Docker image, built and run with podman from the static binary.
+mod container;
 /// Injected faults: the writer survives a panic in any job (debug builds only).
 mod faults;
 /// Uploads, file access, ranges, avatars and profiles.
