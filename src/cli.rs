@@ -22,7 +22,9 @@ pub enum Command {
         common: Common,
         user: String,
         expires_minutes: u32,
-        base_url: String,
+        /// `--base-url`; without it, settings.json's `public_url`, else the running server's
+        /// address.
+        base_url: Option<String>,
     },
     Backup {
         common: Common,
@@ -66,7 +68,8 @@ Works while the server runs (the notice reaches the user at once).
 
 OPTIONS:
     --expires MIN   minutes the link stays valid (1-10080)  [default 60]
-    --base-url URL  the address users open                  [default https://127.0.0.1:5000]
+    --base-url URL  the address users open  [default: public_url in settings.json, else
+                    the running server's address under this machine's name]
     --data-dir D    the server's data dir  [env MINIMOST_DATA_DIR, default .]
     -h, --help      print this help
 
@@ -228,8 +231,10 @@ pub fn parse(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>) -> anyho
                 bail!("--expires must be from 1 to 10080 minutes (a week)");
             }
             let base_url: Option<String> = args.opt_value_from_str("--base-url")?;
-            let base_url = base_url.unwrap_or_else(|| "https://127.0.0.1:5000".to_owned());
-            if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+            if base_url
+                .as_deref()
+                .is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://")))
+            {
                 bail!("--base-url must start with https:// or http://");
             }
             let user = free_arg(&mut args, "USER", RESET_PASSWORD_HELP)?;
@@ -237,7 +242,7 @@ pub fn parse(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>) -> anyho
                 common,
                 user,
                 expires_minutes,
-                base_url: base_url.trim_end_matches('/').to_owned(),
+                base_url: base_url.map(|u| u.trim_end_matches('/').to_owned()),
             }
         }
         Some("backup") if help => return Ok(Command::Help(BACKUP_HELP)),
@@ -463,7 +468,11 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            (user.as_str(), expires_minutes, base_url.as_str()),
+            (
+                user.as_str(),
+                expires_minutes,
+                base_url.as_deref().unwrap_or("")
+            ),
             ("alice", 30, "https://chat.example.com")
         );
         let Command::Clean { args, .. } =

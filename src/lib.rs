@@ -30,7 +30,12 @@ pub fn run() -> anyhow::Result<ExitCode> {
             user,
             expires_minutes,
             base_url,
-        } => admin::reset_password(&common.data_dir, &user, expires_minutes, &base_url)?,
+        } => admin::reset_password(
+            &common.data_dir,
+            &user,
+            expires_minutes,
+            base_url.as_deref(),
+        )?,
         cli::Command::Backup { common, dest } => admin::backup(&common.data_dir, &dest)?,
         cli::Command::Clean { common, args } => return admin::clean(&common.data_dir, &args),
         cli::Command::Check { common } => return admin::check(&common.data_dir),

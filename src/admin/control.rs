@@ -36,8 +36,8 @@ pub enum Request {
     },
     /// Hold every write until the client says `thaw` (or goes away).
     Freeze,
-    /// Where the server answers: `{"url": "https://127.0.0.1:5000"}` (for `healthcheck` and
-    /// the links `reset-password` prints).
+    /// Where the server answers: `{"url": "https://127.0.0.1:5000", "listen": "0.0.0.0:5000"}`
+    /// (for `healthcheck`, and the links `reset-password` prints).
     Where,
     /// One cleanup pass with these retention periods.
     Clean {
@@ -214,7 +214,11 @@ fn handle(ctx: &Ctx, stream: UnixStream) -> anyhow::Result<()> {
     }
     if let Request::Where = request {
         let url = ctx.local_url.get().cloned().unwrap_or_default();
-        let reply = Json::obj([("ok", Json::obj([("url", url.into())]))]);
+        let listen = ctx.listen.get().map(|a| a.to_string()).unwrap_or_default();
+        let reply = Json::obj([(
+            "ok",
+            Json::obj([("url", url.into()), ("listen", listen.into())]),
+        )]);
         writeln!(stream, "{}", reply.to_json_string())?;
         return Ok(());
     }

@@ -36,9 +36,14 @@ pub fn reset_password(
     data_dir: &Path,
     user: &str,
     minutes: u32,
-    base_url: &str,
+    base_url: Option<&str>,
 ) -> anyhow::Result<()> {
     let ctx = crate::store::core::Core::open_for_admin(data_dir)?;
+    let base_url = match base_url {
+        Some(url) => url.to_owned(),
+        None => link_base(data_dir, ctx.settings.public_url.as_deref()),
+    };
+    let base_url = base_url.as_str();
     let account = db::auth::find_user(&*ctx.auth_db.get()?, user)?
         .with_context(|| format!("no user named '{user}' (list them with: sqlite3 auth.db \"SELECT username FROM users;\")"))?;
     let token = crate::base::util::base64_url(&crate::base::util::random_bytes::<32>());
@@ -202,4 +207,45 @@ pub(super) fn relative(data_dir: &Path, path: &Path) -> String {
         .unwrap_or(path)
         .display()
         .to_string()
+}
+
+/// Where users open the server, for links: `public_url` from settings.json, else the running
+/// server's scheme and port under this machine's name (when it listens on every interface) or
+/// its address; else `https://<host name>:5000`. Warns when the link can only work here.
+fn link_base(data_dir: &Path, public_url: Option<&str>) -> String {
+    if let Some(url) = public_url {
+        return url.to_owned();
+    }
+    let host = crate::base::util::hostname();
+    let answer = control::Client::connect(data_dir).and_then(|mut c| c.call(&Request::Where).ok());
+    let field = |k: &str| {
+        answer
+            .as_ref()
+            .and_then(|a| a.get(k))
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let (url, listen) = (field("url"), field("listen"));
+    let scheme = url
+        .split("://")
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or("https");
+    let listen: Option<std::net::SocketAddr> = listen.parse().ok();
+    let base = match (listen, host) {
+        (Some(addr), Some(host)) if addr.ip().is_unspecified() => {
+            format!("{scheme}://{host}:{}", addr.port())
+        }
+        (Some(addr), _) if !addr.ip().is_unspecified() => format!("{scheme}://{addr}"),
+        (None, Some(host)) => format!("https://{host}:5000"),
+        _ => "https://127.0.0.1:5000".to_owned(),
+    };
+    if base.contains("://127.") || base.contains("://[::1]") {
+        eprintln!(
+            "note: this link only works on this machine; set \"public_url\" in settings.json \
+             (e.g. \"https://chat.example.lan:5000\") or pass --base-url"
+        );
+    }
+    base
 }

@@ -34,6 +34,8 @@ pub struct Ctx {
     pub stun_port: OnceLock<u16>,
     /// How a program on this machine reaches the server (`https://127.0.0.1:5000`), once bound.
     pub local_url: OnceLock<String>,
+    /// The address the server listens on (`0.0.0.0:5000` for every interface), once bound.
+    pub listen: OnceLock<std::net::SocketAddr>,
     /// Given when the server begins to shut down: every background thread ends, and no
     /// connection is kept alive.
     pub stop: Stop,
@@ -69,6 +71,7 @@ impl Ctx {
             deadlines: parts.deadlines,
             stun_port: OnceLock::new(),
             local_url: OnceLock::new(),
+            listen: OnceLock::new(),
             stop: Stop::default(),
             trimmer: Trimmer::new(TRIM_INTERVAL),
             dummy_hash: OnceLock::new(),

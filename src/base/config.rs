@@ -35,6 +35,9 @@ pub struct Settings {
     /// Reverse proxies whose connections the per-address limit ignores; only under `--no-tls`,
     /// where every browser reaches us through the proxy.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The address people type to reach the server (`https://chat.example.lan:5000`), for the
+    /// links the admin commands print; `None`: worked out from the running server.
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -59,6 +62,7 @@ impl Default for Settings {
                 window_secs: 3600,
             },
             max_connections_per_ip: 64,
+            public_url: None,
             trusted_proxies: vec![
                 std::net::Ipv4Addr::LOCALHOST.into(),
                 std::net::Ipv6Addr::LOCALHOST.into(),
@@ -236,6 +240,20 @@ pub fn parse_settings(text: &str, warn: &mut dyn FnMut(String)) -> anyhow::Resul
             "session_idle_days" => set_u32(value, 1, &mut settings.session_idle_days),
             "rate_limits" => parse_rate_limits(value, &mut settings, warn),
             "max_connections_per_ip" => set_u32(value, 0, &mut settings.max_connections_per_ip),
+            "public_url" => match value {
+                Json::Null => {
+                    settings.public_url = None;
+                    true
+                }
+                Json::Str(url)
+                    if (url.starts_with("https://") || url.starts_with("http://"))
+                        && !url.contains(char::is_whitespace) =>
+                {
+                    settings.public_url = Some(url.trim_end_matches('/').to_owned());
+                    true
+                }
+                _ => false,
+            },
             "trusted_proxies" => parse_addresses(value)
                 .map(|a| settings.trusted_proxies = a)
                 .is_some(),

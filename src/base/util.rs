@@ -93,6 +93,19 @@ pub fn http_date(secs: i64) -> String {
     )
 }
 
+/// This machine's host name, unless it is empty or `localhost`.
+pub fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|b| *b == 0)?;
+    let name = std::str::from_utf8(&buf[..end]).ok()?.to_owned();
+    (!name.is_empty() && name != "localhost").then_some(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

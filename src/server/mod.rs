@@ -77,6 +77,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         _ => addr,
     };
     let _ = ctx.local_url.set(format!("{scheme}://{local}"));
+    let _ = ctx.listen.set(addr);
     println!("listening on {scheme}://{addr}");
     std::io::stdout().flush()?;
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);

@@ -45,7 +45,7 @@ pub fn ensure_files(data_dir: &Path) -> anyhow::Result<()> {
 
     let key = KeyPair::generate().context("cannot generate the server key")?;
     let mut params = CertificateParams::new(Vec::<String>::new())?;
-    let host = hostname();
+    let host = crate::base::util::hostname();
     params.distinguished_name = DistinguishedName::new();
     params.distinguished_name.push(
         DnType::CommonName,
@@ -115,18 +115,6 @@ fn set_validity(params: &mut CertificateParams, days: i64) -> anyhow::Result<()>
     params.not_before = date(now - 86_400);
     params.not_after = date(now + days * 86_400);
     Ok(())
-}
-
-fn hostname() -> Option<String> {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return None;
-    }
-    let end = buf.iter().position(|b| *b == 0)?;
-    let name = std::str::from_utf8(&buf[..end]).ok()?.to_owned();
-    (!name.is_empty() && name != "localhost").then_some(name)
 }
 
 /// Every IPv4/IPv6 address on a local interface (loopback included).

@@ -630,3 +630,57 @@ fn subcommands_explain_themselves() {
         out.stderr
     );
 }
+
+#[test]
+fn reset_links_point_where_users_can_reach_the_server() {
+    let link = |out: &crate::harness::Cli| {
+        out.stdout
+            .lines()
+            .find(|l| l.contains("/reset-password/"))
+            .unwrap_or_else(|| panic!("no link in {}", out.stdout))
+            .trim()
+            .to_owned()
+    };
+    // Listening on every interface: the machine's name and the real port.
+    let everywhere = Server::start_with(Options {
+        env: vec![("MINIMOST_HOST".into(), "0.0.0.0".into())],
+        ..Options::default()
+    });
+    everywhere.signup("alice");
+    let out = cli(everywhere.data_dir(), &["reset-password", "alice"]);
+    assert!(out.status.success(), "{}", out.stderr);
+    let port = everywhere.addr.port();
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let name = name.trim();
+    if !name.is_empty() && name != "localhost" {
+        assert!(
+            link(&out).contains(&format!("https://{name}:{port}/reset-password/")),
+            "{}",
+            out.stdout
+        );
+    }
+    // Listening on loopback only: the link works here, and the admin is told so.
+    let local = Server::start();
+    local.signup("bob");
+    let out = cli(local.data_dir(), &["reset-password", "bob"]);
+    let port = local.addr.port();
+    assert!(
+        link(&out).contains(&format!("https://127.0.0.1:{port}/reset-password/")),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("public_url"), "{}", out.stderr);
+    // public_url names the address people type.
+    let named = Server::start_with(Options {
+        settings: Some(r#"{"public_url": "https://chat.example.lan:5000/"}"#.into()),
+        ..Options::default()
+    });
+    named.signup("carol");
+    let out = cli(named.data_dir(), &["reset-password", "carol"]);
+    assert!(
+        link(&out).contains("https://chat.example.lan:5000/reset-password/"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stderr.contains("public_url"), "{}", out.stderr);
+}
