@@ -284,7 +284,10 @@ pub fn parse(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>) -> anyho
         Some("delete-user") => {
             let common = parse_common(&mut args, env)?;
             let (soft, hard) = (args.contains("--soft"), args.contains("--hard"));
-            if soft == hard {
+            if soft && hard {
+                bail!("say --soft (keep messages) or --hard (delete messages), not both; see `minimost delete-user --help`");
+            }
+            if !soft && !hard {
                 bail!("say --soft (keep messages) or --hard (delete messages); see `minimost delete-user --help`");
             }
             let user = free_arg(&mut args, "USER", DELETE_USER_HELP)?;
@@ -332,7 +335,9 @@ fn free_arg(args: &mut pico_args::Arguments, what: &str, help: &str) -> anyhow::
     let value: Option<String> = args.opt_free_from_str()?;
     match value {
         Some(v) if !v.starts_with('-') => Ok(v),
-        _ => bail!("missing {what}\n\n{help}"),
+        // An option this command does not know, where the argument was expected.
+        Some(v) => bail!("unknown option {v}\n\n{help}"),
+        None => bail!("missing {what}\n\n{help}"),
     }
 }
 

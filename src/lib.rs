@@ -23,7 +23,14 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let args: Vec<_> = std::env::args_os().skip(1).collect();
 
     let env = |key: &str| std::env::var(key).ok();
-    match cli::parse(args, &env)? {
+    let command = cli::parse(args, &env)?;
+    if !matches!(command, cli::Command::Serve(_)) {
+        // Like other command-line tools, end quietly when the reader of our output goes away
+        // (`minimost reset-password alice | head -1`); the server keeps ignoring SIGPIPE.
+        // SAFETY: setting a signal's disposition to the default before any thread starts.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
+    match command {
         cli::Command::Serve(args) => server::serve(args)?,
         cli::Command::ResetPassword {
             common,

@@ -17,8 +17,20 @@ pub(super) fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
         .to_socket_addrs()
         .with_context(|| format!("cannot resolve the listen address {host}"))?
         .collect();
-    TcpListener::bind(&addrs[..]).with_context(|| {
-        format!("cannot listen on {host}:{port} (is another server using the port? try --port)")
+    TcpListener::bind(&addrs[..]).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                "another program is using the port; stop it or pick another with --port".into()
+            }
+            std::io::ErrorKind::AddrNotAvailable => format!(
+                "{host} is not an address of this machine; use one it has, or 0.0.0.0 for all"
+            ),
+            std::io::ErrorKind::PermissionDenied => "ports below 1024 need privileges; use \
+                --port 5000, or give the binary CAP_NET_BIND_SERVICE"
+                .into(),
+            _ => e.to_string(),
+        };
+        anyhow::anyhow!("cannot listen on {host}:{port}: {why}")
     })
 }
 

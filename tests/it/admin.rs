@@ -684,3 +684,49 @@ fn reset_links_point_where_users_can_reach_the_server() {
     );
     assert!(!out.stderr.contains("public_url"), "{}", out.stderr);
 }
+
+#[test]
+fn command_line_mistakes_say_what_is_wrong() {
+    let temp = TempDir::new();
+    let out = cli(temp.path(), &["backup", "--bogus", "/x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.contains("unknown option --bogus"),
+        "{}",
+        out.stderr
+    );
+    let out = cli(temp.path(), &["delete-user", "bob", "--soft", "--hard"]);
+    assert!(out.stderr.contains("not both"), "{}", out.stderr);
+    // An address this machine does not have is not "another server on the port".
+    let out = std::process::Command::new(crate::harness::binary())
+        .args(["--host", "10.9.9.9", "--port", "0", "--data-dir"])
+        .arg(temp.path())
+        .env("MINIMOST_STUN_PORT", "0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("not an address of this machine"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("another"), "{stderr}");
+}
+
+#[test]
+fn output_cut_short_by_a_closed_pipe_is_not_a_panic() {
+    let server = Server::start();
+    server.signup("alice");
+    let mut child = std::process::Command::new(crate::harness::binary())
+        .args(["reset-password", "alice", "--data-dir"])
+        .arg(server.data_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before anything is printed, like `| head -0`.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
