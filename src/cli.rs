@@ -198,6 +198,15 @@ OPTIONS (flags win over environment variables):
     -h, --help      print this help
     -V, --version   print the version
 
+TUNING (environment only):
+    MINIMOST_STUN_PORT=3478            UDP port of the STUN responder for calls (0: off)
+    MINIMOST_RING_TIMEOUT_SECS=30      how long a call rings before it ends unanswered
+    MINIMOST_IDLE_TIMEOUT_MS=30000     how long a kept-alive connection may sit idle
+    MINIMOST_HEAD_TIMEOUT_MS=10000     TLS handshake plus request head, in all
+    MINIMOST_BODY_MIN_RATE=1024        bytes per second a request body must average
+    MINIMOST_CLEANUP_DELAY_SECS=300    when the cleanup thread first runs
+    MINIMOST_CLEANUP_INTERVAL_SECS=86400  how often it runs after that
+
 The first line printed is `listening on https://ADDR:PORT` with the real address.
 Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 on a startup error.
 ";

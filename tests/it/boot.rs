@@ -212,6 +212,13 @@ fn flags_help_and_version() {
         "--data-dir",
         "--no-tls",
         "MINIMOST_PORT",
+        "MINIMOST_STUN_PORT",
+        "MINIMOST_RING_TIMEOUT_SECS",
+        "MINIMOST_IDLE_TIMEOUT_MS",
+        "MINIMOST_HEAD_TIMEOUT_MS",
+        "MINIMOST_BODY_MIN_RATE",
+        "MINIMOST_CLEANUP_DELAY_SECS",
+        "MINIMOST_CLEANUP_INTERVAL_SECS",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }
