@@ -1,9 +1,10 @@
-//! The Docker image, built and run for real with podman + runc from the static musl binary the
+//! The ways the server is deployed besides a bare binary. The Docker image, built and run for real with podman + runc from the static musl binary the
 //! test command builds on this machine (no registry is needed): its size, its non-root user,
 //! HTTPS on port 5000, the HEALTHCHECK (also under MINIMOST_NO_TLS=1 on another port), data in
 //! the `/data` volume outliving its container, and a prompt stop on SIGTERM. Skipped with one
 //! line where no container can start, or where tests/run could not build the static binary
-//! (and said why); otherwise, under CI, a missing podman or binary is a failure.
+//! (and said why); otherwise, under CI, a missing podman or binary is a failure. And the
+//! systemd unit, checked by `systemd-analyze verify`.
 
 use crate::harness::{client_config, read_response, send_request, TempDir, PASSWORD};
 use std::net::TcpStream;
@@ -273,4 +274,39 @@ fn the_image_runs_as_documented() {
     let res = read_response(&mut tcp).expect("an answer");
     assert_eq!(res.status, 200, "the account outlived its container");
     podman.ok(&["--runtime", "runc", "stop", "-t", "10", &second]);
+}
+
+/// `deploy/minimost.service` passes `systemd-analyze verify` (with `ExecStart` pointed at the
+/// binary under test, since verify wants the program to exist).
+#[test]
+fn the_systemd_unit_verifies() {
+    let analyze = Command::new("systemd-analyze").arg("--version").output();
+    if !analyze.is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "under CI: systemd-analyze is missing (tests/run installs systemd)"
+        );
+        eprintln!("skipping the systemd unit check: no systemd-analyze here");
+        return;
+    }
+    let unit = std::fs::read_to_string(repo().join("deploy/minimost.service")).unwrap();
+    assert!(unit.contains("ExecStart=/usr/local/bin/minimost serve"));
+    let temp = TempDir::new();
+    let path = temp.path().join("minimost.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/minimost", crate::harness::binary()),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        !said.contains("minimost.service"),
+        "the unit has warnings: {said}"
+    );
 }

@@ -28,7 +28,7 @@ mod boot;
 mod browser;
 /// Calls: the STUN responder and the ICE configuration.
 mod calls;
-/// The Docker image, built and run with podman from the static binary.
+/// The Docker image (built and run with podman from the static binary) and the systemd unit.
 mod container;
 /// Injected faults: the writer survives a panic in any job (debug builds only).
 mod faults;
