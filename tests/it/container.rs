@@ -1,10 +1,11 @@
-//! The ways the server is deployed besides a bare binary. The Docker image, built and run for real with podman + runc from the static musl binary the
-//! test command builds on this machine (no registry is needed): its size, its non-root user,
-//! HTTPS on port 5000, the HEALTHCHECK (also under MINIMOST_NO_TLS=1 on another port), data in
-//! the `/data` volume outliving its container, and a prompt stop on SIGTERM. Skipped with one
-//! line where no container can start, or where tests/run could not build the static binary
-//! (and said why); otherwise, under CI, a missing podman or binary is a failure. And the
-//! systemd unit, checked by `systemd-analyze verify`.
+//! The ways the server is deployed besides a bare binary. The Docker image, built and run for
+//! real with podman + runc from the static musl binary the test command builds on this machine
+//! (no registry is needed): its size, its non-root user, HTTPS on port 5000, the HEALTHCHECK
+//! (also under MINIMOST_NO_TLS=1 on another port), data in the `/data` volume outliving its
+//! container, and a prompt stop on SIGTERM. Skipped with one line where no container can start,
+//! or where tests/run could not build the static binary (and said why); otherwise, under CI, a
+//! missing podman or binary is a failure. And the systemd unit, checked by
+//! `systemd-analyze verify`.
 
 use crate::harness::{client_config, read_response, send_request, TempDir, PASSWORD};
 use std::net::TcpStream;
