@@ -79,7 +79,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _ = ctx.local_url.set(format!("{scheme}://{local}"));
     let _ = ctx.listen.set(addr);
     println!("listening on {scheme}://{addr}");
-    std::io::stdout().flush()?;
+    welcome(&ctx, scheme, addr);
+    let _ = std::io::stdout().flush();
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
 
     let max_connections = MAX_CONNECTIONS.min(fd_limit.saturating_sub(64) / 2).max(16);
@@ -218,6 +219,54 @@ fn boot(args: &ServeArgs) -> anyhow::Result<Ctx> {
         eprintln!("completed {repaired} deliveries interrupted by the last shutdown");
     }
     Ok(ctx)
+}
+
+/// Tells the admin, after the `listening on` line, where the data went, the addresses people
+/// can open, and which certificate authority their devices must trust.
+fn welcome(ctx: &Ctx, scheme: &str, addr: std::net::SocketAddr) {
+    // Whoever started us may read only the first line and close the pipe: never fail on that.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "data dir: {}", ctx.data_dir.display());
+    let port = addr.port();
+    let mut urls = Vec::new();
+    if let Some(url) = &ctx.settings.public_url {
+        urls.push(url.clone());
+    }
+    if addr.ip().is_unspecified() {
+        if let Some(host) = crate::base::util::hostname() {
+            urls.push(format!("{scheme}://{host}:{port}"));
+        }
+        for ip in tls::interface_addresses() {
+            if !ip.is_loopback()
+                && !matches!(ip, std::net::IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)
+            {
+                urls.push(format!(
+                    "{scheme}://{}",
+                    std::net::SocketAddr::new(ip, port)
+                ));
+            }
+        }
+    } else {
+        urls.push(format!("{scheme}://{addr}"));
+    }
+    let _ = writeln!(out, "open:     {}", urls.join("  "));
+    if addr.ip().is_loopback() {
+        let _ = writeln!(
+            out,
+            "          (this machine only; --host 0.0.0.0 opens it to the network)"
+        );
+    }
+    if let Some(fingerprint) = ctx.ca_pem.as_deref().and_then(tls::fingerprint) {
+        let first = urls.first().cloned().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "trust:    the local certificate authority, SHA-256 {fingerprint}"
+        );
+        let _ = writeln!(
+            out,
+            "          download {first}/ca.pem once on each device and trust it"
+        );
+    }
 }
 
 /// A user whose last socket just closed leaves every call they were in.

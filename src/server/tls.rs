@@ -178,3 +178,20 @@ pub fn server_config(data_dir: &Path) -> anyhow::Result<Arc<rustls::ServerConfig
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
+
+/// The SHA-256 fingerprint of the first certificate in a PEM file, as `AB:CD:…` (what a phone
+/// shows when asked to trust a CA), or `None` if the file holds none.
+pub fn fingerprint(pem: &[u8]) -> Option<String> {
+    use sha2::Digest;
+    let der = rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+        .next()?
+        .ok()?;
+    let digest = sha2::Sha256::digest(der.as_ref());
+    Some(
+        digest
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
+}

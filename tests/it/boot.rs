@@ -368,3 +368,41 @@ fn a_second_server_on_the_same_data_dir_is_refused_naming_the_first() {
     let again = Server::start_in(temp.path(), Options::default()).unwrap();
     assert_eq!(again.request("GET", "/healthz", &[], b"").status, 200);
 }
+
+#[test]
+fn the_first_lines_say_where_the_data_is_and_what_to_trust() {
+    use std::io::BufRead;
+    let temp = TempDir::new();
+    let mut child = Command::new(binary())
+        .args(["--host", "0.0.0.0", "--port", "0", "--data-dir"])
+        .arg(temp.path())
+        .env("MINIMOST_STUN_PORT", "0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut said = Vec::new();
+    while said.len() < 5 {
+        match lines.next() {
+            Some(Ok(line)) => said.push(line),
+            _ => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let said = said.join("\n");
+    assert!(said.starts_with("listening on https://0.0.0.0:"), "{said}");
+    let dir = temp.path().canonicalize().unwrap();
+    assert!(said.contains(&format!("data dir: {}", dir.display())), "{said}");
+    // The fingerprint a phone shows when asked to trust the CA.
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(dir.join("ca.pem"))
+        .output()
+        .unwrap();
+    let openssl = String::from_utf8_lossy(&out.stdout);
+    let fingerprint = openssl.trim().rsplit('=').next().unwrap();
+    assert!(said.contains(&format!("SHA-256 {fingerprint}")), "{said}\n{openssl}");
+    assert!(said.contains("/ca.pem once on each device"), "{said}");
+}
