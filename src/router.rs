@@ -3,7 +3,7 @@
 
 use crate::api::ctx::Ctx;
 use crate::api::{
-    account, auth, calls, channels, files, messages, pages, private_channels, profile, reset,
+    account, auth, calls, channels, files, join, messages, pages, private_channels, profile, reset,
     search, users,
 };
 use crate::http::{percent_decode, HttpError, Request, Response};
@@ -42,6 +42,9 @@ pub fn route(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
             "POST" => reset::post_token(ctx, req, token),
         ),
         ["healthz"] => methods!(req, "GET" => pages::get_health()),
+        ["join"] => methods!(req, "GET" => join::get_page(ctx, req)),
+        ["join", "qr.svg"] => methods!(req, "GET" => join::get_qr(ctx, req)),
+        ["api", "join"] => methods!(req, "GET" => join::get_info(ctx, req)),
         ["ca.pem"] => methods!(req, "GET" => pages::get_ca(ctx)),
         ["api", "signup"] => methods!(req, "POST" => auth::post_signup(ctx, req)),
         ["api", "login"] => methods!(req, "POST" => auth::post_login(ctx, req)),

@@ -4,7 +4,7 @@
 //! asked. Media never touches the server.
 
 use super::ctx::Ctx;
-use super::{open_channel, require_user, str_field};
+use super::{host_name, open_channel, require_user, str_field};
 use crate::base::json::Json;
 use crate::http::{HttpError, Request, Response};
 use crate::store::calls;
@@ -93,34 +93,4 @@ pub fn get_ice_servers(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpErr
         200,
         &Json::obj([("iceServers", Json::Arr(servers))]),
     ))
-}
-
-/// The host part of a `Host` header (`chat.lan:5000` → `chat.lan`, `[fe80::1]:5000` →
-/// `[fe80::1]`), if it is a plain name or address literal.
-fn host_name(header: &str) -> Option<&str> {
-    let host = if header.starts_with('[') {
-        &header[..=header.find(']')?]
-    } else {
-        header.split(':').next()?
-    };
-    let plain = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
-    plain.then_some(host)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::host_name;
-
-    #[test]
-    fn the_host_comes_from_the_host_header_without_its_port() {
-        assert_eq!(host_name("chat.lan:5000"), Some("chat.lan"));
-        assert_eq!(host_name("192.168.1.20"), Some("192.168.1.20"));
-        assert_eq!(host_name("[fe80::1]:5000"), Some("[fe80::1]"));
-        assert_eq!(host_name("[::1"), None);
-        assert_eq!(host_name("evil\"}, x"), None);
-        assert_eq!(host_name(""), None);
-    }
 }

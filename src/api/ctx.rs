@@ -26,8 +26,10 @@ pub struct Ctx {
     pub hash_gate: HashGate,
     pub limiter: RateLimiter,
     pub assets: Assets,
-    /// The local CA certificate, when this server generated its own TLS certificate.
+    /// The local CA certificate, when this server generated its own TLS certificate…
     pub ca_pem: Option<Vec<u8>>,
+    /// …and its SHA-256 fingerprint (`AB:CD:…`), what a device shows when asked to trust it.
+    pub ca_fingerprint: Option<String>,
     /// How long a client may take over each part of a request.
     pub deadlines: crate::http::Deadlines,
     /// The UDP port the STUN responder answers on, once it is bound.
@@ -52,6 +54,7 @@ pub struct CtxParts {
     pub tls: bool,
     pub session_key: SessionKey,
     pub ca_pem: Option<Vec<u8>>,
+    pub ca_fingerprint: Option<String>,
     pub deadlines: crate::http::Deadlines,
 }
 
@@ -68,6 +71,7 @@ impl Ctx {
             hash_gate: HashGate::new(hashers),
             assets: Assets::load(),
             ca_pem: parts.ca_pem,
+            ca_fingerprint: parts.ca_fingerprint,
             deadlines: parts.deadlines,
             stun_port: OnceLock::new(),
             local_url: OnceLock::new(),

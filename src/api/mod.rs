@@ -10,6 +10,7 @@ pub mod channels;
 pub mod credentials;
 pub mod ctx;
 pub mod files;
+pub mod join;
 pub mod messages;
 pub mod pages;
 pub mod private_channels;
@@ -221,4 +222,34 @@ pub fn avatar_url(username: &str, avatar_file: Option<&str>) -> Option<String> {
     let file = avatar_file?;
     let version = file.split('.').next().unwrap_or(file);
     Some(format!("/avatars/{username}?v={version}"))
+}
+
+/// The host part of a `Host` header (`chat.lan:5000` → `chat.lan`, `[fe80::1]:5000` →
+/// `[fe80::1]`), if it is a plain name or address literal.
+pub fn host_name(header: &str) -> Option<&str> {
+    let host = if header.starts_with('[') {
+        &header[..=header.find(']')?]
+    } else {
+        header.split(':').next()?
+    };
+    let plain = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    plain.then_some(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_name;
+
+    #[test]
+    fn the_host_comes_from_the_host_header_without_its_port() {
+        assert_eq!(host_name("chat.lan:5000"), Some("chat.lan"));
+        assert_eq!(host_name("192.168.1.20"), Some("192.168.1.20"));
+        assert_eq!(host_name("[fe80::1]:5000"), Some("[fe80::1]"));
+        assert_eq!(host_name("[::1"), None);
+        assert_eq!(host_name("evil\"}, x"), None);
+        assert_eq!(host_name(""), None);
+    }
 }

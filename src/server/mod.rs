@@ -211,6 +211,7 @@ fn boot(args: &ServeArgs) -> anyhow::Result<Ctx> {
         settings,
         tls: args.tls,
         session_key: crate::base::sessions::SessionKey::new(secret),
+        ca_fingerprint: ca_pem.as_deref().and_then(tls::fingerprint),
         ca_pem,
         deadlines,
     });
@@ -256,8 +257,12 @@ fn welcome(ctx: &Ctx, scheme: &str, addr: std::net::SocketAddr) {
             "          (this machine only; --host 0.0.0.0 opens it to the network)"
         );
     }
-    if let Some(fingerprint) = ctx.ca_pem.as_deref().and_then(tls::fingerprint) {
-        let first = urls.first().cloned().unwrap_or_default();
+    let first = urls.first().cloned().unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "phones:   open {first}/join for a code to scan and how to trust this server"
+    );
+    if let Some(fingerprint) = &ctx.ca_fingerprint {
         let _ = writeln!(
             out,
             "trust:    the local certificate authority, SHA-256 {fingerprint}"

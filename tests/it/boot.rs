@@ -383,10 +383,12 @@ fn the_first_lines_say_where_the_data_is_and_what_to_trust() {
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let mut said = Vec::new();
-    while said.len() < 5 {
-        match lines.next() {
-            Some(Ok(line)) => said.push(line),
-            _ => break,
+    // Up to the last line of the welcome (the server then stays quiet).
+    while let Some(Ok(line)) = lines.next() {
+        let last = line.contains("once on each device");
+        said.push(line);
+        if last || said.len() > 12 {
+            break;
         }
     }
     let _ = child.kill();
@@ -394,7 +396,10 @@ fn the_first_lines_say_where_the_data_is_and_what_to_trust() {
     let said = said.join("\n");
     assert!(said.starts_with("listening on https://0.0.0.0:"), "{said}");
     let dir = temp.path().canonicalize().unwrap();
-    assert!(said.contains(&format!("data dir: {}", dir.display())), "{said}");
+    assert!(
+        said.contains(&format!("data dir: {}", dir.display())),
+        "{said}"
+    );
     // The fingerprint a phone shows when asked to trust the CA.
     let out = Command::new("openssl")
         .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
@@ -403,6 +408,52 @@ fn the_first_lines_say_where_the_data_is_and_what_to_trust() {
         .unwrap();
     let openssl = String::from_utf8_lossy(&out.stdout);
     let fingerprint = openssl.trim().rsplit('=').next().unwrap();
-    assert!(said.contains(&format!("SHA-256 {fingerprint}")), "{said}\n{openssl}");
+    assert!(
+        said.contains(&format!("SHA-256 {fingerprint}")),
+        "{said}\n{openssl}"
+    );
     assert!(said.contains("/ca.pem once on each device"), "{said}");
+}
+
+#[test]
+fn the_join_page_needs_no_login_and_names_the_ca_a_phone_should_trust() {
+    let server = Server::start();
+    let port = server.addr.port();
+    let page = server.request("GET", "/join", &[], b"");
+    assert_eq!(page.status, 200);
+    assert!(String::from_utf8_lossy(&page.body).contains("Join MiniMost"));
+    let info = server.request("GET", "/api/join", &[], b"");
+    assert_eq!(info.status, 200);
+    let info = info.json();
+    let url = format!("https://localhost:{port}");
+    assert_eq!(
+        info.get("url").and_then(crate::json::Json::as_str),
+        Some(url.as_str())
+    );
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(server.data_dir().join("ca.pem"))
+        .output()
+        .unwrap();
+    let openssl = String::from_utf8_lossy(&out.stdout);
+    let fingerprint = openssl.trim().rsplit('=').next().unwrap();
+    assert_eq!(
+        info.get("fingerprint").and_then(crate::json::Json::as_str),
+        Some(fingerprint)
+    );
+    assert_eq!(
+        info.get("ca_url").and_then(crate::json::Json::as_str),
+        Some(format!("{url}/ca.pem").as_str())
+    );
+    let qr = server.request("GET", "/join/qr.svg", &[], b"");
+    assert_eq!(qr.status, 200);
+    assert_eq!(qr.header("content-type"), Some("image/svg+xml"));
+    let svg = String::from_utf8_lossy(&qr.body);
+    assert!(
+        svg.starts_with("<svg") && svg.contains("<path d=\"M"),
+        "{svg}"
+    );
+    // A Host header that is not a plain name is refused, not echoed into the code.
+    let bad = server.request("GET", "/join/qr.svg", &[("Host", "evil\"><script>")], b"");
+    assert_eq!(bad.status, 400);
 }
