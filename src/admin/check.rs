@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 /// `minimost check`
 pub fn check(data_dir: &Path) -> anyhow::Result<ExitCode> {
+    crate::base::config::require_access(data_dir, false)?;
     if !data_dir.join("auth.db").exists() {
         bail!(
             "{} is not a MiniMost data dir (no auth.db); pass --data-dir",

@@ -123,6 +123,38 @@ pub const LOCK_FILE: &str = "minimost.pid";
 /// drops it when the process ends, however it ends, so a crash never blocks a restart.
 pub struct DataDirLock(#[allow(dead_code)] fs::File);
 
+/// Refuses, naming owners, a data dir (or its auth.db) this process may not read and write:
+/// "permission denied" alone does not say whose the files are or what to do.
+pub fn require_access(data_dir: &Path, write: bool) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    for path in [data_dir.to_path_buf(), data_dir.join("auth.db")] {
+        let Ok(meta) = fs::metadata(&path) else {
+            continue;
+        };
+        let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+            continue;
+        };
+        let mode = libc::R_OK
+            | if write { libc::W_OK } else { 0 }
+            | if meta.is_dir() { libc::X_OK } else { 0 };
+        // SAFETY: access reads a NUL-terminated path we own for the duration of the call.
+        if unsafe { libc::access(c_path.as_ptr(), mode) } != 0 {
+            // SAFETY: geteuid has no preconditions.
+            let me = unsafe { libc::geteuid() };
+            anyhow::bail!(
+                "permission denied: {} belongs to uid {} (mode {:o}) and this program runs as uid \
+                 {me}; run minimost as the data dir's owner (e.g. `sudo -u <owner> minimost …`), \
+                 or give the files to uid {me} with `chown -R {me} {}`",
+                path.display(),
+                meta.uid(),
+                meta.mode() & 0o777,
+                data_dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 impl DataDirLock {
     /// Creates the data dir if needed and locks it, before anything else in it is written;
     /// fails naming the pid of the server that holds it.
@@ -131,6 +163,7 @@ impl DataDirLock {
         use std::os::fd::AsRawFd;
         fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+        require_access(data_dir, true)?;
         let path = data_dir.join(LOCK_FILE);
         // Not truncated on open: the pid inside belongs to whoever holds the lock.
         let mut file = fs::OpenOptions::new()

@@ -50,6 +50,7 @@ impl Core {
                 data_dir.display()
             );
         }
+        crate::base::config::require_access(data_dir, true)?;
         let data_dir = data_dir
             .canonicalize()
             .with_context(|| format!("cannot open the data dir {}", data_dir.display()))?;

@@ -735,3 +735,35 @@ fn output_cut_short_by_a_closed_pipe_is_not_a_panic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn a_data_dir_of_another_user_is_refused_naming_its_owner() {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let setpriv = std::process::Command::new("setpriv")
+        .arg("--version")
+        .output();
+    if !root || !setpriv.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipping: needs root and setpriv to act as another user");
+        return;
+    }
+    let temp = TempDir::new();
+    let server = Server::start_in(temp.path(), Options::default()).unwrap();
+    drop(server);
+    for args in [&["serve", "--port", "0"][..], &["check"][..]] {
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(crate::harness::binary())
+            .args(args)
+            .arg("--data-dir")
+            .arg(temp.path())
+            .env("MINIMOST_STUN_PORT", "0")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("permission denied"), "{args:?}: {stderr}");
+        assert!(stderr.contains("belongs to uid 0"), "{args:?}: {stderr}");
+        assert!(stderr.contains("runs as uid 65534"), "{args:?}: {stderr}");
+    }
+}
