@@ -46,8 +46,8 @@ pub fn parse(text: &str) -> Result<Json, String> {
 /// The tokenizer reports the position of its one-character lookahead; when that is a line
 /// break, the offending token ended the previous line.
 fn describe(err: &DeJsonErr, lookahead: char) -> String {
-    let detail = format!("{:?}", err.msg);
-    let detail = detail.trim();
+    let detail = plain_words(format!("{:?}", err.msg).trim());
+    let detail = detail.as_str();
     if lookahead == '\n' {
         format!("invalid JSON at the end of line {}: {detail}", err.line)
     } else {
@@ -57,6 +57,37 @@ fn describe(err: &DeJsonErr, lookahead: char) -> String {
             err.col.max(1)
         )
     }
+}
+
+/// The tokenizer's "Unexpected token Str expected , or }" in words a person editing a file uses.
+fn plain_words(detail: &str) -> String {
+    let Some(rest) = detail.strip_prefix("Unexpected token ") else {
+        return detail.to_owned();
+    };
+    let (found, expected) = rest.split_once(" expected ").unwrap_or((rest, ""));
+    let found = match found.split(['(', ' ']).next().unwrap_or(found) {
+        "Str" => "text in quotes",
+        "U64" | "I64" | "F64" => "a number",
+        "Colon" => "':'",
+        "Comma" => "','",
+        "CurlyOpen" => "'{'",
+        "CurlyClose" => "'}'",
+        "BlockOpen" => "'['",
+        "BlockClose" => "']'",
+        "Bool" => "true or false",
+        "Null" => "null",
+        "Eof" => "the end of the file",
+        _ => "something",
+    };
+    let expected = match expected.trim() {
+        ", or }" => {
+            "a ',' or a closing '}' (is a comma missing at the end of the line before?)".to_owned()
+        }
+        ", or ]" => "a ',' or a closing ']' (is a comma missing?)".to_owned(),
+        "" => "something else".to_owned(),
+        other => other.to_owned(),
+    };
+    format!("found {found} where {expected} should be")
 }
 
 fn read_value(s: &mut DeJsonState, i: &mut Chars, depth: usize) -> Result<Json, DeJsonErr> {

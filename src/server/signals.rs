@@ -4,6 +4,7 @@
 
 use crate::api::ctx::Ctx;
 use crate::base::stop::Stop;
+use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::time::Duration;
 
@@ -48,8 +49,10 @@ pub(super) fn wait_for_signal(set: &libc::sigset_t, ctx: &Ctx) {
         };
         let sig = i32::try_from(info.ssi_signo).unwrap_or(0);
         if usize::try_from(n) == Ok(size) && (sig == libc::SIGTERM || sig == libc::SIGINT) {
-            eprintln!("shutting down");
+            // Stop first, then say so, and never fail on a closed stderr: a panic here would
+            // leave a server that no signal can stop.
             ctx.stop.stop();
+            let _ = writeln!(std::io::stderr(), "shutting down");
         }
     }
 }

@@ -162,6 +162,9 @@ fn a_settings_syntax_error_stops_startup_naming_the_line() {
         .expect("startup must fail");
     assert!(err.contains("settings.json"), "{err}");
     assert!(err.contains("line 3"), "{err}");
+    // In the words of someone editing the file, not the parser's.
+    assert!(err.contains("is a comma missing"), "{err}");
+    assert!(!err.contains("Unexpected token"), "{err}");
 }
 
 #[test]
@@ -456,4 +459,38 @@ fn the_join_page_needs_no_login_and_names_the_ca_a_phone_should_trust() {
     // A Host header that is not a plain name is refused, not echoed into the code.
     let bad = server.request("GET", "/join/qr.svg", &[("Host", "evil\"><script>")], b"");
     assert_eq!(bad.status, 400);
+}
+
+#[test]
+fn sigterm_stops_a_server_whose_output_nobody_reads_any_more() {
+    use std::io::BufRead;
+    let temp = TempDir::new();
+    let mut child = Command::new(binary())
+        .args(["--port", "0", "--data-dir"])
+        .arg(temp.path())
+        .env("MINIMOST_STUN_PORT", "0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("listening on"), "{first}");
+    // Like `minimost 2>&1 | head -1`: both pipes are gone before the signal.
+    drop(child.stderr.take());
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
