@@ -18,7 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("files", &["files"]),
     ("db", &["db"]),
     ("http", &["http"]),
-    ("base", &["base"]),
+    ("base", &["base", "log"]),
 ];
 
 fn layer_of_segment(segment: &str) -> Option<usize> {

@@ -372,11 +372,11 @@ pub fn run_thread(core: &Core, first: Duration, every: Duration, stop: &Stop) {
         }
         wait = every;
         let settings = match crate::base::config::load_settings(&core.data_dir, &mut |w| {
-            eprintln!("cleanup: warning: {w}")
+            crate::log!("cleanup: warning: {w}")
         }) {
             Ok(settings) => settings,
             Err(e) => {
-                eprintln!("cleanup: skipped this run: {e:#}");
+                crate::log!("cleanup: skipped this run: {e:#}");
                 continue;
             }
         };
@@ -384,8 +384,8 @@ pub fn run_thread(core: &Core, first: Duration, every: Duration, stop: &Stop) {
             core,
             Retention::from_settings(&settings),
             false,
-            &mut |line| eprintln!("cleanup: {line}"),
+            &mut |line| crate::log!("cleanup: {line}"),
         );
-        eprintln!("cleanup: {}", report.summary(false));
+        crate::log!("cleanup: {}", report.summary(false));
     }
 }

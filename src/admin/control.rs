@@ -153,7 +153,7 @@ pub fn run_on(w: &mut Writer, request: &Request) -> anyhow::Result<Json> {
 pub fn bind(data_dir: &Path) -> Option<UnixListener> {
     let path = data_dir.join(SOCKET_FILE);
     if UnixStream::connect(&path).is_ok() {
-        eprintln!(
+        crate::log!(
             "warning: another minimost is serving this data dir ({} answers)",
             path.display()
         );
@@ -163,7 +163,7 @@ pub fn bind(data_dir: &Path) -> Option<UnixListener> {
     match UnixListener::bind(&path) {
         Ok(listener) => Some(listener),
         Err(e) => {
-            eprintln!("warning: no control socket at {} ({e}); admin commands will work without live updates", path.display());
+            crate::log!("warning: no control socket at {} ({e}); admin commands will work without live updates", path.display());
             None
         }
     }
@@ -176,7 +176,7 @@ pub fn serve(ctx: &Ctx, listener: UnixListener) {
         let _ = ctx.stop.wait_fd(listener.as_raw_fd(), libc::POLLIN);
         while let Ok((stream, _)) = listener.accept() {
             if let Err(e) = handle(ctx, stream) {
-                eprintln!("warning: control request failed: {e:#}");
+                crate::log!("warning: control request failed: {e:#}");
             }
         }
     }

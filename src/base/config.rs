@@ -421,10 +421,12 @@ impl LiveSettings {
             current.0 = modified;
             let parsed = fs::read_to_string(&self.path)
                 .map_err(anyhow::Error::from)
-                .and_then(|text| parse_settings(&text, &mut |w| eprintln!("warning: {w}")));
+                .and_then(|text| parse_settings(&text, &mut |w| crate::log!("warning: {w}")));
             match parsed {
                 Ok(settings) => current.1 = std::sync::Arc::new(settings),
-                Err(e) => eprintln!("warning: settings.json: {e:#}; keeping the previous settings"),
+                Err(e) => {
+                    crate::log!("warning: settings.json: {e:#}; keeping the previous settings")
+                }
             }
         }
         current.1.clone()

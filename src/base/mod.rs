@@ -17,3 +17,13 @@ pub mod sessions;
 pub mod stop;
 pub mod stun;
 pub mod util;
+
+/// Writes a line to stderr like `eprintln!`, but never panics: a server whose stderr was closed
+/// (`minimost 2>&1 | head -1`) must keep serving, and stay stoppable.
+#[macro_export]
+macro_rules! log {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}

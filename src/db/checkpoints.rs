@@ -65,7 +65,7 @@ impl Checkpoints {
                     continue;
                 }
                 if let Err(e) = db::maintenance::checkpoint_passive(&path) {
-                    eprintln!("warning: cannot checkpoint {}: {e}", path.display());
+                    crate::log!("warning: cannot checkpoint {}: {e}", path.display());
                 }
             }
         }

@@ -84,7 +84,7 @@ impl HttpError {
 
     pub fn into_response(self) -> Response {
         if let HttpError::Internal(e) = &self {
-            eprintln!("error: {e:#}");
+            crate::log!("error: {e:#}");
         }
         let mut response = Response::json(
             self.status(),

@@ -28,10 +28,10 @@ pub fn presence(live: &Live, user: &str) {
                 state.as_str(),
                 crate::base::util::now() as i64,
             ) {
-                eprintln!("warning: cannot record presence of {user}: {e}");
+                crate::log!("warning: cannot record presence of {user}: {e}");
             }
         }
-        Err(e) => eprintln!("warning: cannot record presence of {user}: {e:#}"),
+        Err(e) => crate::log!("warning: cannot record presence of {user}: {e:#}"),
     }
     let event = Json::obj([
         ("type", "presence".into()),

@@ -38,7 +38,7 @@ pub fn join(live: &Live, upgrade: Upgrade) -> Option<Arc<Client>> {
             Some(client)
         }
         Err(e) => {
-            eprintln!("warning: cannot create a wake-up fd for a WebSocket: {e}");
+            crate::log!("warning: cannot create a wake-up fd for a WebSocket: {e}");
             None
         }
     }
@@ -59,7 +59,7 @@ pub fn serve(live: &Live, conn: Conn, client: Arc<Client>) {
                 | io::ErrorKind::BrokenPipe
                 | io::ErrorKind::UnexpectedEof
         ) {
-            eprintln!("websocket {}: {e}", client.user);
+            crate::log!("websocket {}: {e}", client.user);
         }
     }
     leave(live, &client);
@@ -253,7 +253,7 @@ fn announce_typing(live: &Live, client: &Client, channel: &str) {
     });
     if allowed {
         if let Err(e) = announce::typing(live, &client.user, &channel) {
-            eprintln!("warning: cannot announce typing of {}: {e:?}", client.user);
+            crate::log!("warning: cannot announce typing of {}: {e:?}", client.user);
         }
     }
 }

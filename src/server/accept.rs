@@ -43,7 +43,7 @@ pub(super) fn accept_loop<'c>(
     mut spawn: impl FnMut(Tracked<'c>, SocketAddr) -> std::io::Result<()>,
 ) {
     if let Err(e) = listener.set_nonblocking(true) {
-        eprintln!("error: cannot make the listener non-blocking: {e}");
+        crate::log!("error: cannot make the listener non-blocking: {e}");
         return;
     }
     while !ctx.stop.is_stopped() {
@@ -57,13 +57,13 @@ pub(super) fn accept_loop<'c>(
                     };
                     let _ = tracked.socket.set_nonblocking(false);
                     if let Err(e) = spawn(tracked, peer) {
-                        eprintln!("warning: cannot start a connection thread: {e}");
+                        crate::log!("warning: cannot start a connection thread: {e}");
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) => {
                     // Out of file descriptors or memory: back off rather than spin.
-                    eprintln!("warning: accept failed: {e}");
+                    crate::log!("warning: accept failed: {e}");
                     std::thread::sleep(Duration::from_millis(50));
                     break;
                 }
@@ -107,7 +107,7 @@ impl Admission {
         let mut last = self.last_warning.lock().unwrap_or_else(|e| e.into_inner());
         if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
             *last = Some(Instant::now());
-            eprintln!(
+            crate::log!(
                 "warning: {} (further refusals this minute are not logged)",
                 message()
             );

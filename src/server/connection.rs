@@ -29,7 +29,7 @@ pub(super) fn handle_connection(
         Some(config) => match rustls::ServerConnection::new(config) {
             Ok(tls) => Stream::Tls(Box::new(rustls::StreamOwned::new(tls, socket))),
             Err(e) => {
-                eprintln!("warning: cannot start TLS: {e}");
+                crate::log!("warning: cannot start TLS: {e}");
                 return None;
             }
         },

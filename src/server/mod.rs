@@ -160,7 +160,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
                             crate::base::memory::release_after_thread(&ctx.trimmer);
                         });
                     if let Err(e) = spawned {
-                        eprintln!("warning: cannot start a WebSocket thread: {e}");
+                        crate::log!("warning: cannot start a WebSocket thread: {e}");
                         crate::live::socket::leave(&ctx.live(), &client);
                     }
                 })
@@ -190,7 +190,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// First boot and every boot: data dir, settings, keys, certificates, databases.
 fn boot(args: &ServeArgs) -> anyhow::Result<Ctx> {
     let data_dir = config::prepare_data_dir(&args.data_dir)?;
-    let mut settings = config::load_settings(&data_dir, &mut |w| eprintln!("warning: {w}"))?;
+    let mut settings = config::load_settings(&data_dir, &mut |w| crate::log!("warning: {w}"))?;
     if let Some(port) = stun_port_from_env()? {
         settings.stun_port = port;
     }
@@ -217,7 +217,7 @@ fn boot(args: &ServeArgs) -> anyhow::Result<Ctx> {
     });
     let repaired = crate::store::repair(&ctx).context("cannot complete interrupted deliveries")?;
     if repaired > 0 {
-        eprintln!("completed {repaired} deliveries interrupted by the last shutdown");
+        crate::log!("completed {repaired} deliveries interrupted by the last shutdown");
     }
     Ok(ctx)
 }
@@ -283,7 +283,7 @@ fn left_calls_if_gone(ctx: &Ctx, user: String) {
         .store
         .run(move |w| crate::store::calls::disconnected(w, &user))
     {
-        eprintln!("warning: cannot take a disconnected user out of their calls: {e}");
+        crate::log!("warning: cannot take a disconnected user out of their calls: {e}");
     }
 }
 
@@ -379,7 +379,7 @@ fn finish(ctx: &Ctx) {
     }
     for path in paths {
         if let Err(e) = db::checkpoint(&path) {
-            eprintln!("warning: {e:#}");
+            crate::log!("warning: {e:#}");
         }
     }
 }

@@ -27,7 +27,7 @@ pub(super) fn wait_for_signal(set: &libc::sigset_t, ctx: &Ctx) {
     // SAFETY: set is a valid sigset_t; signalfd returns a new descriptor we own, or -1.
     let fd = unsafe { libc::signalfd(-1, set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
     if fd < 0 {
-        eprintln!(
+        crate::log!(
             "error: cannot wait for signals ({}); stop the server with SIGKILL",
             std::io::Error::last_os_error()
         );

@@ -27,7 +27,7 @@ pub fn bind(port: u16) -> Option<Vec<UdpSocket>> {
         Err(e) => failures.push(format!("[::]:{port}: {e}")),
     }
     if sockets.is_empty() {
-        eprintln!(
+        crate::log!(
             "warning: calls will work only where browsers find each other without STUN: cannot \
              bind the STUN port ({}); free UDP port {port} or set \"stun_port\" in \
              settings.json (0 turns STUN off)",
@@ -37,7 +37,7 @@ pub fn bind(port: u16) -> Option<Vec<UdpSocket>> {
     }
     for socket in &sockets {
         if let Err(e) = socket.set_nonblocking(true) {
-            eprintln!("warning: no STUN: cannot make its socket non-blocking: {e}");
+            crate::log!("warning: no STUN: cannot make its socket non-blocking: {e}");
             return None;
         }
     }
@@ -51,7 +51,7 @@ pub fn serve(sockets: &[UdpSocket], stop: &Stop) {
     let mut out = [0u8; MAX_ANSWER];
     while !stop.is_stopped() {
         if let Err(e) = stop.wait_fds(&fds, libc::POLLIN) {
-            eprintln!("warning: STUN stopped: {e}");
+            crate::log!("warning: STUN stopped: {e}");
             return;
         }
         for socket in sockets {

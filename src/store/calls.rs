@@ -218,7 +218,7 @@ pub fn run_timer(core: &Core, timeout: Duration, stop: &Stop) {
         let next = match core.store.run(move |w| expire_ringing(w, timeout)) {
             Ok(next) => next,
             Err(e) => {
-                eprintln!("warning: cannot end unanswered calls: {e}");
+                crate::log!("warning: cannot end unanswered calls: {e}");
                 None
             }
         };

@@ -55,7 +55,7 @@ impl Core {
             .canonicalize()
             .with_context(|| format!("cannot open the data dir {}", data_dir.display()))?;
         let settings =
-            crate::base::config::load_settings(&data_dir, &mut |w| eprintln!("warning: {w}"))?;
+            crate::base::config::load_settings(&data_dir, &mut |w| crate::log!("warning: {w}"))?;
         Ok(Core::new(Databases::open(data_dir)?, settings))
     }
 }

@@ -131,7 +131,7 @@ impl Writer<'_> {
             .map(|(id, _)| *id)
             .collect();
         if let Err(e) = self.unjournal(&done) {
-            eprintln!("warning: cannot clear the fan-out journal: {e:#}");
+            crate::log!("warning: cannot clear the fan-out journal: {e:#}");
         }
     }
 
@@ -152,7 +152,7 @@ impl Writer<'_> {
                 Ok(true) => sidebar_changed.push(recipient.clone()),
                 Ok(false) => {}
                 Err(e) => {
-                    eprintln!("error: cannot write to users/{recipient}.db: {e:#}");
+                    crate::log!("error: cannot write to users/{recipient}.db: {e:#}");
                     for i in indexes {
                         failed[i] = Some(copy_failed(&recipient));
                     }

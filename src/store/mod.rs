@@ -59,7 +59,7 @@ pub fn run(core: &Core) {
     let mut writer = match Writer::open(core) {
         Ok(w) => w,
         Err(e) => {
-            eprintln!("error: the writer cannot start: {e:#}");
+            crate::log!("error: the writer cannot start: {e:#}");
             core.store.stop();
             fail_all(core);
             return;
@@ -109,7 +109,7 @@ pub fn repair(core: &Core) -> anyhow::Result<usize> {
                     }
                 }
             }
-            None => eprintln!("warning: dropping an unreadable fan-out journal entry {id}"),
+            None => crate::log!("warning: dropping an unreadable fan-out journal entry {id}"),
         }
         db::presence::journal_remove(&presence, *id)?;
     }
@@ -123,7 +123,7 @@ impl<'c> Writer<'c> {
     /// on with the next job.
     fn survive(&mut self, what: &str, job: impl FnOnce(&mut Self)) {
         if std::panic::catch_unwind(AssertUnwindSafe(|| job(self))).is_err() {
-            eprintln!(
+            crate::log!(
                 "error: the writer failed on {what} (a panic, logged above); its requests were \
                  answered 500, interrupted deliveries will be completed at the next start"
             );
