@@ -13,6 +13,20 @@ pub struct CallRow {
     pub ended_ts: Option<f64>,
 }
 
+/// A `calls` row selected as `call_id, channel, initiator, state, started_ts, answered_ts,
+/// ended_ts`.
+fn call_row(r: &rusqlite::Row) -> Result<CallRow> {
+    Ok(CallRow {
+        call_id: r.get(0)?,
+        channel: r.get(1)?,
+        initiator: r.get(2)?,
+        state: r.get(3)?,
+        started_ts: r.get(4)?,
+        answered_ts: r.get(5)?,
+        ended_ts: r.get(6)?,
+    })
+}
+
 pub struct ParticipantRow {
     pub username: String,
     pub role: String,
@@ -39,17 +53,7 @@ pub fn call(conn: &Connection, call_id: &str) -> Result<Option<CallRow>> {
         "SELECT call_id, channel, initiator, state, started_ts, answered_ts, ended_ts
          FROM calls WHERE call_id = ?1",
         [call_id],
-        |r| {
-            Ok(CallRow {
-                call_id: r.get(0)?,
-                channel: r.get(1)?,
-                initiator: r.get(2)?,
-                state: r.get(3)?,
-                started_ts: r.get(4)?,
-                answered_ts: r.get(5)?,
-                ended_ts: r.get(6)?,
-            })
-        },
+        call_row,
     )
     .optional()
 }
@@ -71,17 +75,7 @@ pub fn live_calls(conn: &Connection) -> Result<Vec<CallRow>> {
         "SELECT call_id, channel, initiator, state, started_ts, answered_ts, ended_ts
          FROM calls WHERE state IN ('ringing', 'active') ORDER BY started_ts",
     )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(CallRow {
-            call_id: r.get(0)?,
-            channel: r.get(1)?,
-            initiator: r.get(2)?,
-            state: r.get(3)?,
-            started_ts: r.get(4)?,
-            answered_ts: r.get(5)?,
-            ended_ts: r.get(6)?,
-        })
-    })?;
+    let rows = stmt.query_map([], call_row)?;
     rows.collect()
 }
 
