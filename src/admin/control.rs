@@ -249,6 +249,14 @@ fn handle(ctx: &Ctx, stream: UnixStream) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where the server running on `data_dir` answers: its local URL (`https://127.0.0.1:5000`)
+/// and its listen address (`0.0.0.0:5000`); `None` when no server runs or it does not say.
+pub fn whereabouts(data_dir: &Path) -> Option<(String, String)> {
+    let answer = Client::connect(data_dir)?.call(&Request::Where).ok()?;
+    let field = |k: &str| answer.get(k).and_then(Json::as_str).map(str::to_owned);
+    Some((field("url")?, field("listen")?)).filter(|(url, _)| !url.is_empty())
+}
+
 /// A connection to a running server's control socket.
 pub struct Client {
     reader: BufReader<UnixStream>,

@@ -12,7 +12,7 @@ use std::time::Duration;
 /// says where it answers (scheme, address and port), else `fallback`.
 pub fn healthcheck(data_dir: &Path, url: Option<String>, fallback: &str) -> anyhow::Result<()> {
     let url = url
-        .or_else(|| running_server_url(data_dir))
+        .or_else(|| super::control::whereabouts(data_dir).map(|(url, _)| url))
         .unwrap_or_else(|| fallback.to_owned());
     let url = url.as_str();
     let (tls, rest) = match url.split_once("://") {
@@ -137,15 +137,4 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
     }
-}
-
-/// Where the server running on `data_dir` answers, if one runs and says.
-fn running_server_url(data_dir: &Path) -> Option<String> {
-    let mut client = super::control::Client::connect(data_dir)?;
-    let answer = client.call(&super::control::Request::Where).ok()?;
-    answer
-        .get("url")
-        .and_then(crate::base::json::Json::as_str)
-        .filter(|u| !u.is_empty())
-        .map(str::to_owned)
 }

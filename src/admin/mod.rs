@@ -217,16 +217,7 @@ fn link_base(data_dir: &Path, public_url: Option<&str>) -> String {
         return url.to_owned();
     }
     let host = crate::base::util::hostname();
-    let answer = control::Client::connect(data_dir).and_then(|mut c| c.call(&Request::Where).ok());
-    let field = |k: &str| {
-        answer
-            .as_ref()
-            .and_then(|a| a.get(k))
-            .and_then(Json::as_str)
-            .unwrap_or("")
-            .to_owned()
-    };
-    let (url, listen) = (field("url"), field("listen"));
+    let (url, listen) = control::whereabouts(data_dir).unwrap_or_default();
     let scheme = url
         .split("://")
         .next()

@@ -6,7 +6,9 @@
 use super::ctx::Ctx;
 use super::{host_name, open_channel, require_user, str_field};
 use crate::base::json::Json;
+use crate::db;
 use crate::http::{HttpError, Request, Response};
+use crate::model::calls::{call_json, may_see};
 use crate::store::calls;
 
 /// POST /api/calls {channel} — 201 with a new call, or 200 joining the one already live there.
@@ -23,29 +25,27 @@ pub fn post_call(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
 /// can read), so a page that just loaded can show them.
 pub fn get_calls(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     let user = require_user(ctx, req)?;
-    let me = user.name.as_str();
     let presence = ctx.presence_db.get()?;
     let mut visible = Vec::new();
-    for call in crate::db::calls::live_calls(&presence)? {
-        let in_it = crate::db::calls::participant_state(&presence, &call.call_id, me)?.is_some();
-        let may_read = crate::model::channels::ChannelId::parse(&call.channel).is_ok_and(|c| {
-            crate::model::channels::require_access(&ctx.settings.channels, &presence, me, &c)
-                .is_ok()
-        });
-        if in_it || may_read {
-            let participants = crate::db::calls::participants(&presence, &call.call_id)?;
-            visible.push(crate::model::calls::call_json(&call, &participants));
+    for call in db::calls::live_calls(&presence)? {
+        if may_see(&ctx.settings.channels, &presence, &call, user.name.as_str())? {
+            let participants = db::calls::participants(&presence, &call.call_id)?;
+            visible.push(call_json(&call, &participants));
         }
     }
     Ok(Response::json(200, &Json::Arr(visible)))
 }
 
-/// GET /api/calls/{id}
+/// GET /api/calls/{id} — 404 unless the caller is in it or may read its conversation.
 pub fn get_call(ctx: &Ctx, req: &mut Request, id: &str) -> Result<Response, HttpError> {
     let user = require_user(ctx, req)?;
-    let (id, me) = (id.to_owned(), user.name.to_string());
-    let call = ctx.store.run(move |w| calls::view(w, &id, &me))?;
-    Ok(Response::json(200, &call))
+    let presence = ctx.presence_db.get()?;
+    let call = db::calls::call(&presence, id)?.ok_or(HttpError::NotFound)?;
+    if !may_see(&ctx.settings.channels, &presence, &call, user.name.as_str())? {
+        return Err(HttpError::NotFound);
+    }
+    let participants = db::calls::participants(&presence, id)?;
+    Ok(Response::json(200, &call_json(&call, &participants)))
 }
 
 /// POST /api/calls/{id}/accept | reject | leave

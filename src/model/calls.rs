@@ -54,6 +54,22 @@ pub fn require_callable(channel: &ChannelId) -> Result<(), Refusal> {
     }
 }
 
+/// Whether `user` may see a call: they are in it (rung, answered or gone) or may read its
+/// conversation. The one rule for listing, viewing and joining calls.
+pub fn may_see(
+    public_channels: &[String],
+    presence: &rusqlite::Connection,
+    call: &CallRow,
+    user: &str,
+) -> Result<bool, Refusal> {
+    if crate::db::calls::participant_state(presence, &call.call_id, user)?.is_some() {
+        return Ok(true);
+    }
+    Ok(ChannelId::parse(&call.channel).is_ok_and(|channel| {
+        super::channels::require_access(public_channels, presence, user, &channel).is_ok()
+    }))
+}
+
 /// Whether a call's state is one a person can still join.
 pub fn is_live(state: &str) -> bool {
     matches!(state, "ringing" | "active")

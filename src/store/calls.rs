@@ -8,7 +8,7 @@ use super::Writer;
 use crate::base::json::Json;
 use crate::base::stop::Stop;
 use crate::db::calls as sql;
-use crate::model::calls::{call_json, end_notice, is_live, require_callable, MAX_IN_CALL};
+use crate::model::calls::{call_json, end_notice, is_live, may_see, require_callable, MAX_IN_CALL};
 use crate::model::channels::ChannelId;
 use crate::model::Refusal;
 use crate::store::core::Core;
@@ -46,10 +46,10 @@ pub fn start(w: &mut Writer, user: &str, channel: &ChannelId) -> Result<(Json, b
 /// `user` answers (or joins a live call of a channel they can read).
 pub fn accept(w: &mut Writer, call_id: &str, user: &str) -> Result<Json, Refusal> {
     let call = live_call(w, call_id)?;
-    let state = sql::participant_state(&w.presence, call_id, user)?;
-    if state.is_none() && !may_read(w, &call.channel, user)? {
+    if !may_see(&w.core.settings.channels, &w.presence, &call, user)? {
         return Err(Refusal::NotFound);
     }
+    let state = sql::participant_state(&w.presence, call_id, user)?;
     if state.as_deref() != Some("accepted") {
         let in_call = sql::participants(&w.presence, call_id)?
             .iter()
@@ -173,18 +173,6 @@ pub fn invite(w: &mut Writer, call_id: &str, user: &str, invitee: &str) -> Resul
     announce(w, call_id)
 }
 
-/// The call object for `user`, who must be in it or able to read its channel.
-pub fn view(w: &mut Writer, call_id: &str, user: &str) -> Result<Json, Refusal> {
-    let call = sql::call(&w.presence, call_id)?.ok_or(Refusal::NotFound)?;
-    if sql::participant_state(&w.presence, call_id, user)?.is_none()
-        && !may_read(w, &call.channel, user)?
-    {
-        return Err(Refusal::NotFound);
-    }
-    let participants = sql::participants(&w.presence, call_id)?;
-    Ok(call_json(&call, &participants))
-}
-
 /// `user`'s last socket closed: they leave every call they were in.
 pub fn disconnected(w: &mut Writer, user: &str) -> Result<(), Refusal> {
     for call_id in sql::live_calls_joined_by(&w.presence, user)? {
@@ -241,13 +229,6 @@ fn live_call(w: &Writer, call_id: &str) -> Result<sql::CallRow, Refusal> {
         return Err(Refusal::Conflict("This call has ended".into()));
     }
     Ok(call)
-}
-
-fn may_read(w: &mut Writer, channel: &str, user: &str) -> Result<bool, Refusal> {
-    let Ok(channel) = ChannelId::parse(channel) else {
-        return Ok(false);
-    };
-    Ok(w.recipients(&channel)?.iter().any(|m| m == user))
 }
 
 /// Ends a call with `state`, leaves its notice, and announces it.

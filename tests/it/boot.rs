@@ -452,6 +452,35 @@ fn the_join_page_needs_no_login_and_names_the_ca_a_phone_should_trust() {
     assert_eq!(qr.status, 200);
     assert_eq!(qr.header("content-type"), Some("image/svg+xml"));
     let svg = String::from_utf8_lossy(&qr.body);
+    // The code carries this server's join address and its CA's fingerprint: the dark modules
+    // drawn are exactly those of that text's code (4 modules of quiet zone around it).
+    let target = format!("{url}/join#sha256={}", fingerprint.replace(':', ""));
+    let expected = qrcodegen::QrCode::encode_text(&target, qrcodegen::QrCodeEcc::Medium).unwrap();
+    let mut wanted = std::collections::BTreeSet::new();
+    for y in 0..expected.size() {
+        for x in 0..expected.size() {
+            if expected.get_module(x, y) {
+                wanted.insert((x + 4, y + 4));
+            }
+        }
+    }
+    let path = svg
+        .split("<path d=\"")
+        .nth(1)
+        .expect("a path")
+        .split('"')
+        .next()
+        .unwrap();
+    let drawn: std::collections::BTreeSet<(i32, i32)> = path
+        .split('M')
+        .filter(|m| !m.is_empty())
+        .map(|m| {
+            let (x, rest) = m.split_once(',').unwrap();
+            let y = rest.split('h').next().unwrap();
+            (x.parse().unwrap(), y.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(drawn, wanted, "the code does not say {target}");
     assert!(
         svg.starts_with("<svg") && svg.contains("<path d=\"M"),
         "{svg}"
