@@ -5,9 +5,14 @@
 # Without one, from a static binary built on this machine (what the tests do):
 #   cargo build --release --locked --target x86_64-unknown-linux-musl --bin minimost
 #   podman build --format docker --build-arg BINARY=host -t minimost .
+# For a Raspberry Pi, from a binary built for its target (docs/building.md; deploy/release
+# builds all of them), e.g.:
+#   podman build --format docker --build-arg BINARY=host \
+#       --build-arg TARGET=aarch64-unknown-linux-musl --platform linux/arm64 -t minimost .
 # Then:
 #   docker run -d -p 5000:5000 -p 3478:3478/udp -v minimost-data:/data minimost
 ARG BINARY=build
+ARG TARGET=x86_64-unknown-linux-musl
 
 FROM rust:1-bookworm AS build
 RUN apt-get update \
@@ -22,7 +27,8 @@ RUN cargo build --release --locked --target x86_64-unknown-linux-musl --bin mini
  && cp target/x86_64-unknown-linux-musl/release/minimost /out/minimost
 
 FROM scratch AS host
-COPY target/x86_64-unknown-linux-musl/release/minimost /out/minimost
+ARG TARGET
+COPY target/${TARGET}/release/minimost /out/minimost
 
 FROM ${BINARY} AS binary
 

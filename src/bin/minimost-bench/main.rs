@@ -3,9 +3,11 @@
 //! figure beside the SPEC §14 budget and beside a floor measured in the same run (raw SQLite
 //! commits, a raw TLS WebSocket round trip), so a figure can be judged on a noisy machine.
 //!
-//! Usage: minimost-bench [idle|delivery|throughput|crowd|startup|calls|abuse|floors|all] [--quick]
+//! Usage: minimost-bench [idle|delivery|throughput|crowd|startup|calls|abuse|floors|smoke|all] [--quick]
 //!                       [--server PATH]
 //! `--quick` shrinks every scenario to a smoke test (CI runs it); it asserts nothing.
+//! `smoke` (not part of `all`) is the exception: it checks one binary boots and serves a chat,
+//! and fails when it does not; the release script runs it on every binary it builds.
 
 #[path = "../../base/json.rs"]
 #[allow(dead_code)]
@@ -16,6 +18,7 @@ mod calls;
 mod client;
 mod floors;
 mod slow;
+mod smoke;
 
 use client::{anon_kib, cpu_seconds, rss_kib, thread_cpu_ns, Server};
 use std::path::PathBuf;
@@ -46,7 +49,7 @@ fn main() -> std::process::ExitCode {
 fn run() -> anyhow::Result<()> {
     let mut args = pico_args::Arguments::from_env();
     if args.contains(["-h", "--help"]) {
-        println!("usage: minimost-bench [idle|delivery|throughput|crowd|startup|calls|abuse|floors|all] [--quick] [--server PATH]");
+        println!("usage: minimost-bench [idle|delivery|throughput|crowd|startup|calls|abuse|floors|smoke|all] [--quick] [--server PATH]");
         return Ok(());
     }
     let quick = args.contains("--quick");
@@ -68,6 +71,9 @@ fn run() -> anyhow::Result<()> {
         options.server.display(),
         if quick { " (quick)" } else { "" }
     );
+    if scenario == "smoke" {
+        return smoke::run(&options);
+    }
     let floors = match scenario.as_str() {
         "idle" | "startup" | "abuse" | "calls" => None,
         _ => Some(floors::measure(quick)?),
