@@ -1,4 +1,4 @@
-//! Cleanup (SPEC §12): old uploads by modification time, old messages from every users/*.db
+//! Cleanup: old uploads by modification time, old messages from every users/*.db
 //! with their reactions and receipts (search entries follow by trigger), used or expired reset
 //! tokens, expired sessions, and uploads never attached within a day. `run_once` does one
 //! pass and reports each deletion; `run_thread` repeats it on its own thread. One failing

@@ -395,7 +395,7 @@ fn parse_rate_limits(value: &Json, settings: &mut Settings, warn: &mut dyn FnMut
     true
 }
 
-/// The keys SPEC §2 says are read while running (login lockout at each login, session idle
+/// The keys read while running (login lockout at each login, session idle
 /// expiry at each request): settings.json is re-parsed when its modification time changes. A
 /// file that stops parsing keeps the last good values (with one warning).
 pub struct LiveSettings {

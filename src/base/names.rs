@@ -1,4 +1,4 @@
-//! Validated names: `Username` and the password rules of SPEC §4. A `Username` can only be
+//! Validated names: `Username` and the password rules. A `Username` can only be
 //! built by `parse`, so paths and SQL built from one never see raw request text.
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! Stored files: generated names (SPEC §3), content sniffing for images, and streaming a
+//! Stored files: generated names, content sniffing for images, and streaming a
 //! request body to disk without ever leaving a partial file. No HTTP routing, no SQL.
 
 use crate::base::json::{self, Json};

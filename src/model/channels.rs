@@ -1,4 +1,4 @@
-//! Channel ids and who may see them (SPEC §4, §5): public channels from settings.json,
+//! Channel ids and who may see them: public channels from settings.json,
 //! `private:<n>` for members, `dm:a:b[:c…]` for the named users. Checks run on every read and
 //! write. No HTTP routing; errors are `Refusal` because these checks answer requests.
 

@@ -1,5 +1,5 @@
 //! The message model: ids, validation, and turning a copy's stored rows (one text row plus one
-//! row per file, sharing a ts) into the message object of SPEC §7. No SQL and no HTTP.
+//! row per file, sharing a ts) into the message object the API returns. No SQL and no HTTP.
 
 use crate::base::json::{self, Json};
 use crate::db::user::StoredRow;

@@ -22,7 +22,7 @@ pub fn remove_database_files(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// How an account is deleted (SPEC §10).
+/// How an account is deleted: soft keeps its messages under "Deleted User", hard removes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeleteMode {
     /// Messages stay, re-attributed to `Deleted User`.

@@ -26,6 +26,8 @@ mod auth;
 mod boot;
 /// The web UI in headless Chromium: pages, live chat between two people, conversations.
 mod browser;
+/// The join page a phone opens from the QR code, in headless Chromium.
+mod browser_join;
 /// Calls: the STUN responder and the ICE configuration.
 mod calls;
 /// The Docker image (built and run with podman from the static binary) and the systemd unit.

@@ -11,7 +11,7 @@ import { icon } from './icons.js';
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' });
 const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric', year: 'numeric' });
-// Who a soft-deleted account's messages are shown as sent by (SPEC §10).
+// Who a soft-deleted account's messages are shown as sent by.
 export const DELETED_USER = 'Deleted User';
 const sizeFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
 

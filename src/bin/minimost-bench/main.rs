@@ -1,6 +1,6 @@
 //! `minimost-bench`: the project's load generator. It starts the real `minimost` binary on a
 //! fresh data dir and drives it over HTTPS/WSS on loopback with real accounts, printing each
-//! figure beside the SPEC §14 budget and beside a floor measured in the same run (raw SQLite
+//! figure beside its budget and beside a floor measured in the same run (raw SQLite
 //! commits, a raw TLS WebSocket round trip), so a figure can be judged on a noisy machine.
 //!
 //! Usage: minimost-bench [idle|delivery|throughput|crowd|startup|calls|abuse|floors|smoke|all] [--quick]

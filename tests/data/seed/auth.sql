@@ -1,4 +1,4 @@
--- auth.db as the Python original wrote it (SPEC §3): its three tables, no indexes of ours,
+-- auth.db as the Python original wrote it: its three tables, no indexes of ours,
 -- user_version 0. Passwords: alice 'Winter2024!' (Werkzeug pbkdf2), bob 'Winter2024!'
 -- (Werkzeug scrypt), carol 'Passw0rd!' (Werkzeug pbkdf2, 1000 iterations).
 CREATE TABLE users(username TEXT PRIMARY KEY, password_hash TEXT NOT NULL);
