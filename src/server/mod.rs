@@ -235,7 +235,12 @@ fn welcome(ctx: &Ctx, scheme: &str, addr: std::net::SocketAddr) {
     }
     if addr.ip().is_unspecified() {
         if let Some(host) = crate::base::util::hostname() {
-            urls.push(format!("{scheme}://{host}:{port}"));
+            // With an mDNS responder running, `<name>.local` is the address phones resolve.
+            let mut names = tls::local_names(&host);
+            if mdns_announces() {
+                names.reverse();
+            }
+            urls.extend(names.iter().map(|n| format!("{scheme}://{n}:{port}")));
         }
         for ip in tls::interface_addresses() {
             if !ip.is_loopback()
@@ -272,6 +277,13 @@ fn welcome(ctx: &Ctx, scheme: &str, addr: std::net::SocketAddr) {
             "          download {first}/ca.pem once on each device and trust it"
         );
     }
+}
+
+/// Whether this machine announces its name over mDNS (avahi's socket is there).
+fn mdns_announces() -> bool {
+    ["/run/avahi-daemon/socket", "/var/run/avahi-daemon/socket"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists())
 }
 
 /// A user whose last socket just closed leaves every call they were in.

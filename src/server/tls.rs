@@ -52,7 +52,7 @@ pub fn ensure_files(data_dir: &Path) -> anyhow::Result<()> {
         host.clone().unwrap_or_else(|| "localhost".into()),
     );
     let mut names: Vec<String> = vec!["localhost".to_owned()];
-    names.extend(host);
+    names.extend(host.iter().flat_map(|h| local_names(h)));
     for name in names {
         if let Ok(dns) = name.try_into() {
             let san = SanType::DnsName(dns);
@@ -84,6 +84,17 @@ pub fn ensure_files(data_dir: &Path) -> anyhow::Result<()> {
     write_new_private_file(&data_dir.join(KEY_FILE), key.serialize_pem().as_bytes())?;
     write_new_private_file(&data_dir.join(CERT_FILE), cert.pem().as_bytes())?;
     Ok(())
+}
+
+/// The names a machine called `host` answers to: the name itself and, for a bare name, the
+/// `<name>.local` that mDNS (avahi on Raspberry Pi OS and most Linux desktops, Bonjour on
+/// macOS) announces, which is what phones on the network resolve.
+pub fn local_names(host: &str) -> Vec<String> {
+    let mut names = vec![host.to_owned()];
+    if !host.contains('.') {
+        names.push(format!("{host}.local"));
+    }
+    names
 }
 
 fn ca_params() -> anyhow::Result<CertificateParams> {

@@ -100,6 +100,14 @@ fn the_certificate_covers_local_names_and_the_ca_is_served() {
     ] {
         assert!(sans.contains(expected), "{expected} missing from {sans}");
     }
+    // The machine's name, and the `<name>.local` that mDNS (avahi on a Raspberry Pi) announces.
+    let host = String::from_utf8(Command::new("hostname").output().unwrap().stdout).unwrap();
+    let host = host.trim();
+    if !host.is_empty() && host != "localhost" && !host.contains('.') {
+        for expected in [format!("DNS:{host},"), format!("DNS:{host}.local")] {
+            assert!(sans.contains(&expected), "{expected} missing from {sans}");
+        }
+    }
 }
 
 #[test]
