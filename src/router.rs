@@ -3,8 +3,8 @@
 
 use crate::api::ctx::Ctx;
 use crate::api::{
-    account, auth, calls, channels, files, join, messages, pages, private_channels, profile, reset,
-    search, users,
+    account, auth, calls, channels, files, join, mentions, messages, pages, private_channels,
+    profile, reset, search, users,
 };
 use crate::http::{percent_decode, HttpError, Request, Response};
 
@@ -63,6 +63,7 @@ pub fn route(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         ["api", "uploads"] => methods!(req, "POST" => files::post_upload(ctx, req)),
         ["files", name] => methods!(req, "GET" => files::get_file(ctx, req, name)),
         ["api", "search"] => methods!(req, "GET" => search::get_search(ctx, req)),
+        ["api", "mentions"] => methods!(req, "GET" => mentions::get_mentions(ctx, req)),
         ["api", "users"] => methods!(req, "GET" => users::get_users(ctx, req)),
         ["api", "ice-servers"] => methods!(req, "GET" => calls::get_ice_servers(ctx, req)),
         ["api", "calls"] => methods!(req,

@@ -20,7 +20,9 @@ pub fn get_channels(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError>
     let me = user.name.as_str();
     let conn = own_db(ctx, &user)?;
     let unread = db::user::unread_counts(&conn, me)?;
+    let mentioned = db::user::unread_mention_counts(&conn, me)?;
     let unread_of = |id: &str| Json::Num(unread.get(id).copied().unwrap_or(0) as f64);
+    let mentions_of = |id: &str| Json::Num(mentioned.get(id).copied().unwrap_or(0) as f64);
     let public = ctx
         .settings
         .channels
@@ -30,6 +32,7 @@ pub fn get_channels(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError>
                 ("id", name.as_str().into()),
                 ("name", name.as_str().into()),
                 ("unread", unread_of(name)),
+                ("mentions", mentions_of(name)),
             ])
         })
         .collect();
@@ -37,11 +40,12 @@ pub fn get_channels(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError>
     let mut private = Vec::new();
     for channel in db::presence::private_channels_of(&presence, me)? {
         let id = format!("private:{}", channel.id);
-        private.push(crate::model::channels::private_channel_json(
-            &presence,
-            &channel,
-            unread_of(&id),
-        )?);
+        let mut json =
+            crate::model::channels::private_channel_json(&presence, &channel, unread_of(&id))?;
+        if let Json::Obj(fields) = &mut json {
+            fields.push(("mentions".into(), mentions_of(&id)));
+        }
+        private.push(json);
     }
     let hidden = db::user::hidden_dms(&conn)?;
     let mut dms = Vec::new();
@@ -60,6 +64,7 @@ pub fn get_channels(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError>
             ("id", id.as_str().into()),
             ("users", Json::Arr(users)),
             ("unread", unread_of(&id)),
+            ("mentions", mentions_of(&id)),
             ("last_ts", Json::Num(last_ts)),
         ]));
     }

@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod ctx;
 pub mod files;
 pub mod join;
+pub mod mentions;
 pub mod messages;
 pub mod pages;
 pub mod private_channels;

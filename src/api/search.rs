@@ -53,12 +53,8 @@ pub fn get_search(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         None => None,
     };
     let sender = req.query_param("from").filter(|f| !f.is_empty());
-    let mut readable: Vec<String> = ctx.settings.channels.clone();
-    readable.extend(
-        db::presence::private_channels_of(&presence, user.name.as_str())?
-            .iter()
-            .map(|c| format!("private:{}", c.id)),
-    );
+    let readable =
+        channels::readable_channels(&ctx.settings.channels, &presence, user.name.as_str())?;
     let conn = own_db(ctx, &user)?;
     db::user::index_pending(&conn)?;
     let hits = db::user::search(

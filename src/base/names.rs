@@ -8,6 +8,8 @@ const RESERVED: &[&str] = &[
     "minimost",
     "system",
     "everyone",
+    "channel",
+    "here",
     "deleted-user",
     "deleted_user",
 ];
@@ -96,6 +98,8 @@ mod tests {
             "System",
             "MINIMOST",
             "everyone",
+            "channel",
+            "here",
             "Deleted-User",
             "deleted_user",
         ] {

@@ -41,6 +41,8 @@ pub const MIGRATIONS: &[&str] = &[
          INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
          INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
      END;",
+    // 3: the messages that mention someone, newest first, for the list of one's mentions.
+    "CREATE INDEX IF NOT EXISTS messages_mentioning ON messages(ts) WHERE mentions IS NOT NULL;",
 ];
 
 /// Indexes rows added since the last search; returns how many. Takes the write lock, so no
@@ -95,10 +97,11 @@ pub struct StoredRow {
     pub deleted: bool,
     pub reply_to_id: Option<i64>,
     pub metadata: Option<String>,
+    pub mentions: Option<String>,
 }
 
-const COLUMNS: &str =
-    "channel, sender, content, content_type, filename, ts, edited_ts, deleted, reply_to_id, metadata";
+const COLUMNS: &str = "channel, sender, content, content_type, filename, ts, edited_ts, deleted, \
+                       reply_to_id, metadata, mentions";
 
 fn stored_row(row: &Row) -> Result<StoredRow> {
     Ok(StoredRow {
@@ -112,6 +115,7 @@ fn stored_row(row: &Row) -> Result<StoredRow> {
         deleted: row.get::<_, Option<i64>>(7)?.unwrap_or(0) != 0,
         reply_to_id: row.get(8)?,
         metadata: row.get(9)?,
+        mentions: row.get(10)?,
     })
 }
 
@@ -330,6 +334,55 @@ pub fn unread_counts(conn: &Connection, owner: &str) -> Result<HashMap<String, u
          GROUP BY channel",
     )?;
     let rows = stmt.query_map([owner], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+    rows.collect()
+}
+
+/// The condition on a row of `messages` that it mentions ?1, by name or to everyone.
+const MENTIONS_ME: &str = "mentions IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(mentions)
+     WHERE json_each.value IN (?1, '@everyone', '@channel', '@here'))";
+
+/// Unread messages per channel that mention `owner` (by name or to everyone), not their own.
+pub fn unread_mention_counts(conn: &Connection, owner: &str) -> Result<HashMap<String, u64>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT channel, COUNT(DISTINCT ts) FROM messages
+         WHERE read = 0 AND deleted = 0 AND sender != ?1 AND filename IS NULL AND {MENTIONS_ME}
+         GROUP BY channel"
+    ))?;
+    let rows = stmt.query_map([owner], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+    rows.collect()
+}
+
+/// The newest messages that mention `owner`, older than `before`, in the readable channels
+/// (every DM here names its owner): (channel, ts, read), newest first.
+pub fn mentions_of(
+    conn: &Connection,
+    owner: &str,
+    readable: &[String],
+    before: f64,
+    limit: u32,
+) -> Result<Vec<(String, f64, bool)>> {
+    let readable = crate::base::json::Json::Arr(
+        readable
+            .iter()
+            .map(|c| crate::base::json::Json::str(c.as_str()))
+            .collect(),
+    )
+    .to_json_string();
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT channel, ts, read FROM messages INDEXED BY messages_mentioning
+         WHERE mentions IS NOT NULL AND ts < ?2 AND deleted = 0 AND sender != ?1
+           AND filename IS NULL AND {MENTIONS_ME}
+           AND (channel IN (SELECT value FROM json_each(?3))
+                OR (channel >= 'dm:' AND channel < 'dm;'))
+         ORDER BY ts DESC LIMIT ?4"
+    ))?;
+    let rows = stmt.query_map(params![owner, before, readable, limit], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get::<_, Option<i64>>(2)?.unwrap_or(0) != 0,
+        ))
+    })?;
     rows.collect()
 }
 

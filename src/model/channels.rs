@@ -109,6 +109,22 @@ pub fn require_access(
     }
 }
 
+/// The channels other than DMs that `user` may read now: the public ones and their private
+/// ones. (A DM is readable by the people it names, which a copy in their database always does.)
+pub fn readable_channels(
+    public_channels: &[String],
+    presence: &Connection,
+    user: &str,
+) -> Result<Vec<String>, Refusal> {
+    let mut readable = public_channels.to_vec();
+    readable.extend(
+        db::presence::private_channels_of(presence, user)?
+            .iter()
+            .map(|c| format!("private:{}", c.id)),
+    );
+    Ok(readable)
+}
+
 /// Refuses writing where reading is allowed but posting is not (the system notice DM).
 pub fn require_writable(channel: &ChannelId) -> Result<(), Refusal> {
     if channel.is_system_dm() {

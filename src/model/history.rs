@@ -191,6 +191,7 @@ mod tests {
             deleted: false,
             reply_to_id: Some(reply_to_id),
             metadata: None,
+            mentions: None,
         }]
     }
 

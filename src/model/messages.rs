@@ -26,7 +26,12 @@ pub fn round_ts(ts: f64) -> f64 {
     (ts * 1e6).round() / 1e6
 }
 
-/// `@name` mentions of the given users in `text`, as a JSON array (or `None`).
+/// The mentions that reach every member of a conversation, stored with their `@` (which no
+/// username has) beside the named users in the `mentions` column.
+pub const BROAD_MENTIONS: [&str; 3] = ["@everyone", "@channel", "@here"];
+
+/// `@name` mentions of the given users in `text`, and the broad `@everyone`, `@channel` and
+/// `@here`, as a JSON array (or `None`).
 pub fn mentions(text: &str, is_user: impl Fn(&str) -> Option<String>) -> Option<String> {
     let mut found: Vec<String> = Vec::new();
     // `i` comes from `match_indices` and `@` is one byte, so `i` and `i + 1` are character
@@ -43,7 +48,14 @@ pub fn mentions(text: &str, is_user: impl Fn(&str) -> Option<String>) -> Option<
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
             .collect();
-        if let Some(user) = is_user(&name) {
+        let broad = BROAD_MENTIONS
+            .iter()
+            .find(|b| b[1..].eq_ignore_ascii_case(&name));
+        if let Some(broad) = broad {
+            if !found.iter().any(|f| f == broad) {
+                found.push((*broad).to_owned());
+            }
+        } else if let Some(user) = is_user(&name) {
             if !found.contains(&user) {
                 found.push(user);
             }
@@ -51,6 +63,19 @@ pub fn mentions(text: &str, is_user: impl Fn(&str) -> Option<String>) -> Option<
     }
     (!found.is_empty())
         .then(|| Json::Arr(found.into_iter().map(Json::Str).collect()).to_json_string())
+}
+
+/// The stored `mentions` column as a JSON array of strings (anything unreadable is none).
+fn mentions_json(stored: Option<&str>) -> Json {
+    match stored.map(json::parse) {
+        Some(Ok(Json::Arr(items))) => Json::Arr(
+            items
+                .into_iter()
+                .filter(|i| matches!(i, Json::Str(_)))
+                .collect(),
+        ),
+        _ => Json::Arr(Vec::new()),
+    }
 }
 
 /// What a reply points at, recorded in the row's `metadata`.
@@ -139,6 +164,7 @@ pub fn render(
             ("reply_to".into(), Json::Null),
             ("reactions".into(), Json::Obj(Vec::new())),
             ("files".into(), Json::Arr(Vec::new())),
+            ("mentions".into(), Json::Arr(Vec::new())),
         ]);
         return Json::Obj(fields);
     }
@@ -171,6 +197,10 @@ pub fn render(
         ("reply_to".into(), reply_to),
         ("reactions".into(), reactions_json(reactions)),
         ("files".into(), Json::Arr(files)),
+        (
+            "mentions".into(),
+            mentions_json(text_row.and_then(|r| r.mentions.as_deref())),
+        ),
     ]);
     if reply_unavailable {
         fields.push(("reply_unavailable".into(), Json::Bool(true)));
@@ -222,5 +252,9 @@ mod tests {
             Some(r#"["alice","bob"]"#)
         );
         assert_eq!(mentions("nobody here", known), None);
+        assert_eq!(
+            mentions("@Here @bob @channel, @everyone @here! me@everyone", known).as_deref(),
+            Some(r#"["@here","bob","@channel","@everyone"]"#)
+        );
     }
 }

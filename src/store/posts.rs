@@ -235,6 +235,7 @@ impl Writer<'_> {
                 deleted: false,
                 reply_to_id: r.reply_to_id,
                 metadata: r.metadata.clone(),
+                mentions: r.mentions.clone(),
             })
             .collect();
         let reply = match stored

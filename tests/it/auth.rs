@@ -131,6 +131,8 @@ fn signup_refuses_bad_taken_and_reserved_names() {
         "system",
         "MiniMost",
         "EVERYONE",
+        "Channel",
+        "here",
         "deleted-user",
         "Deleted_User",
     ] {

@@ -20,6 +20,8 @@ mod webdriver;
 mod account;
 /// The admin subcommands: reset-password, backup, clean, check, delete-user, healthcheck.
 mod admin;
+/// Mentions, pins and notification levels: what needs a person's attention.
+mod attention;
 /// Signup, login, sessions, lockout, rate limits, CSRF.
 mod auth;
 /// First boot, restarts, settings.json, TLS files, CLI flags and shutdown.

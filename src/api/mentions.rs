@@ -1,0 +1,59 @@
+//! `GET /api/mentions`: the newest messages that mention the caller — by name, or with
+//! `@everyone`, `@channel` or `@here` — across every conversation they can read now, newest
+//! first, each with whether it is still unread.
+
+use super::ctx::Ctx;
+use super::own_db;
+use super::require_user;
+use crate::base::json::Json;
+use crate::db;
+use crate::http::{HttpError, Request, Response};
+use crate::model::{channels, messages};
+
+const DEFAULT_MENTIONS: u32 = 50;
+const MAX_MENTIONS: u32 = 200;
+
+/// GET /api/mentions?before=<id>&limit=<n>
+pub fn get_mentions(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
+    let user = require_user(ctx, req)?;
+    let limit = match req.query_param("limit") {
+        Some(n) => n
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_MENTIONS).contains(n))
+            .ok_or_else(|| {
+                HttpError::BadRequest(format!(
+                    "\"limit\" must be a number from 1 to {MAX_MENTIONS}"
+                ))
+            })?,
+        None => DEFAULT_MENTIONS,
+    };
+    let before = match req.query_param("before") {
+        Some(id) => messages::parse_id(&id)
+            .ok_or_else(|| HttpError::BadRequest("\"before\" must be a message id".into()))?,
+        None => f64::INFINITY,
+    };
+    let me = user.name.as_str();
+    let presence = ctx.presence_db.get()?;
+    let readable = channels::readable_channels(&ctx.settings.channels, &presence, me)?;
+    let conn = own_db(ctx, &user)?;
+    let found = db::user::mentions_of(&conn, me, &readable, before, limit)?;
+    let keys: Vec<(String, f64)> = found.iter().map(|(c, ts, _)| (c.clone(), *ts)).collect();
+    let rendered = crate::model::history::render_messages(ctx, &conn, &presence, &keys)?;
+    // Rendering keeps the order of `keys` and skips none that exist; pair them by id anyway.
+    let list = rendered
+        .into_iter()
+        .map(|mut message| {
+            let unread = found.iter().any(|(channel, ts, read)| {
+                !read
+                    && message.get("channel").and_then(Json::as_str) == Some(channel.as_str())
+                    && message.get("ts").and_then(Json::as_f64) == Some(*ts)
+            });
+            if let Json::Obj(fields) = &mut message {
+                fields.push(("unread".into(), Json::Bool(unread)));
+            }
+            message
+        })
+        .collect();
+    Ok(Response::json(200, &Json::Arr(list)))
+}
