@@ -3,7 +3,7 @@
 
 use crate::api::ctx::Ctx;
 use crate::api::{
-    account, auth, calls, channels, files, join, mentions, messages, pages, private_channels,
+    account, auth, calls, channels, files, join, mentions, messages, pages, pins, private_channels,
     profile, reset, search, users,
 };
 use crate::http::{percent_decode, HttpError, Request, Response};
@@ -86,6 +86,11 @@ pub fn route(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
             "PATCH" => messages::patch_message(ctx, req, ch, id),
             "DELETE" => messages::delete_message(ctx, req, ch, id),
         ),
+        ["api", "channels", ch, "messages", id, "pin"] => methods!(req,
+            "POST" => pins::set_pin(ctx, req, ch, id, true),
+            "DELETE" => pins::set_pin(ctx, req, ch, id, false),
+        ),
+        ["api", "channels", ch, "pins"] => methods!(req, "GET" => pins::get_pins(ctx, req, ch)),
         ["api", "channels", ch, "messages", id, "reactions"] => {
             methods!(req, "POST" => messages::post_reaction(ctx, req, ch, id))
         }

@@ -23,6 +23,9 @@ pub fn get_channels(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError>
     let mentioned = db::user::unread_mention_counts(&conn, me)?;
     let unread_of = |id: &str| Json::Num(unread.get(id).copied().unwrap_or(0) as f64);
     let mentions_of = |id: &str| Json::Num(mentioned.get(id).copied().unwrap_or(0) as f64);
+    let presence = ctx.presence_db.get()?;
+    let pinned = db::presence::pin_counts(&presence)?;
+    let pins_of = |id: &str| Json::Num(pinned.get(id).copied().unwrap_or(0) as f64);
     let public = ctx
         .settings
         .channels
@@ -33,10 +36,10 @@ pub fn get_channels(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError>
                 ("name", name.as_str().into()),
                 ("unread", unread_of(name)),
                 ("mentions", mentions_of(name)),
+                ("pins", pins_of(name)),
             ])
         })
         .collect();
-    let presence = ctx.presence_db.get()?;
     let mut private = Vec::new();
     for channel in db::presence::private_channels_of(&presence, me)? {
         let id = format!("private:{}", channel.id);
@@ -44,6 +47,7 @@ pub fn get_channels(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError>
             crate::model::channels::private_channel_json(&presence, &channel, unread_of(&id))?;
         if let Json::Obj(fields) = &mut json {
             fields.push(("mentions".into(), mentions_of(&id)));
+            fields.push(("pins".into(), pins_of(&id)));
         }
         private.push(json);
     }
@@ -65,6 +69,7 @@ pub fn get_channels(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError>
             ("users", Json::Arr(users)),
             ("unread", unread_of(&id)),
             ("mentions", mentions_of(&id)),
+            ("pins", pins_of(&id)),
             ("last_ts", Json::Num(last_ts)),
         ]));
     }

@@ -14,6 +14,7 @@ pub mod join;
 pub mod mentions;
 pub mod messages;
 pub mod pages;
+pub mod pins;
 pub mod private_channels;
 pub mod profile;
 pub mod reset;

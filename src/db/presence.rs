@@ -43,7 +43,80 @@ pub const MIGRATIONS: &[&str] = &[
                                         original TEXT NOT NULL, size INTEGER NOT NULL,
                                         created_ts REAL NOT NULL, attached_ts REAL);
      CREATE INDEX IF NOT EXISTS uploads_by_uploader ON uploads(uploader);",
+    // 4: pinned messages, shared by everyone who reads the conversation; `sender` is the
+    // message's, so a hard-deleted account's pins go with its messages.
+    "CREATE TABLE IF NOT EXISTS pins(channel TEXT NOT NULL, msg_ts REAL NOT NULL,
+                                     sender TEXT NOT NULL, pinned_by TEXT NOT NULL,
+                                     pinned_ts REAL NOT NULL, PRIMARY KEY(channel, msg_ts));
+     CREATE INDEX IF NOT EXISTS pins_by_sender ON pins(sender);",
 ];
+
+/// A pinned message: its ts, who pinned it and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pin {
+    pub msg_ts: f64,
+    pub pinned_by: String,
+    pub pinned_ts: f64,
+}
+
+/// Pins a message; false if it already was.
+pub fn pin(
+    conn: &Connection,
+    channel: &str,
+    msg_ts: f64,
+    sender: &str,
+    pinned_by: &str,
+    now: f64,
+) -> Result<bool> {
+    let n = conn.execute(
+        "INSERT OR IGNORE INTO pins(channel, msg_ts, sender, pinned_by, pinned_ts)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![channel, msg_ts, sender, pinned_by, now],
+    )?;
+    Ok(n > 0)
+}
+
+/// Unpins a message; false if it was not pinned.
+pub fn unpin(conn: &Connection, channel: &str, msg_ts: f64) -> Result<bool> {
+    let n = conn.execute(
+        "DELETE FROM pins WHERE channel = ?1 AND msg_ts = ?2",
+        params![channel, msg_ts],
+    )?;
+    Ok(n > 0)
+}
+
+/// The pins of a channel, the most recently pinned first.
+pub fn pins_of(conn: &Connection, channel: &str) -> Result<Vec<Pin>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT msg_ts, pinned_by, pinned_ts FROM pins WHERE channel = ?1
+         ORDER BY pinned_ts DESC, msg_ts DESC",
+    )?;
+    let rows = stmt.query_map([channel], |r| {
+        Ok(Pin {
+            msg_ts: r.get(0)?,
+            pinned_by: r.get(1)?,
+            pinned_ts: r.get(2)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// How many pins each channel has.
+pub fn pin_counts(conn: &Connection) -> Result<std::collections::HashMap<String, u64>> {
+    let mut stmt = conn.prepare_cached("SELECT channel, COUNT(*) FROM pins GROUP BY channel")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+    rows.collect()
+}
+
+/// Removes the pins of messages `sender` sent (hard account deletion); returns their channels.
+pub fn delete_pins_of_sender(conn: &Connection, sender: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT DISTINCT channel FROM pins WHERE sender = ?1")?;
+    let channels = stmt
+        .query_map([sender], |r| r.get(0))?
+        .collect::<Result<Vec<String>>>()?;
+    conn.execute("DELETE FROM pins WHERE sender = ?1", [sender])?;
+    Ok(channels)
+}
 
 /// Records a user's presence state. Going offline only updates an existing row, so a socket
 /// closing after its account was deleted leaves nothing behind.

@@ -24,8 +24,8 @@ pub fn delete_old_messages(conn: &Connection, cutoff: f64, limit: usize) -> Resu
     )
 }
 
-/// Deletes up to `limit` reactions and up to `limit` receipts of messages older than
-/// `cutoff` from presence.db; returns how many rows went.
+/// Deletes up to `limit` reactions, receipts and pins each of messages older than `cutoff`
+/// from presence.db; returns how many rows went.
 pub fn delete_old_reactions_and_receipts(
     conn: &Connection,
     cutoff: f64,
@@ -41,7 +41,11 @@ pub fn delete_old_reactions_and_receipts(
            (SELECT rowid FROM read_receipts WHERE msg_ts < ?1 LIMIT ?2)",
         params![cutoff, limit as i64],
     )?;
-    Ok(reactions + receipts)
+    let pins = conn.execute(
+        "DELETE FROM pins WHERE rowid IN (SELECT rowid FROM pins WHERE msg_ts < ?1 LIMIT ?2)",
+        params![cutoff, limit as i64],
+    )?;
+    Ok(reactions + receipts + pins)
 }
 
 /// Uploads never attached to a message and created before `before`.

@@ -92,6 +92,7 @@ pub fn delete_account(
     // 3. Presence, receipts, reactions, memberships, calls; uploads for a hard delete.
     db::presence::forget_user(&w.presence, name)?;
     if mode == DeleteMode::Hard {
+        w.unpin_all_of(name)?;
         files.extend(db::presence::uploads_of(&w.presence, name)?);
         files.sort();
         files.dedup();

@@ -20,6 +20,7 @@ pub mod calls;
 mod change;
 pub mod core;
 mod fan_out;
+mod pins;
 mod posts;
 pub mod private_channels;
 mod queue;

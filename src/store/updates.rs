@@ -23,6 +23,9 @@ impl Writer<'_> {
         self.fan_out(std::slice::from_ref(&fanout), |_| ())
             .0
             .remove(0)?;
+        if let Change::Delete { ts, .. } = &fanout.change {
+            self.unpin_deleted(channel, *ts)?;
+        }
         let (channel_text, ts) = match &fanout.change {
             Change::Insert { channel, ts, .. }
             | Change::Edit { channel, ts, .. }

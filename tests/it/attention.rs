@@ -140,3 +140,177 @@ fn mentions_are_counted_listed_and_follow_edits_reads_and_access() {
     }
     assert_eq!(server.request("GET", "/api/mentions", &[], b"").status, 401);
 }
+
+fn pin_path(channel: &str, message: &Json) -> String {
+    format!(
+        "/api/channels/{}/messages/{}/pin",
+        enc(channel),
+        enc(s(message, "id"))
+    )
+}
+
+/// (pinned, count) of a pin or unpin answer, asserting 200.
+fn pin_answer(res: crate::harness::Response) -> (bool, u64) {
+    assert_eq!(res.status, 200, "{}", res.text());
+    let body = res.json();
+    (
+        body.get("pinned") == Some(&Json::Bool(true)),
+        body.get("count").and_then(Json::as_u64).expect("count"),
+    )
+}
+
+fn pins_event(ws: &mut crate::harness::Ws) -> (String, u64) {
+    let event = ws.expect_event("pins");
+    (
+        s(&event, "channel").to_owned(),
+        event.get("count").and_then(Json::as_u64).expect("count"),
+    )
+}
+
+#[test]
+fn pins_are_shared_live_checked_and_go_with_their_message() {
+    let server = Server::start();
+    let mut alice = server.signup("alice");
+    let mut bob = server.signup("bob");
+    let mut carol = server.signup("carol");
+    let mut carol_ws = carol.ws();
+    let plan = alice.say("general", "plan A");
+    let other = alice.say("general", "plan B");
+
+    // Anyone who reads the channel pins; everyone who reads it hears of it.
+    assert_eq!(
+        pin_answer(bob.post(&pin_path("general", &plan), &Json::obj([]))),
+        (true, 1)
+    );
+    assert_eq!(pins_event(&mut carol_ws), ("general".into(), 1));
+    assert_eq!(
+        pin_answer(bob.post(&pin_path("general", &plan), &Json::obj([]))),
+        (true, 1)
+    );
+    let pins = list(&mut carol, "/api/channels/general/pins");
+    assert_eq!(texts(&pins), ["plan A"]);
+    assert_eq!(s(&pins[0], "pinned_by"), "bob");
+    assert_eq!(counts_pins(&mut carol, "general"), 1);
+    assert_eq!(
+        pin_answer(carol.post(&pin_path("general", &other), &Json::obj([]))),
+        (true, 2)
+    );
+    assert_eq!(
+        texts(&list(&mut alice, "/api/channels/general/pins")),
+        ["plan B", "plan A"]
+    );
+    assert_eq!(
+        pin_answer(alice.delete(&pin_path("general", &other))),
+        (false, 1)
+    );
+    assert_eq!(
+        texts(&list(&mut bob, "/api/channels/general/pins")),
+        ["plan A"]
+    );
+
+    // Deleting the message takes its pin with it, live.
+    let _ = pins_event(&mut carol_ws);
+    let _ = pins_event(&mut carol_ws);
+    let res = alice.delete(&format!(
+        "/api/channels/general/messages/{}",
+        enc(s(&plan, "id"))
+    ));
+    assert_eq!(res.status, 204);
+    assert_eq!(pins_event(&mut carol_ws), ("general".into(), 0));
+    assert!(list(&mut bob, "/api/channels/general/pins").is_empty());
+    assert_eq!(counts_pins(&mut bob, "general"), 0);
+    assert_eq!(
+        bob.post(&pin_path("general", &plan), &Json::obj([])).status,
+        404
+    );
+
+    // Access: a private channel and a DM one cannot read refuse pinning and the list.
+    let created = alice.post(
+        "/api/private-channels",
+        &Json::obj([
+            ("name", "ops".into()),
+            ("members", Json::Arr(vec!["bob".into()])),
+        ]),
+    );
+    assert_eq!(created.status, 201);
+    let ops = s(&created.json(), "id").to_owned();
+    let secret = alice.say(&ops, "the secret");
+    let dm = alice.say("dm:alice:bob", "between us");
+    assert_eq!(
+        carol.post(&pin_path(&ops, &secret), &Json::obj([])).status,
+        404
+    );
+    assert_eq!(
+        carol
+            .get(&format!("/api/channels/{}/pins", enc(&ops)))
+            .status,
+        404
+    );
+    assert_eq!(
+        carol
+            .post(&pin_path("dm:alice:bob", &dm), &Json::obj([]))
+            .status,
+        403
+    );
+    assert_eq!(carol.get("/api/channels/dm%3Aalice%3Abob/pins").status, 403);
+    carol_ws.expect_no_event("pins", std::time::Duration::from_millis(300));
+    // Notices are not pinned; an unknown message is 404; no session is 401.
+    let notice = &alice.messages(&ops)[0];
+    let res = alice.post(&pin_path(&ops, notice), &Json::obj([]));
+    assert_eq!(res.status, 400, "{}", res.text());
+    assert!(res.text().contains("Notices cannot be pinned"));
+    let res = alice.post(
+        &format!("/api/channels/{}/messages/1.5/pin", enc(&ops)),
+        &Json::obj([]),
+    );
+    assert_eq!(res.status, 404);
+    assert_eq!(
+        server
+            .request("GET", "/api/channels/general/pins", &[], b"")
+            .status,
+        401
+    );
+
+    // A hard-deleted account's messages leave the pins with them.
+    let bobs = bob.say(&ops, "bob's note");
+    assert_eq!(
+        pin_answer(alice.post(&pin_path(&ops, &bobs), &Json::obj([]))),
+        (true, 1)
+    );
+    assert_eq!(
+        pin_answer(alice.post(&pin_path(&ops, &secret), &Json::obj([]))),
+        (true, 2)
+    );
+    let res = bob.post(
+        "/api/account/delete",
+        &Json::obj([
+            ("mode", "hard".into()),
+            ("password", crate::harness::PASSWORD.into()),
+        ]),
+    );
+    assert_eq!(res.status, 204, "{}", res.text());
+    assert_eq!(
+        texts(&list(
+            &mut alice,
+            &format!("/api/channels/{}/pins", enc(&ops))
+        )),
+        ["the secret"]
+    );
+    assert_eq!(counts_pins(&mut alice, &ops), 1);
+}
+
+/// The pin count of conversation `id` in the caller's `GET /api/channels`.
+fn counts_pins(client: &mut Client, id: &str) -> u64 {
+    let all = client.get("/api/channels").json();
+    for group in ["public", "private", "dms"] {
+        if let Some(Json::Arr(items)) = all.get(group) {
+            if let Some(item) = items
+                .iter()
+                .find(|i| i.get("id").and_then(Json::as_str) == Some(id))
+            {
+                return item.get("pins").and_then(Json::as_u64).expect("pins");
+            }
+        }
+    }
+    panic!("{id} is not in {}", all.to_json_string())
+}

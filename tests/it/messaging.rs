@@ -102,6 +102,8 @@ fn dms_are_canonical_and_refuse_unknown_people() {
             ("id", "dm:Bob:alice".into()),
             ("users", Json::Arr(vec!["Bob".into(), "alice".into()])),
             ("unread", Json::Num(1.0)),
+            ("mentions", Json::Num(0.0)),
+            ("pins", Json::Num(0.0)),
             ("last_ts", message.get("ts").unwrap().clone()),
         ])])
     );

@@ -114,6 +114,8 @@ fn a_python_era_data_dir_boots_and_serves_everything() {
             ("members", Json::Arr(vec!["alice".into(), "bob".into()])),
             ("created_by", "alice".into()),
             ("unread", Json::Num(1.0)),
+            ("mentions", Json::Num(0.0)),
+            ("pins", Json::Num(0.0)),
         ])])
     );
     let Some(Json::Arr(dms)) = channels.get("dms") else {
