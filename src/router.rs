@@ -3,8 +3,8 @@
 
 use crate::api::ctx::Ctx;
 use crate::api::{
-    account, auth, calls, channels, files, join, mentions, messages, pages, pins, private_channels,
-    profile, reset, search, users,
+    account, auth, calls, channels, files, join, mentions, messages, notifications, pages, pins,
+    private_channels, profile, reset, search, users,
 };
 use crate::http::{percent_decode, HttpError, Request, Response};
 
@@ -64,6 +64,10 @@ pub fn route(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         ["files", name] => methods!(req, "GET" => files::get_file(ctx, req, name)),
         ["api", "search"] => methods!(req, "GET" => search::get_search(ctx, req)),
         ["api", "mentions"] => methods!(req, "GET" => mentions::get_mentions(ctx, req)),
+        ["api", "notifications"] => methods!(req,
+            "GET" => notifications::get_notifications(ctx, req),
+            "PUT" => notifications::put_notifications(ctx, req),
+        ),
         ["api", "users"] => methods!(req, "GET" => users::get_users(ctx, req)),
         ["api", "ice-servers"] => methods!(req, "GET" => calls::get_ice_servers(ctx, req)),
         ["api", "calls"] => methods!(req,
@@ -90,6 +94,9 @@ pub fn route(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
             "POST" => pins::set_pin(ctx, req, ch, id, true),
             "DELETE" => pins::set_pin(ctx, req, ch, id, false),
         ),
+        ["api", "channels", ch, "notifications"] => {
+            methods!(req, "PUT" => notifications::put_channel_level(ctx, req, ch))
+        }
         ["api", "channels", ch, "pins"] => methods!(req, "GET" => pins::get_pins(ctx, req, ch)),
         ["api", "channels", ch, "messages", id, "reactions"] => {
             methods!(req, "POST" => messages::post_reaction(ctx, req, ch, id))

@@ -26,6 +26,8 @@ pub fn get_channels(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError>
     let presence = ctx.presence_db.get()?;
     let pinned = db::presence::pin_counts(&presence)?;
     let pins_of = |id: &str| Json::Num(pinned.get(id).copied().unwrap_or(0) as f64);
+    let levels = db::user::notification_levels(&conn)?;
+    let level_of = |id: &str| Json::str(levels.get(id).map_or("all", String::as_str));
     let public = ctx
         .settings
         .channels
@@ -37,6 +39,7 @@ pub fn get_channels(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError>
                 ("unread", unread_of(name)),
                 ("mentions", mentions_of(name)),
                 ("pins", pins_of(name)),
+                ("level", level_of(name)),
             ])
         })
         .collect();
@@ -48,6 +51,7 @@ pub fn get_channels(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError>
         if let Json::Obj(fields) = &mut json {
             fields.push(("mentions".into(), mentions_of(&id)));
             fields.push(("pins".into(), pins_of(&id)));
+            fields.push(("level".into(), level_of(&id)));
         }
         private.push(json);
     }
@@ -70,6 +74,7 @@ pub fn get_channels(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError>
             ("unread", unread_of(&id)),
             ("mentions", mentions_of(&id)),
             ("pins", pins_of(&id)),
+            ("level", level_of(&id)),
             ("last_ts", Json::Num(last_ts)),
         ]));
     }
@@ -99,17 +104,30 @@ pub fn post_hide_dm(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Respo
     Ok(Response::no_content())
 }
 
-/// POST /api/channels/{ch}/read — marks everything read and tells the senders.
+/// POST /api/channels/{ch}/read?up_to=<id> — marks read everything, or what was sent up to
+/// and including message `up_to` (what the reader has had on screen), and tells the senders.
 pub fn post_read(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Response, HttpError> {
     let user = require_user(ctx, req)?;
     let channel = open_channel(ctx, &user, channel)?.to_string();
+    let up_to = match req.query_param("up_to") {
+        Some(id) => Some(
+            messages::parse_id(&id)
+                .ok_or_else(|| HttpError::BadRequest("\"up_to\" must be a message id".into()))?,
+        ),
+        None => None,
+    };
     // On the writer, so it comes after every copy announced to this reader is committed.
     let (reader, read_channel) = (user.name.clone(), channel.clone());
     let newly_read = ctx.store.run(move |w| {
         let conn = w.database(reader.as_str())?.ok_or_else(|| {
             crate::model::Refusal::Failed(anyhow::anyhow!("users/{reader}.db is missing"))
         })?;
-        Ok(db::user::mark_read(conn, &read_channel, reader.as_str())?)
+        Ok(db::user::mark_read(
+            conn,
+            &read_channel,
+            reader.as_str(),
+            up_to,
+        )?)
     })?;
     if newly_read.is_empty() {
         return Ok(Response::no_content());

@@ -13,6 +13,7 @@ pub mod files;
 pub mod join;
 pub mod mentions;
 pub mod messages;
+pub mod notifications;
 pub mod pages;
 pub mod pins;
 pub mod private_channels;

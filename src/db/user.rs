@@ -43,6 +43,12 @@ pub const MIGRATIONS: &[&str] = &[
      END;",
     // 3: the messages that mention someone, newest first, for the list of one's mentions.
     "CREATE INDEX IF NOT EXISTS messages_mentioning ON messages(ts) WHERE mentions IS NOT NULL;",
+    // 4: the owner's notification choices: a level per conversation (none stored = 'all') and
+    // do-not-disturb.
+    "CREATE TABLE IF NOT EXISTS notification_levels(
+         channel TEXT PRIMARY KEY,
+         level TEXT NOT NULL CHECK (level IN ('mentions', 'muted')));
+     CREATE TABLE IF NOT EXISTS preferences(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 ];
 
 /// Indexes rows added since the last search; returns how many. Takes the write lock, so no
@@ -302,11 +308,17 @@ pub fn set_reactions(
 
 /// Marks the channel read; returns (ts, sender) of each message newly read that someone
 /// else sent (for read receipts).
-pub fn mark_read(conn: &Connection, channel: &str, reader: &str) -> Result<Vec<(f64, String)>> {
+pub fn mark_read(
+    conn: &Connection,
+    channel: &str,
+    reader: &str,
+    up_to: Option<f64>,
+) -> Result<Vec<(f64, String)>> {
     let mut stmt = conn.prepare_cached(
-        "UPDATE messages SET read = 1 WHERE channel = ?1 AND read = 0 RETURNING ts, sender, deleted",
+        "UPDATE messages SET read = 1 WHERE channel = ?1 AND read = 0 AND (?2 IS NULL OR ts <= ?2)
+         RETURNING ts, sender, deleted",
     )?;
-    let rows = stmt.query_map([channel], |r| {
+    let rows = stmt.query_map(params![channel, up_to], |r| {
         Ok((
             r.get::<_, f64>(0)?,
             r.get::<_, String>(1)?,
@@ -323,6 +335,48 @@ pub fn mark_read(conn: &Connection, channel: &str, reader: &str) -> Result<Vec<(
         }
     }
     Ok(out)
+}
+
+/// The conversations whose notification level is not the default `all`.
+pub fn notification_levels(conn: &Connection) -> Result<HashMap<String, String>> {
+    let mut stmt = conn.prepare_cached("SELECT channel, level FROM notification_levels")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+/// Sets a conversation's notification level (`all`, `mentions` or `muted`).
+pub fn set_notification_level(conn: &Connection, channel: &str, level: &str) -> Result<()> {
+    if level == "all" {
+        conn.execute(
+            "DELETE FROM notification_levels WHERE channel = ?1",
+            [channel],
+        )?;
+    } else {
+        conn.execute(
+            "INSERT INTO notification_levels(channel, level) VALUES (?1, ?2)
+             ON CONFLICT(channel) DO UPDATE SET level = ?2",
+            [channel, level],
+        )?;
+    }
+    Ok(())
+}
+
+/// Whether do-not-disturb is on.
+pub fn do_not_disturb(conn: &Connection) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM preferences WHERE key = 'dnd'")?
+        .query_row([], |r| r.get::<_, String>(0))
+        .optional()?
+        .is_some_and(|v| v == "1"))
+}
+
+pub fn set_do_not_disturb(conn: &Connection, on: bool) -> Result<()> {
+    conn.execute(
+        "INSERT INTO preferences(key, value) VALUES ('dnd', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = ?1",
+        [if on { "1" } else { "0" }],
+    )?;
+    Ok(())
 }
 
 /// Unread messages per channel in `owner`'s database (a message with files counts once;
@@ -569,12 +623,12 @@ mod tests {
         for i in 0..1_000 {
             add(&conn, "carol", 10.0 + f64::from(i), None, false);
         }
-        let mut newly_read = mark_read(&conn, "general", "alice").unwrap();
+        let mut newly_read = mark_read(&conn, "general", "alice", None).unwrap();
         newly_read.sort_by(|a, b| a.0.total_cmp(&b.0));
         assert_eq!(newly_read.len(), 1_001);
         assert_eq!(newly_read[0], (1.0, "bob".to_owned()));
         assert_eq!(newly_read[1], (10.0, "carol".to_owned()));
-        assert_eq!(mark_read(&conn, "general", "alice").unwrap(), []);
+        assert_eq!(mark_read(&conn, "general", "alice", None).unwrap(), []);
         assert_eq!(unread_counts(&conn, "alice").unwrap(), HashMap::new());
     }
 

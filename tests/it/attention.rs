@@ -314,3 +314,147 @@ fn counts_pins(client: &mut Client, id: &str) -> u64 {
     }
     panic!("{id} is not in {}", all.to_json_string())
 }
+
+/// The `level` of conversation `id` in the caller's `GET /api/channels`.
+fn level(client: &mut Client, id: &str) -> String {
+    let all = client.get("/api/channels").json();
+    for group in ["public", "private", "dms"] {
+        if let Some(Json::Arr(items)) = all.get(group) {
+            if let Some(item) = items
+                .iter()
+                .find(|i| i.get("id").and_then(Json::as_str) == Some(id))
+            {
+                return s(item, "level").to_owned();
+            }
+        }
+    }
+    panic!("{id} is not in {}", all.to_json_string())
+}
+
+#[test]
+fn notification_levels_and_do_not_disturb_are_ones_own_and_reach_every_tab() {
+    let server = Server::start();
+    let mut alice = server.signup("alice");
+    let mut bob = server.signup("bob");
+    let mut second_tab = alice.ws();
+    let mut bobs_tab = bob.ws();
+    assert_eq!(
+        alice.get("/api/notifications").json().to_json_string(),
+        r#"{"dnd":false,"levels":{}}"#
+    );
+    assert_eq!(level(&mut alice, "general"), "all");
+
+    let res = alice.put(
+        "/api/channels/general/notifications",
+        &Json::obj([("level", "muted".into())]),
+    );
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(
+        res.json().to_json_string(),
+        r#"{"dnd":false,"levels":{"general":"muted"}}"#
+    );
+    let event = second_tab.expect_event("notifications");
+    assert_eq!(
+        event.get("choices").map(Json::to_json_string).as_deref(),
+        Some(r#"{"dnd":false,"levels":{"general":"muted"}}"#)
+    );
+    assert_eq!(level(&mut alice, "general"), "muted");
+    assert_eq!(level(&mut bob, "general"), "all", "levels are one's own");
+    bobs_tab.expect_no_event("notifications", std::time::Duration::from_millis(300));
+
+    alice.say("dm:alice:bob", "hi");
+    let res = alice.put(
+        "/api/channels/dm%3Aalice%3Abob/notifications",
+        &Json::obj([("level", "mentions".into())]),
+    );
+    assert_eq!(res.status, 200);
+    second_tab.expect_event("notifications");
+    let res = alice.put(
+        "/api/notifications",
+        &Json::obj([("dnd", Json::Bool(true))]),
+    );
+    assert_eq!(
+        res.json().to_json_string(),
+        r#"{"dnd":true,"levels":{"dm:alice:bob":"mentions","general":"muted"}}"#
+    );
+    assert_eq!(
+        second_tab
+            .expect_event("notifications")
+            .get("choices")
+            .and_then(|c| c.get("dnd"))
+            .cloned(),
+        Some(Json::Bool(true)),
+    );
+    // Back to "all" forgets the choice.
+    let res = alice.put(
+        "/api/channels/general/notifications",
+        &Json::obj([("level", "all".into())]),
+    );
+    assert_eq!(
+        res.json().to_json_string(),
+        r#"{"dnd":true,"levels":{"dm:alice:bob":"mentions"}}"#
+    );
+
+    // Refused: a conversation one cannot read, an unknown level, a body that is not one.
+    let created = bob.post(
+        "/api/private-channels",
+        &Json::obj([("name", "bobs".into()), ("members", Json::Arr(vec![]))]),
+    );
+    let bobs = s(&created.json(), "id").to_owned();
+    let res = alice.put(
+        &format!("/api/channels/{}/notifications", enc(&bobs)),
+        &Json::obj([("level", "muted".into())]),
+    );
+    assert_eq!(res.status, 404);
+    let res = alice.put(
+        "/api/channels/dm%3Abob%3Acarol/notifications",
+        &Json::obj([("level", "muted".into())]),
+    );
+    assert_eq!(res.status, 403);
+    let res = alice.put(
+        "/api/channels/general/notifications",
+        &Json::obj([("level", "loud".into())]),
+    );
+    assert_eq!(res.status, 400);
+    assert!(
+        res.text().contains("\\\"level\\\" must be"),
+        "{}",
+        res.text()
+    );
+    let res = alice.put("/api/notifications", &Json::obj([("dnd", "yes".into())]));
+    assert_eq!(res.status, 400);
+    assert!(res.text().contains("{\\\"dnd\\\": true}"), "{}", res.text());
+    assert_eq!(
+        server.request("GET", "/api/notifications", &[], b"").status,
+        401
+    );
+}
+
+#[test]
+fn reading_up_to_a_message_leaves_the_later_ones_unread() {
+    let server = Server::start();
+    let mut alice = server.signup("alice");
+    let mut bob = server.signup("bob");
+    let first = alice.say("general", "one");
+    alice.say("general", "two @bob");
+    assert_eq!(counts(&mut bob, "general"), (2, 1));
+    let res = bob.post(
+        &format!("/api/channels/general/read?up_to={}", enc(s(&first, "id"))),
+        &Json::obj([]),
+    );
+    assert_eq!(res.status, 204, "{}", res.text());
+    assert_eq!(
+        counts(&mut bob, "general"),
+        (1, 1),
+        "what was not on screen stays unread"
+    );
+    let res = bob.post("/api/channels/general/read?up_to=soon", &Json::obj([]));
+    assert_eq!(res.status, 400);
+    assert!(res.text().contains("\\\"up_to\\\" must be a message id"));
+    assert_eq!(
+        bob.post("/api/channels/general/read", &Json::obj([]))
+            .status,
+        204
+    );
+    assert_eq!(counts(&mut bob, "general"), (0, 0));
+}

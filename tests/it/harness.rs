@@ -548,6 +548,15 @@ impl Client<'_> {
         )
     }
 
+    pub fn put(&mut self, path: &str, body: &Json) -> Response {
+        self.send(
+            "PUT",
+            path,
+            Some("application/json"),
+            body.to_json_string().as_bytes(),
+        )
+    }
+
     pub fn delete(&mut self, path: &str) -> Response {
         self.send("DELETE", path, None, b"")
     }
