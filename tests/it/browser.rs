@@ -14,9 +14,9 @@ const PASSWORD_RULES: [&str; 5] = ["length", "digit", "upper", "special", "match
 
 /// The password rules the signup checklist shows as met, checking that the hidden text read by
 /// screen readers agrees with the class.
-fn met_rules(browser: &Browser) -> Vec<String> {
+pub(crate) fn met_rules(browser: &Browser) -> Vec<String> {
     let state = browser.execute(
-        "return [...document.querySelectorAll('#rules li[data-rule]')].map((li) => \
+        "return [...document.querySelectorAll('#rules li[data-rule], #match-rule li[data-rule]')].map((li) => \
            [li.dataset.rule, li.classList.contains('met'), li.querySelector('.rule-state').textContent]);",
     );
     let Json::Arr(items) = state else {
@@ -913,7 +913,9 @@ fn settings_change_what_others_see_then_the_account_is_deleted() {
     alice.type_into("#new-password", new_password);
     alice.type_into("#confirm-new-password", new_password);
     assert_eq!(
-        alice.execute("return document.querySelectorAll('#settings-rules li.met').length;"),
+        alice.execute(
+            "return document.querySelectorAll('#settings-rules li.met, #settings-match-rule li.met').length;"
+        ),
         Json::from(5u64)
     );
     alice.click("#password-save");

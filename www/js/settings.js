@@ -9,7 +9,7 @@ import * as users from './users.js';
 import * as socket from './socket.js';
 import * as notify from './notify.js';
 import { openDialog, confirmAction } from './dialogs.js';
-import { PASSWORD_RULES, fillRuleList, showRules } from './password-rules.js';
+import { watchPasswordRules } from './password-rules.js';
 
 const AVATAR_SIZE = 128;
 const BIO_MAX = 160;
@@ -41,8 +41,6 @@ const passwordForm = document.getElementById('password-form');
 const currentPassword = document.getElementById('current-password');
 const newPassword = document.getElementById('new-password');
 const confirmPassword = document.getElementById('confirm-new-password');
-const passwordRules = document.getElementById('settings-rules');
-fillRuleList(passwordRules);
 const passwordError = document.getElementById('password-error');
 const passwordStatus = document.getElementById('password-status');
 
@@ -256,12 +254,12 @@ avatarRemove.addEventListener('click', async () => {
 
 // Password
 
-function checkRules() {
-  showRules(passwordRules, PASSWORD_RULES, newPassword.value, confirmPassword.value);
-}
-
-newPassword.addEventListener('input', checkRules);
-confirmPassword.addEventListener('input', checkRules);
+const checkRules = watchPasswordRules(
+  newPassword,
+  confirmPassword,
+  document.getElementById('settings-rules'),
+  document.getElementById('settings-match-rule'),
+);
 passwordForm.addEventListener('submit', async (event) => {
   event.preventDefault();
   passwordError.textContent = '';
