@@ -867,6 +867,8 @@ fn settings_change_what_others_see_then_the_account_is_deleted() {
     let mut carol = server.signup("carol");
     let alice = Browser::start();
     let bob = Browser::start();
+    // Names show in the exact colour picked on the dark theme (the light one darkens them).
+    bob.prefer_color_scheme("dark");
     open_chat(&alice, &server, "alice");
     open_chat(&bob, &server, "bob");
     send(&alice, "Colour me in");

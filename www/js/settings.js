@@ -1,7 +1,8 @@
 // Owns the Settings dialog (the account button in the top bar): the profile — picture (cropped
 // to a centred square and resized to 128×128 in a canvas before upload), name colour, bio —;
-// changing the password; the notification and sound toggles (kept by notify.js); and the
-// Danger Zone, where the account is deleted, keeping or removing its messages.
+// the theme (kept by theme.js); changing the password; the notification and sound toggles
+// (kept by notify.js); and the Danger Zone, where the account is deleted, keeping or removing
+// its messages.
 
 import { request, sendBytes, describeError, NetworkError } from './api.js';
 import * as state from './state.js';
@@ -10,11 +11,13 @@ import * as socket from './socket.js';
 import * as notify from './notify.js';
 import { openDialog, confirmAction } from './dialogs.js';
 import { watchPasswordRules } from './password-rules.js';
+import { themeChoice, setThemeChoice } from './theme.js';
 
 const AVATAR_SIZE = 128;
 const BIO_MAX = 160;
 const AVATAR_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
-// Name colours readable on the dark theme, with names for screen readers.
+// Name colours readable on the dark theme (the light theme darkens them: base.css), with names
+// for screen readers.
 export const NAME_COLORS = [
   ['#6ea8ff', 'Blue'], ['#90caf9', 'Sky'], ['#4dd0e1', 'Cyan'], ['#4db6ac', 'Teal'],
   ['#5fd38d', 'Green'], ['#c5e478', 'Lime'], ['#f2c94c', 'Yellow'], ['#ffab70', 'Orange'],
@@ -44,6 +47,9 @@ const confirmPassword = document.getElementById('confirm-new-password');
 const passwordError = document.getElementById('password-error');
 const passwordStatus = document.getElementById('password-status');
 
+const themeChoices = document.getElementById('theme-choices');
+const themeStatus = document.getElementById('theme-status');
+
 const notifyToggle = document.getElementById('notify-toggle');
 const notifyNote = document.getElementById('notify-note');
 const soundToggle = document.getElementById('sound-toggle');
@@ -54,11 +60,14 @@ const deletePassword = document.getElementById('delete-password');
 const deleteError = document.getElementById('delete-error');
 
 export function openSettings(tab = 'profile') {
-  for (const line of [profileError, profileStatus, passwordError, passwordStatus, deleteError]) line.textContent = '';
+  for (const line of [profileError, profileStatus, themeStatus, passwordError, passwordStatus, deleteError]) {
+    line.textContent = '';
+  }
   renderProfile({ palette: true });
   bioInput.value = myUser()?.bio || state.myProfile()?.bio || '';
   countBio();
   renderNotifications();
+  renderTheme();
   document.getElementById('password-username').value = state.myName();
   selectTab(tab, { focus: false });
   openDialog(dialog, dialog.querySelector(`[role="tab"][aria-selected="true"]`));
@@ -290,6 +299,19 @@ passwordForm.addEventListener('submit', async (event) => {
     passwordError.textContent = err instanceof NetworkError ? err.message : 'Could not change the password.';
   }
   submit.disabled = false;
+});
+
+// Appearance
+
+function renderTheme() {
+  const choice = themeChoice();
+  for (const radio of themeChoices.querySelectorAll('input')) radio.checked = radio.value === choice;
+}
+
+themeChoices.addEventListener('change', (event) => {
+  const kept = setThemeChoice(event.target.value);
+  themeStatus.textContent = kept ? '' : 'This browser does not let MiniMost remember the theme.';
+  renderTheme();
 });
 
 // Notifications
