@@ -1,4 +1,4 @@
-// Owns the Settings dialog (the account button in the top bar): the profile — picture (cropped
+// Owns the Settings dialog (opened from the profile menu): the profile — picture (cropped
 // to a centred square and resized to 128×128 in a canvas before upload), name colour, bio —;
 // the theme (kept by theme.js); changing the password; the notification and sound toggles
 // (kept by notify.js); and the Danger Zone, where the account is deleted, keeping or removing
@@ -25,7 +25,6 @@ export const NAME_COLORS = [
 ];
 
 const dialog = document.getElementById('settings-dialog');
-const openButton = document.getElementById('settings-button');
 const tabs = [...dialog.querySelectorAll('[role="tab"]')];
 
 const avatarPreview = document.getElementById('avatar-preview');
@@ -373,7 +372,6 @@ deleteForm.addEventListener('submit', async (event) => {
 });
 
 buildPalette();
-openButton.addEventListener('click', () => openSettings());
 users.onChange(() => {
   if (dialog.open) renderProfile();
 });
