@@ -26,6 +26,12 @@ mod auth;
 mod boot;
 /// The web UI in headless Chromium: pages, live chat between two people, conversations.
 mod browser;
+/// The web UI's accessibility: axe-core finds nothing serious on the main screens, both themes.
+mod browser_a11y;
+/// The web UI's formatting, themes, form checks and search marks.
+mod browser_look;
+/// The web UI on a phone: the action sheet, the profile menu, no keyboard hints.
+mod browser_phone;
 /// Calls: the STUN responder and the ICE configuration.
 mod calls;
 /// The Docker image (built and run with podman from the static binary) and the systemd unit.
