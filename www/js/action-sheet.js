@@ -9,6 +9,7 @@ import * as state from './state.js';
 import * as reactions from './reactions.js';
 import { view } from './messages.js';
 import { startEdit, deleteMessage, toggleReaction, copyText } from './message-actions.js';
+import { plainText } from './markdown.js';
 
 const LONG_PRESS_MS = 450;
 const MOVE_TOLERANCE_PX = 10; // more than this and the finger is scrolling, not tapping
@@ -49,7 +50,8 @@ export async function openSheet(m) {
   messageId = m.id;
   const mine = m.sender === state.myName();
   const readOnly = state.isReadOnly(m.channel);
-  preview.textContent = `${m.sender}: ${m.text || (m.files?.length ? m.files.map((f) => f.original).join(', ') : '')}`;
+  const files = m.files?.length ? m.files.map((f) => f.original).join(', ') : '';
+  preview.textContent = `${m.sender}: ${plainText(m.text) || files}`;
   sheet.querySelector('[data-sheet="reply"]').hidden = readOnly;
   sheet.querySelector('[data-sheet="copy"]').hidden = !m.text;
   sheet.querySelector('[data-sheet="edit"]').hidden = !mine;
