@@ -44,6 +44,8 @@ export function plainText(text) {
     .replace(/```[\w+#.-]*\n?/g, '')
     .replace(/^ {0,3}> ?/gm, '')
     .replace(/(\*\*|__|~~|`)/g, '')
+    .replace(/\*(?=\S)([^*\n]*?\S)\*/g, '$1')
+    .replace(/(^|[^\p{L}\p{N}_])_(?=\S)([^_\n]*?\S)_(?![\p{L}\p{N}_])/gu, '$1$2')
     .replace(/\s+/g, ' ')
     .trim();
 }
