@@ -36,6 +36,9 @@ button.addEventListener('keydown', (event) => {
   if (event.key === 'ArrowDown' && menu.hidden) {
     event.preventDefault();
     openMenu({ focusFirst: true });
+  } else if (event.key === 'Escape' && closeMenu()) {
+    event.preventDefault();
+    event.stopPropagation();
   }
 });
 
