@@ -30,6 +30,12 @@ mod boot;
 mod browser;
 /// The join page a phone opens from the QR code, in headless Chromium.
 mod browser_join;
+/// The web UI's accessibility: axe-core finds nothing serious on the main screens, both themes.
+mod browser_a11y;
+/// The web UI's formatting, themes, form checks and search marks.
+mod browser_look;
+/// The web UI on a phone: the action sheet, the profile menu, no keyboard hints.
+mod browser_phone;
 /// Calls: the STUN responder and the ICE configuration.
 mod calls;
 /// The Docker image (built and run with podman from the static binary) and the systemd unit.

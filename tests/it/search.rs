@@ -166,3 +166,49 @@ fn search_follows_edits_deletes_and_access() {
         "{reactions:?}"
     );
 }
+
+/// System notices are searchable like messages, and a hit says it is one (`system: true`, sent
+/// by `system`), so the UI can show it as a notice rather than as something a person wrote.
+#[test]
+fn a_system_notice_found_by_search_says_it_is_one() {
+    let server = Server::start();
+    let mut alice = server.signup("alice");
+    server.signup("bob");
+    let created = alice.post(
+        "/api/private-channels",
+        &Json::obj([
+            ("name", "launch".into()),
+            ("members", Json::Arr(vec!["bob".into()])),
+        ]),
+    );
+    assert_eq!(created.status, 201, "{}", created.text());
+    alice.say("general", "The launch is at noon");
+    let Json::Arr(hits) = alice.get("/api/search?q=launch").json() else {
+        panic!("search answers a list")
+    };
+    let found: Vec<(String, String, Option<&Json>)> = hits
+        .iter()
+        .map(|m| {
+            (
+                s(m, "text").to_owned(),
+                s(m, "sender").to_owned(),
+                m.get("system"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "The launch is at noon".to_owned(),
+                "alice".to_owned(),
+                Some(&Json::Bool(false))
+            ),
+            (
+                "alice created the channel launch".to_owned(),
+                "system".to_owned(),
+                Some(&Json::Bool(true))
+            ),
+        ]
+    );
+}

@@ -395,6 +395,88 @@ impl Browser {
         self.command("POST", "/window/rect", Some(&rect));
     }
 
+    /// Sends a Chrome DevTools Protocol command (`Emulation.…`, `Page.…`) and returns its result.
+    pub fn cdp(&self, cmd: &str, params: Json) -> Json {
+        let body = Json::obj([("cmd", cmd.into()), ("params", params)]);
+        self.command("POST", "/goog/cdp/execute", Some(&body))
+    }
+
+    /// Makes the page see a phone: a 390 × 844 viewport, a touch screen as its only pointer
+    /// (so `(hover: none) and (pointer: coarse)` match) and touch events.
+    pub fn emulate_phone(&self) {
+        let metrics = Json::obj([
+            ("width", 390u64.into()),
+            ("height", 844u64.into()),
+            ("deviceScaleFactor", 2u64.into()),
+            ("mobile", true.into()),
+        ]);
+        self.cdp("Emulation.setDeviceMetricsOverride", metrics);
+        let touch = Json::obj([("enabled", true.into()), ("maxTouchPoints", 5u64.into())]);
+        self.cdp("Emulation.setTouchEmulationEnabled", touch);
+    }
+
+    /// Makes the page see the system preferring `scheme` ("light" or "dark").
+    pub fn prefer_color_scheme(&self, scheme: &str) {
+        let feature = Json::obj([
+            ("name", "prefers-color-scheme".into()),
+            ("value", scheme.into()),
+        ]);
+        self.cdp(
+            "Emulation.setEmulatedMedia",
+            Json::obj([("features", Json::Arr(vec![feature]))]),
+        );
+    }
+
+    /// Reloads the current page and waits for it to load.
+    pub fn reload(&self) {
+        self.command("POST", "/refresh", Some(&Json::obj([])));
+    }
+
+    /// A finger touching the middle of the element matching `css`, held for `hold`, then lifted.
+    pub fn touch(&self, css: &str, hold: Duration) {
+        let origin = Json::obj([(ELEMENT_KEY, self.expect(css).id.as_str().into())]);
+        self.finger(origin, 0, 0, hold);
+    }
+
+    /// A tap at a point of the viewport, in CSS pixels.
+    pub fn tap_at(&self, x: u64, y: u64) {
+        self.finger("viewport".into(), x, y, Duration::ZERO);
+    }
+
+    fn finger(&self, origin: Json, x: u64, y: u64, hold: Duration) {
+        let mut steps = vec![
+            Json::obj([
+                ("type", "pointerMove".into()),
+                ("duration", 0u64.into()),
+                ("origin", origin),
+                ("x", x.into()),
+                ("y", y.into()),
+            ]),
+            Json::obj([("type", "pointerDown".into()), ("button", 0u64.into())]),
+        ];
+        if !hold.is_zero() {
+            let pause = u64::try_from(hold.as_millis()).expect("a short hold");
+            steps.push(Json::obj([
+                ("type", "pause".into()),
+                ("duration", pause.into()),
+            ]));
+        }
+        steps.push(Json::obj([
+            ("type", "pointerUp".into()),
+            ("button", 0u64.into()),
+        ]));
+        let finger = Json::obj([
+            ("type", "pointer".into()),
+            ("id", "finger".into()),
+            ("parameters", Json::obj([("pointerType", "touch".into())])),
+            ("actions", Json::Arr(steps)),
+        ]);
+        let body = Json::obj([("actions", Json::Arr(vec![finger]))]);
+        self.command("POST", "/actions", Some(&body));
+        // Lifts everything, so the next touch starts afresh.
+        self.command("DELETE", "/actions", None);
+    }
+
     /// Saves a PNG of the viewport.
     pub fn screenshot(&self, path: &Path) {
         let encoded = self.command("GET", "/screenshot", None);

@@ -1,8 +1,8 @@
 // Owns the app page's start and its shell: who is signed in (GET /api/me and `hello`, shown
-// with their colour and picture), logging out, the connection indicator and the banner while
-// the socket is down, and choosing the first conversation once the list is loaded. Every
-// feature lives in its own module, imported here for its side effects; they talk through
-// state.js and socket.js.
+// with their colour and picture), logging out (the profile menu's last item), the connection
+// indicator and the banner while the socket is down, and choosing the first conversation once
+// the list is loaded. Every feature lives in its own module, imported here for its side
+// effects; they talk through state.js and socket.js.
 
 import { request, describeError, NetworkError } from './api.js';
 import * as socket from './socket.js';
@@ -13,6 +13,7 @@ import { loadReactions } from './reactions.js';
 import './sidebar.js';
 import './messages.js';
 import './message-actions.js';
+import './action-sheet.js';
 import './visual-mode.js';
 import './composer.js';
 import './typing.js';
@@ -20,6 +21,7 @@ import './conversations.js';
 import './keyboard.js';
 import './search.js';
 import './settings.js';
+import './profile-menu.js';
 import './notify.js';
 import './call-view.js';
 import './pwa.js';

@@ -1,14 +1,16 @@
 // Owns what the login and signup forms share: submit the fields as JSON, disable the button
 // while waiting, show the server's error in #error (keeping what was typed), and open the app
-// on success. Page modules only say where to post and what to send.
+// on success. Page modules say where to post and what to send, and may name a problem to
+// show without asking the server at all (an empty form).
 
 import { request, describeError, NetworkError } from './api.js';
 
 /**
  * Wires `form` so that submitting it POSTs `body()` to `url`, then opens `next` (the app).
+ * `problem()`, if given, runs first: a message it returns is shown instead of sending.
  * The form must contain `#submit`; the page must contain the alert area `#error`.
  */
-export function wireAuthForm(form, { url, body, next = '/' }) {
+export function wireAuthForm(form, { url, body, problem = () => '', next = '/' }) {
   const button = form.querySelector('#submit');
   const error = document.getElementById('error');
   const idleLabel = button.textContent;
@@ -29,6 +31,11 @@ export function wireAuthForm(form, { url, body, next = '/' }) {
     if (busy) return;
     // Clearing first makes a repeated identical message count as new text for screen readers.
     error.textContent = '';
+    const local = problem();
+    if (local) {
+      error.textContent = local;
+      return;
+    }
     setBusy(true);
     try {
       const result = await request('POST', url, body());

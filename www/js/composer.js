@@ -1,7 +1,7 @@
 // Owns the message box: sending (Enter; Shift+Enter for a new line) with the files waiting in
 // attachments.js, replying (the quoted message above the box), a draft per conversation,
-// growing with its text, telling others we are typing, and the Up arrow that edits our last
-// message. Read-only conversations get no box.
+// growing with its text, telling others we are typing, the Up arrow that edits our last
+// message, and the formatting shortcuts (format-keys.js). Read-only conversations get no box.
 
 import { request, channelUrl, describeError, NetworkError } from './api.js';
 import * as state from './state.js';
@@ -9,6 +9,7 @@ import { editLast } from './message-actions.js';
 import { noteTyping } from './typing.js';
 import { plainText } from './markdown.js';
 import * as attachments from './attachments.js';
+import { handleFormatKey } from './format-keys.js';
 
 const MAX_HEIGHT_PX = 200;
 
@@ -144,6 +145,7 @@ form.addEventListener('submit', (event) => {
 });
 
 box.addEventListener('keydown', (event) => {
+  if (handleFormatKey(event, box)) return;
   if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && !event.altKey && !event.ctrlKey && !event.metaKey) {
     event.preventDefault();
     send();

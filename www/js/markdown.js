@@ -1,8 +1,11 @@
-// Owns turning message text into DOM nodes: a small, safe Markdown subset — **bold**, *italic*,
-// __underline__, ~~strike~~, `code`, fenced ``` code blocks (with a copy button and light syntax
-// highlighting), auto-linked http(s) URLs opening in a new tab, and @mentions of known people.
-// Text only ever becomes text nodes; the only attribute taken from the text is a link's href,
-// and only after it parses as an http(s) URL. No HTML in the input is ever interpreted.
+// Owns turning message text into DOM nodes: a small, safe Markdown subset — **bold**, *italic*
+// and _italic_ (underscores only at word edges, so snake_case stays as it is), __underline__,
+// ~~strike~~, `code`, fenced ``` code blocks (with a copy button and light syntax highlighting),
+// lists (lines starting `- `, `* ` or `1. `), block quotes (lines starting `> `), auto-linked
+// http(s) URLs opening in a new tab, and @mentions of known people. Nothing inside code is
+// formatted. Text only ever becomes text nodes; the only attribute taken from the text is a
+// link's href, and only after it parses as an http(s) URL. No HTML in the input is ever
+// interpreted.
 
 const MAX_DEPTH = 6; // nesting of emphasis; deeper markers stay literal text
 const EMPHASIS = [
@@ -10,7 +13,12 @@ const EMPHASIS = [
   { marker: '__', tag: 'u' },
   { marker: '~~', tag: 's' },
   { marker: '*', tag: 'em' },
+  // Only at word edges: an underscore inside a word (snake_case, a_b_c) is a letter.
+  { marker: '_', tag: 'em', wordEdges: true },
 ];
+const BULLET_ITEM = /^ {0,3}[-*] +(.*)$/;
+const NUMBERED_ITEM = /^ {0,3}(\d{1,9})\. +(.*)$/;
+const QUOTE_LINE = /^ {0,3}>(?: (.*)|$)/;
 const URL_START = /https?:\/\//iy;
 const URL_BODY = /[^\s<>"`]+/y;
 const MENTION = /@([A-Za-z0-9_-]{1,32})/y;
@@ -25,7 +33,7 @@ export function renderMarkdown(text, options = {}) {
   const fragment = document.createDocumentFragment();
   for (const block of splitBlocks(String(text ?? ''))) {
     if (block.code) fragment.append(codeBlock(block.text, block.lang));
-    else if (block.text) renderInline(block.text, fragment, options, 0);
+    else if (block.text) renderProse(block.text, fragment, options);
   }
   return fragment;
 }
@@ -34,7 +42,10 @@ export function renderMarkdown(text, options = {}) {
 export function plainText(text) {
   return String(text ?? '')
     .replace(/```[\w+#.-]*\n?/g, '')
+    .replace(/^ {0,3}> ?/gm, '')
     .replace(/(\*\*|__|~~|`)/g, '')
+    .replace(/\*(?=\S)([^*\n]*?\S)\*/g, '$1')
+    .replace(/(^|[^\p{L}\p{N}_])_(?=\S)([^_\n]*?\S)_(?![\p{L}\p{N}_])/gu, '$1$2')
     .replace(/\s+/g, ' ')
     .trim();
 }
@@ -88,6 +99,57 @@ function splitBlocks(text) {
   return blocks;
 }
 
+/**
+ * Renders a run of prose lines: consecutive list items become one <ul> or <ol>, consecutive
+ * quote lines one <blockquote>, and other lines stay text (the message keeps its line breaks).
+ */
+function renderProse(text, parent, options) {
+  for (const group of groupLines(text.split('\n'))) {
+    if (group.kind === 'text') {
+      renderInline(group.lines.join('\n'), parent, options, 0);
+    } else if (group.kind === 'quote') {
+      const quote = document.createElement('blockquote');
+      renderInline(group.lines.join('\n'), quote, options, 0);
+      parent.append(quote);
+    } else {
+      const list = document.createElement(group.kind);
+      if (group.kind === 'ol' && group.start !== 1) list.start = group.start;
+      for (const line of group.lines) {
+        const item = document.createElement('li');
+        renderInline(line, item, options, 0);
+        list.append(item);
+      }
+      parent.append(list);
+    }
+  }
+}
+
+/** Splits lines into groups of one kind: {kind: 'text'|'quote'|'ul'|'ol', lines, start}. */
+function groupLines(lines) {
+  const groups = [];
+  for (const line of lines) {
+    let kind = 'text';
+    let content = line;
+    let start = 1;
+    let match;
+    if ((match = BULLET_ITEM.exec(line))) {
+      kind = 'ul';
+      content = match[1];
+    } else if ((match = NUMBERED_ITEM.exec(line))) {
+      kind = 'ol';
+      start = Number(match[1]);
+      content = match[2];
+    } else if ((match = QUOTE_LINE.exec(line))) {
+      kind = 'quote';
+      content = match[1] ?? '';
+    }
+    const last = groups[groups.length - 1];
+    if (last && last.kind === kind) last.lines.push(content);
+    else groups.push({ kind, lines: [content], start });
+  }
+  return groups;
+}
+
 function renderInline(text, parent, options, depth) {
   let plain = '';
   const flush = () => {
@@ -137,9 +199,10 @@ function renderInline(text, parent, options, depth) {
 
     if (depth < MAX_DEPTH && (ch === '*' || ch === '_' || ch === '~')) {
       const rule = EMPHASIS.find((r) => text.startsWith(r.marker, i));
-      if (rule && !noCloser.has(rule.marker)) {
+      const opens = rule && !noCloser.has(rule.marker) && !(rule.wordEdges && isWordChar(text[i - 1]));
+      if (opens) {
         const start = i + rule.marker.length;
-        const end = closerOf(text, rule.marker, start);
+        const end = closerOf(text, rule, start);
         if (end === -2) noCloser.add(rule.marker);
         if (end >= 0) {
           flush();
@@ -160,20 +223,33 @@ function renderInline(text, parent, options, depth) {
 
 /**
  * Where the emphasis opened at `start` closes: the index of the closing marker, -1 when this
- * opener does not count, -2 when the marker never appears again.
+ * opener does not count, -2 when no later opener of this marker can close either. Code spans
+ * are skipped: a marker inside one never closes anything.
  */
-function closerOf(text, marker, start) {
+function closerOf(text, rule, start) {
+  const { marker } = rule;
   if (start >= text.length || /\s/.test(text[start])) return -1;
-  let j = start + 1;
-  for (;;) {
-    j = text.indexOf(marker, j);
-    if (j < 0) return j === -1 && text.indexOf(marker, start) < 0 ? -2 : -1;
-    const innerEnd = text[j - 1];
-    // A single * must not be half of a **, and no marker closes right after a space.
-    const partOfDouble = marker === '*' && (text[j + 1] === '*' || innerEnd === '*');
-    if (!/\s/.test(innerEnd) && !partOfDouble) return j;
-    j += 1;
+  for (let j = start + 1; j < text.length; j += 1) {
+    if (text[j] === '`') {
+      const end = text.indexOf('`', j + 1);
+      if (end > j + 1) {
+        j = end;
+        continue;
+      }
+    }
+    if (!text.startsWith(marker, j)) continue;
+    const before = text[j - 1];
+    const after = text[j + marker.length];
+    // A single * or _ must not be half of a double one, and no marker closes right after a
+    // space; an underscore closes only at the end of a word.
+    const single = marker.length === 1;
+    const partOfDouble = single && (after === marker || before === marker);
+    const midWord = rule.wordEdges && isWordChar(after);
+    if (!/\s/.test(before) && !partOfDouble && !midWord) return j;
   }
+  // Whether a marker closes depends only on what surrounds it, so an opener further right
+  // finds nothing either.
+  return -2;
 }
 
 function isWordChar(ch) {

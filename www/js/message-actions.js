@@ -1,10 +1,11 @@
 // Owns the actions on a message of the open conversation: reacting, replying (a 'reply'
 // request to the composer), editing it in place (the edit box: Enter saves, Esc cancels, an
-// emptied text deletes), deleting it (after a confirmation that Shift-click skips), copying its
-// text, jumping to the message it replies to and viewing its picture; clicks in the list reach
-// them by delegation through `data-action` attributes, and a tap shows a message's buttons on
-// touch screens. Visual mode calls the same actions from the keyboard. It changes the list only
-// through the model (upsert, then render): it never builds a message's DOM nor keeps messages.
+// emptied text deletes, the formatting shortcuts work), deleting it (after a confirmation that
+// Shift-click skips), copying its text, jumping to the message it replies to and viewing its
+// picture; clicks in the list reach them by delegation through `data-action` attributes.
+// Visual mode (the keyboard) and the action sheet (touch screens) call the same actions. It
+// changes the list only through the model (upsert, then render): it never builds a message's
+// DOM nor keeps messages.
 
 import { request, channelUrl, describeError } from './api.js';
 import * as state from './state.js';
@@ -13,6 +14,7 @@ import { confirmAction, showError } from './dialogs.js';
 import { showImage } from './lightbox.js';
 import { upsert, validMessage } from './message-model.js';
 import { view, render, jumpTo } from './messages.js';
+import { handleFormatKey } from './format-keys.js';
 
 const list = document.getElementById('message-list');
 
@@ -181,6 +183,7 @@ list.addEventListener('submit', (event) => {
 });
 list.addEventListener('keydown', (event) => {
   if (!event.target.classList.contains('edit-input')) return;
+  if (handleFormatKey(event, event.target)) return;
   if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     saveEdit();
@@ -189,13 +192,4 @@ list.addEventListener('keydown', (event) => {
     event.stopPropagation();
     cancelEdit();
   }
-});
-// On touch screens there is no hover: a tap on a message shows its actions.
-list.addEventListener('pointerup', (event) => {
-  if (event.pointerType !== 'touch') return;
-  const element = event.target.closest('.message');
-  for (const selected of list.querySelectorAll('.message.selected')) {
-    if (selected !== element) selected.classList.remove('selected');
-  }
-  if (element && !event.target.closest('a, button, textarea')) element.classList.toggle('selected');
 });

@@ -36,6 +36,11 @@ export function loadReactions() {
   return loading;
 }
 
+/** The reactions the server accepts, in its order (empty until loaded). */
+export function reactionSet() {
+  return reactions;
+}
+
 /** The emoji for a reaction name, or `:name:` when the name is not in the set. */
 export function emojiFor(name) {
   return byName.get(name)?.emoji || `:${name}:`;

@@ -31,7 +31,7 @@ async function start() {
   password.focus();
 }
 
-watchPasswordRules(password, confirmation);
+watchPasswordRules(password, confirmation, document.getElementById('rules'), document.getElementById('match-rule'));
 wireAuthForm(form, {
   url,
   body: () => ({ password: password.value, confirm_password: confirmation.value }),

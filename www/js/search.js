@@ -1,6 +1,7 @@
 // Owns message search: the search dialog (opened with `/`, `f` or the button in the top bar),
-// asking GET /api/search as the user types, the results with the matching words highlighted,
-// and opening a result's conversation at that message (messages.js scrolls there).
+// asking GET /api/search as the user types, the results with the matching words highlighted
+// and system notices marked as such, opening a result's conversation at that message
+// (messages.js scrolls there), and closing with a single Esc (even with words in the box).
 
 import { request, describeError } from './api.js';
 import * as state from './state.js';
@@ -113,9 +114,20 @@ function resultItem(m, words) {
   where.className = 'search-result-channel';
   where.textContent = label(m.channel);
   const who = document.createElement('span');
-  who.className = 'search-result-sender';
-  who.textContent = m.sender;
-  who.style.setProperty('--name-color', users.nameColor(m.sender));
+  if (m.system) {
+    // Notices (someone joined, a call ended…) are the server's words, not a person's.
+    open.classList.add('search-result-system');
+    open.dataset.system = 'true';
+    who.className = 'search-result-notice';
+    const symbol = document.createElement('span');
+    symbol.setAttribute('aria-hidden', 'true');
+    symbol.textContent = 'ℹ ';
+    who.append(symbol, 'System notice');
+  } else {
+    who.className = 'search-result-sender';
+    who.textContent = m.sender;
+    who.style.setProperty('--name-color', users.nameColor(m.sender));
+  }
   const when = document.createElement('time');
   when.className = 'search-result-time muted';
   const date = new Date(m.ts * 1000);
@@ -180,6 +192,13 @@ form.addEventListener('submit', (event) => {
 input.addEventListener('input', searchSoon);
 from.addEventListener('input', searchSoon);
 scope.addEventListener('change', search);
+// One Esc closes the search: a search box would otherwise spend the first one on clearing
+// its words.
+dialog.addEventListener('keydown', (event) => {
+  if (event.key !== 'Escape' || event.defaultPrevented || event.isComposing) return;
+  event.preventDefault();
+  dialog.close();
+});
 form.addEventListener('keydown', (event) => {
   if (event.key === 'ArrowDown' && event.target !== scope) {
     const first = results.querySelector('.search-result');

@@ -1,7 +1,8 @@
-// Owns the Settings dialog (the account button in the top bar): the profile — picture (cropped
+// Owns the Settings dialog (opened from the profile menu): the profile — picture (cropped
 // to a centred square and resized to 128×128 in a canvas before upload), name colour, bio —;
-// changing the password; the notification and sound toggles (kept by notify.js); and the
-// Danger Zone, where the account is deleted, keeping or removing its messages.
+// the theme (kept by theme.js); changing the password; the notification and sound toggles
+// (kept by notify.js); and the Danger Zone, where the account is deleted, keeping or removing
+// its messages.
 
 import { request, sendBytes, describeError, NetworkError } from './api.js';
 import * as state from './state.js';
@@ -9,12 +10,14 @@ import * as users from './users.js';
 import * as socket from './socket.js';
 import * as notify from './notify.js';
 import { openDialog, confirmAction } from './dialogs.js';
-import { PASSWORD_RULES, fillRuleList, showRules } from './password-rules.js';
+import { watchPasswordRules } from './password-rules.js';
+import { themeChoice, setThemeChoice } from './theme.js';
 
 const AVATAR_SIZE = 128;
 const BIO_MAX = 160;
 const AVATAR_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
-// Name colours readable on the dark theme, with names for screen readers.
+// Name colours readable on the dark theme (the light theme darkens them: base.css), with names
+// for screen readers.
 export const NAME_COLORS = [
   ['#6ea8ff', 'Blue'], ['#90caf9', 'Sky'], ['#4dd0e1', 'Cyan'], ['#4db6ac', 'Teal'],
   ['#5fd38d', 'Green'], ['#c5e478', 'Lime'], ['#f2c94c', 'Yellow'], ['#ffab70', 'Orange'],
@@ -22,7 +25,6 @@ export const NAME_COLORS = [
 ];
 
 const dialog = document.getElementById('settings-dialog');
-const openButton = document.getElementById('settings-button');
 const tabs = [...dialog.querySelectorAll('[role="tab"]')];
 
 const avatarPreview = document.getElementById('avatar-preview');
@@ -41,10 +43,11 @@ const passwordForm = document.getElementById('password-form');
 const currentPassword = document.getElementById('current-password');
 const newPassword = document.getElementById('new-password');
 const confirmPassword = document.getElementById('confirm-new-password');
-const passwordRules = document.getElementById('settings-rules');
-fillRuleList(passwordRules);
 const passwordError = document.getElementById('password-error');
 const passwordStatus = document.getElementById('password-status');
+
+const themeChoices = document.getElementById('theme-choices');
+const themeStatus = document.getElementById('theme-status');
 
 const notifyToggle = document.getElementById('notify-toggle');
 const notifyNote = document.getElementById('notify-note');
@@ -56,11 +59,14 @@ const deletePassword = document.getElementById('delete-password');
 const deleteError = document.getElementById('delete-error');
 
 export function openSettings(tab = 'profile') {
-  for (const line of [profileError, profileStatus, passwordError, passwordStatus, deleteError]) line.textContent = '';
+  for (const line of [profileError, profileStatus, themeStatus, passwordError, passwordStatus, deleteError]) {
+    line.textContent = '';
+  }
   renderProfile({ palette: true });
   bioInput.value = myUser()?.bio || state.myProfile()?.bio || '';
   countBio();
   renderNotifications();
+  renderTheme();
   document.getElementById('password-username').value = state.myName();
   selectTab(tab, { focus: false });
   openDialog(dialog, dialog.querySelector(`[role="tab"][aria-selected="true"]`));
@@ -256,12 +262,12 @@ avatarRemove.addEventListener('click', async () => {
 
 // Password
 
-function checkRules() {
-  showRules(passwordRules, PASSWORD_RULES, newPassword.value, confirmPassword.value);
-}
-
-newPassword.addEventListener('input', checkRules);
-confirmPassword.addEventListener('input', checkRules);
+const checkRules = watchPasswordRules(
+  newPassword,
+  confirmPassword,
+  document.getElementById('settings-rules'),
+  document.getElementById('settings-match-rule'),
+);
 passwordForm.addEventListener('submit', async (event) => {
   event.preventDefault();
   passwordError.textContent = '';
@@ -292,6 +298,19 @@ passwordForm.addEventListener('submit', async (event) => {
     passwordError.textContent = err instanceof NetworkError ? err.message : 'Could not change the password.';
   }
   submit.disabled = false;
+});
+
+// Appearance
+
+function renderTheme() {
+  const choice = themeChoice();
+  for (const radio of themeChoices.querySelectorAll('input')) radio.checked = radio.value === choice;
+}
+
+themeChoices.addEventListener('change', (event) => {
+  const kept = setThemeChoice(event.target.value);
+  themeStatus.textContent = kept ? '' : 'This browser does not let MiniMost remember the theme.';
+  renderTheme();
 });
 
 // Notifications
@@ -353,7 +372,6 @@ deleteForm.addEventListener('submit', async (event) => {
 });
 
 buildPalette();
-openButton.addEventListener('click', () => openSettings());
 users.onChange(() => {
   if (dialog.open) renderProfile();
 });

@@ -1,5 +1,6 @@
-// Owns the signup page: the live username check, the password checklist (password-rules.js)
-// and posting the new account to /api/signup.
+// Owns the signup page: the live username check, the password checklists (password-rules.js:
+// every rule marked as the password is typed, without asking the server) and posting the new
+// account to /api/signup, whose refusals are shown as the server words them.
 
 import { wireAuthForm } from './auth-form.js';
 import { showRules, watchPasswordRules } from './password-rules.js';
@@ -15,14 +16,14 @@ const confirmation = document.getElementById('confirm-password');
 
 function checkUsername() {
   const name = username.value.trim();
-  showRules(document.getElementById('username-rules'), USERNAME_RULES, name);
+  showRules(document.getElementById('username-rules'), USERNAME_RULES, [name], { judged: name !== '' });
   username.setAttribute('aria-invalid', String(name !== '' && !USERNAME_RULES.username(name)));
 }
 
 username.addEventListener('input', checkUsername);
 // The browser may restore or autofill values before this module runs.
 checkUsername();
-watchPasswordRules(password, confirmation);
+watchPasswordRules(password, confirmation, document.getElementById('rules'), document.getElementById('match-rule'));
 
 wireAuthForm(form, {
   url: '/api/signup',
