@@ -3,7 +3,7 @@
 //! figure beside its budget and beside a floor measured in the same run (raw SQLite
 //! commits, a raw TLS WebSocket round trip), so a figure can be judged on a noisy machine.
 //!
-//! Usage: minimost-bench [idle|delivery|throughput|crowd|startup|calls|abuse|floors|smoke|all] [--quick]
+//! Usage: minimost-bench [idle|delivery|throughput|crowd|startup|calls|abuse|history|floors|smoke|all] [--quick]
 //!                       [--server PATH]
 //! `--quick` shrinks every scenario to a smoke test (CI runs it); it asserts nothing.
 //! `smoke` (not part of `all`) is the exception: it checks one binary boots and serves a chat,
@@ -17,6 +17,7 @@ mod abuse;
 mod calls;
 mod client;
 mod floors;
+mod history;
 mod slow;
 mod smoke;
 
@@ -49,7 +50,7 @@ fn main() -> std::process::ExitCode {
 fn run() -> anyhow::Result<()> {
     let mut args = pico_args::Arguments::from_env();
     if args.contains(["-h", "--help"]) {
-        println!("usage: minimost-bench [idle|delivery|throughput|crowd|startup|calls|abuse|floors|smoke|all] [--quick] [--server PATH]");
+        println!("usage: minimost-bench [idle|delivery|throughput|crowd|startup|calls|abuse|history|floors|smoke|all] [--quick] [--server PATH]");
         return Ok(());
     }
     let quick = args.contains("--quick");
@@ -75,7 +76,7 @@ fn run() -> anyhow::Result<()> {
         return smoke::run(&options);
     }
     let floors = match scenario.as_str() {
-        "idle" | "startup" | "abuse" | "calls" => None,
+        "idle" | "startup" | "abuse" | "calls" | "history" => None,
         _ => Some(floors::measure(quick)?),
     };
     if let Some(f) = &floors {
@@ -110,6 +111,9 @@ fn run() -> anyhow::Result<()> {
     if all || scenario == "abuse" {
         abuse::run(&options)?;
     }
+    if all || scenario == "history" {
+        history::run(&options)?;
+    }
     anyhow::ensure!(
         [
             "all",
@@ -120,6 +124,7 @@ fn run() -> anyhow::Result<()> {
             "startup",
             "abuse",
             "calls",
+            "history",
             "floors"
         ]
         .contains(&scenario.as_str()),

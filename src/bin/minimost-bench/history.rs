@@ -1,0 +1,236 @@
+//! The `history` scenario: how the cost grows with history. For each size it builds a data dir
+//! whose 20 members share that many messages in #general (written straight into their
+//! databases in the server's own layout, then checked through the API), restarts the server on
+//! it, and measures what people feel: a newcomer's sign-up and how long everyone else's sends
+//! wait meanwhile, a first search and the sends meanwhile, searches for a common and a rare
+//! word, and the disk: bytes per message per member, with and without the search index, and
+//! the WAL files. `wide` measures sends into channels of 50, 200 and 1,000 members.
+
+use crate::client::{Client, Server};
+use crate::json::Json;
+use crate::{ms, percentile, Options};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const MEMBERS: usize = 20;
+/// A word in about half the messages, and one in ten messages of the whole history.
+const COMMON: &str = "meeting";
+const RARE: &str = "quasar";
+const WORDS: [&str; 24] = [
+    "the", "build", "is", "green", "again", "after", "lunch", "we", "ship", "friday", "review",
+    "please", "deploy", "notes", "team", "update", "coffee", "tests", "fixed", "broken", "plan",
+    "today", "tomorrow", "thanks",
+];
+/// Minutes between two messages of the built history (a busy channel for two years at 1 M).
+const SPACING_SECS: f64 = 60.0;
+
+pub fn run(o: &Options) -> anyhow::Result<()> {
+    let sizes: &[u64] = if o.quick {
+        &[2_000]
+    } else {
+        &[10_000, 100_000, 1_000_000]
+    };
+    for &size in sizes {
+        one_size(o, size)?;
+    }
+    Ok(())
+}
+
+fn one_size(o: &Options, size: u64) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!(
+        "minimost-bench-history-{}-{}",
+        std::process::id(),
+        crate::unique()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let result = measure(o, size, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn measure(o: &Options, size: u64, dir: &Path) -> anyhow::Result<()> {
+    std::fs::write(
+        dir.join("settings.json"),
+        r#"{"channels": ["general"], "rate_limits": {"login": [1000000, 1], "signup": [1000000, 1]}, "max_connections_per_ip": 0}"#,
+    )?;
+    // The members, through the API; then their shared history, straight into the files.
+    let server = Server::start_on(&o.server, dir)?;
+    let mut cookies = Vec::new();
+    for i in 0..MEMBERS {
+        cookies.push(server.signup(&format!("h{i}"))?.cookie);
+    }
+    server.terminate()?;
+    let built = Instant::now();
+    let db_bytes = build_history(dir, size)?;
+    let build_secs = built.elapsed().as_secs_f64();
+
+    let server = Server::start_on(&o.server, dir)?;
+    // A sample through the API: the newest page is the built history's end.
+    let mut reader = server.client_for(&cookies[3])?;
+    let page = reader.json("GET", "/api/channels/general/messages?limit=5", None)?;
+    let newest = format!("history {}", size - 1);
+    anyhow::ensure!(
+        page.to_json_string().contains(&newest),
+        "the built history does not read back through the API"
+    );
+
+    // A newcomer signs up while a member keeps sending.
+    let (signup_ms, during_signup) = while_sending(&server, &cookies[1], || {
+        let start = Instant::now();
+        server.signup("newcomer")?;
+        Ok(ms(start.elapsed()))
+    })?;
+    // A member searches for the first time while another keeps sending.
+    let mut searcher = server.client_for(&cookies[2])?;
+    let (first_search_ms, during_search) = while_sending(&server, &cookies[1], || {
+        let start = Instant::now();
+        searcher.json("GET", &format!("/api/search?q={COMMON}"), None)?;
+        Ok(ms(start.elapsed()))
+    })?;
+    let common = searches(&mut searcher, COMMON, 20)?;
+    let rare = searches(&mut searcher, RARE, 20)?;
+    let indexed = file_size(&dir.join("users/h2.db")) + file_size(&dir.join("users/h2.db-wal"));
+    let wal_total: u64 = std::fs::read_dir(dir.join("users"))?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with("-wal"))
+        .map(|e| e.metadata().map_or(0, |m| m.len()))
+        .sum();
+    drop(server);
+
+    let mb = |b: u64| b as f64 / (1 << 20) as f64;
+    println!("history   {size:>9} msgs × {MEMBERS} members: built in {build_secs:.1} s; a member's db {:.1} MB ({:.0} B/msg), {:.1} MB with the search index ({:.0} B/msg)",
+        mb(db_bytes), db_bytes as f64 / size as f64, mb(indexed), indexed as f64 / size as f64);
+    println!("history   {size:>9}  sign-up {signup_ms:>8.1} ms   others' sends meanwhile p50 {:>7.2} p99 {:>7.2} max {:>7.2} ms ({} sends)  budget p99 ≤ 10",
+        percentile(&during_signup, 0.5), percentile(&during_signup, 0.99), during_signup.last().copied().unwrap_or(f64::NAN), during_signup.len());
+    println!("history   {size:>9}  first search {first_search_ms:>8.1} ms   sends meanwhile p50 {:>7.2} p99 {:>7.2} max {:>7.2} ms ({} sends)  budget p99 ≤ 10",
+        percentile(&during_search, 0.5), percentile(&during_search, 0.99), during_search.last().copied().unwrap_or(f64::NAN), during_search.len());
+    println!("history   {size:>9}  search common word p50 {:>7.2} p99 {:>7.2} ms (budget ≤ 20 / ≤ 100)   rare word p50 {:>6.2} ms (budget ≤ 5)   WAL files {:.1} MB in all",
+        percentile(&common, 0.5), percentile(&common, 0.99), percentile(&rare, 0.5), mb(wal_total));
+    Ok(())
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// Writes `size` messages of #general into h0's database in the server's layout (the members
+/// take turns; every message read), then copies that file to every other member.
+fn build_history(dir: &Path, size: u64) -> anyhow::Result<u64> {
+    let users = dir.join("users");
+    let first = users.join("h0.db");
+    {
+        let conn = rusqlite::Connection::open(&first)?;
+        conn.execute_batch("PRAGMA synchronous = OFF; BEGIN")?;
+        let start = crate::client::now() - size as f64 * SPACING_SECS - 3600.0;
+        let mut insert = conn.prepare(
+            "INSERT INTO messages(channel, sender, content, content_type, ts, read)
+             VALUES ('general', ?1, ?2, 'text', ?3, 1)",
+        )?;
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut text = String::new();
+        for i in 0..size {
+            text.clear();
+            let words = 6 + (next(&mut seed) % 10) as usize;
+            for w in 0..words {
+                if w > 0 {
+                    text.push(' ');
+                }
+                text.push_str(WORDS[(next(&mut seed) % WORDS.len() as u64) as usize]);
+            }
+            if next(&mut seed) % 2 == 0 {
+                text.push(' ');
+                text.push_str(COMMON);
+            }
+            if i % (size / 10).max(1) == 0 {
+                text.push(' ');
+                text.push_str(RARE);
+            }
+            if i == size - 1 {
+                text = format!("history {i}");
+            }
+            let ts = ((start + i as f64 * SPACING_SECS) * 1e6).round() / 1e6;
+            insert.execute(rusqlite::params![format!("h{}", i % MEMBERS as u64), text, ts])?;
+        }
+        drop(insert);
+        conn.execute_batch("COMMIT; PRAGMA wal_checkpoint(TRUNCATE);")?;
+    }
+    for i in 1..MEMBERS {
+        let path = users.join(format!("h{i}.db"));
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        std::fs::copy(&first, &path)?;
+    }
+    Ok(file_size(&first))
+}
+
+/// xorshift64: the same history every run.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// Runs `action` while the member with `cookie` posts to #general every 20 ms; returns what
+/// the action returned and the sorted latencies of the sends that started while it ran.
+fn while_sending(
+    server: &Server,
+    cookie: &str,
+    action: impl FnOnce() -> anyhow::Result<f64>,
+) -> anyhow::Result<(f64, Vec<f64>)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let sends: Arc<Mutex<Vec<(Instant, f64)>>> = Arc::default();
+    let mut sender = server.client_for(cookie)?;
+    let result = std::thread::scope(|scope| {
+        let (stop_flag, log) = (stop.clone(), sends.clone());
+        scope.spawn(move || {
+            let mut n = 0u64;
+            while !stop_flag.load(Ordering::Relaxed) {
+                let start = Instant::now();
+                if let Ok(201) = sender.post("general", &format!("while busy {n}")) {
+                    log.lock().unwrap().push((start, ms(start.elapsed())));
+                }
+                n += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        let began = Instant::now();
+        let result = action();
+        let ended = Instant::now();
+        std::thread::sleep(Duration::from_millis(200));
+        stop.store(true, Ordering::Relaxed);
+        result.map(|r| (r, began, ended))
+    });
+    let (value, began, ended) = result?;
+    let mut during: Vec<f64> = sends
+        .lock()
+        .unwrap()
+        .iter()
+        // A send that was waiting when the action began counts too.
+        .filter(|(start, took)| {
+            *start <= ended && *start + Duration::from_secs_f64(took / 1000.0) >= began
+        })
+        .map(|(_, took)| *took)
+        .collect();
+    during.sort_by(f64::total_cmp);
+    Ok((value, during))
+}
+
+fn searches(client: &mut Client, word: &str, n: usize) -> anyhow::Result<Vec<f64>> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        let found = client.json("GET", &format!("/api/search?q={word}"), None)?;
+        times.push(ms(start.elapsed()));
+        anyhow::ensure!(
+            matches!(&found, Json::Arr(items) if !items.is_empty()),
+            "no result for {word}"
+        );
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times)
+}
