@@ -11,6 +11,8 @@ use crate::http::{HttpError, Request, Response};
 use crate::model::channels::{self, ChannelId};
 
 const MAX_RESULTS: u32 = 50;
+/// Waiting rows a search indexes itself before answering (a few milliseconds at most).
+const INLINE_INDEX_ROWS: u64 = 2_000;
 /// Longest query accepted, in characters.
 const MAX_QUERY_CHARS: usize = 500;
 
@@ -56,7 +58,16 @@ pub fn get_search(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     let readable =
         channels::readable_channels(&ctx.settings.channels, &presence, user.name.as_str())?;
     let conn = own_db(ctx, &user)?;
-    db::user::index_pending(&conn)?;
+    // Rows written before the index followed inserts: a few are indexed now; more are indexed
+    // in the background, and meanwhile the answer says how many it could not look at.
+    let mut unindexed = db::user::unindexed(&conn)?;
+    if unindexed > 0 && unindexed <= INLINE_INDEX_ROWS {
+        unindexed = db::user::index_pending(&conn, INLINE_INDEX_ROWS)?;
+    }
+    if unindexed > 0 {
+        let name = user.name.as_str().to_owned();
+        ctx.store.spawn(move |w| w.index_in_background(&name))?;
+    }
     let hits = db::user::search(
         &conn,
         &db::user::Search {
@@ -68,7 +79,11 @@ pub fn get_search(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
         },
     )?;
     let results = crate::model::history::render_messages(ctx, &conn, &presence, &hits)?;
-    Ok(Response::json(200, &Json::Arr(results)))
+    let mut response = Response::json(200, &Json::Arr(results));
+    if unindexed > 0 {
+        response = response.with_header("X-Search-Unindexed", unindexed.to_string());
+    }
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -49,34 +49,56 @@ pub const MIGRATIONS: &[&str] = &[
          channel TEXT PRIMARY KEY,
          level TEXT NOT NULL CHECK (level IN ('mentions', 'muted')));
      CREATE TABLE IF NOT EXISTS preferences(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 5: the search index follows new rows as they are written: a row is indexed on insert
+    // when no older row waits to be indexed (rows from before this version are caught up in
+    // bounded chunks, oldest first, by `index_pending`), so the index stays a prefix by id.
+    "CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages
+         WHEN new.id > (SELECT indexed_upto FROM fts_state)
+          AND NOT EXISTS (SELECT 1 FROM messages
+                          WHERE id > (SELECT indexed_upto FROM fts_state) AND id < new.id) BEGIN
+         INSERT INTO messages_fts(rowid, content)
+             SELECT new.id, new.content WHERE new.content IS NOT NULL AND new.content != '';
+         UPDATE fts_state SET indexed_upto = new.id;
+     END;",
 ];
 
-/// Indexes rows added since the last search; returns how many. Takes the write lock, so no
-/// row can slip in between indexing and moving the mark.
-pub fn index_pending(conn: &Connection) -> Result<usize> {
-    let pending: bool = conn
-        .prepare_cached(
-            "SELECT EXISTS(SELECT 1 FROM messages WHERE id > (SELECT indexed_upto FROM fts_state))",
-        )?
-        .query_row([], |r| r.get(0))?;
-    if !pending {
-        return Ok(0);
-    }
+/// Rows waiting to be indexed: written before the index followed inserts, or after such a
+/// row. None once caught up.
+pub fn unindexed(conn: &Connection) -> Result<u64> {
+    conn.prepare_cached(
+        "SELECT COUNT(*) FROM messages WHERE id > (SELECT indexed_upto FROM fts_state)",
+    )?
+    .query_row([], |r| r.get::<_, i64>(0))
+    .map(|n| n as u64)
+}
+
+/// Indexes up to `limit` waiting rows, oldest first; returns how many are still waiting. Takes
+/// the write lock, so no row can slip in between indexing and moving the mark.
+pub fn index_pending(conn: &Connection, limit: u64) -> Result<u64> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let indexed = (|| {
-        let n = conn.execute(
+    let left = (|| {
+        let upto: i64 = conn
+            .prepare_cached("SELECT indexed_upto FROM fts_state")?
+            .query_row([], |r| r.get(0))?;
+        let last: Option<i64> = conn
+            .prepare_cached(
+                "SELECT MAX(id) FROM (SELECT id FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2)",
+            )?
+            .query_row(params![upto, limit as i64], |r| r.get(0))?;
+        let Some(last) = last else {
+            return Ok(0);
+        };
+        conn.prepare_cached(
             "INSERT INTO messages_fts(rowid, content)
              SELECT id, content FROM messages
-             WHERE id > (SELECT indexed_upto FROM fts_state) AND content IS NOT NULL AND content != ''",
-            [],
-        )?;
-        conn.execute(
-            "UPDATE fts_state SET indexed_upto = (SELECT COALESCE(MAX(id), 0) FROM messages)",
-            [],
-        )?;
-        Ok(n)
+             WHERE id > ?1 AND id <= ?2 AND content IS NOT NULL AND content != ''",
+        )?
+        .execute(params![upto, last])?;
+        conn.prepare_cached("UPDATE fts_state SET indexed_upto = ?1")?
+            .execute([last])?;
+        unindexed(conn)
     })();
-    match indexed {
+    match left {
         Ok(n) => conn.execute_batch("COMMIT").map(|()| n),
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
@@ -543,13 +565,17 @@ pub fn search(conn: &Connection, s: &Search) -> Result<Vec<(String, f64)>> {
                 OR (m.channel >= 'dm:' AND m.channel < 'dm;'))
            AND (?3 IS NULL OR m.channel = ?3)
            AND (?4 IS NULL OR m.sender = ?4 COLLATE NOCASE)
-         ORDER BY m.ts DESC LIMIT ?5",
+         ORDER BY f.rowid DESC LIMIT ?5",
     )?;
     let rows = stmt.query_map(
         params![s.query, readable, s.channel, s.sender, s.limit],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    rows.collect()
+    // Newest first straight from the index (ids grow with time), never a sort of every match;
+    // only the page found is put in exact ts order.
+    let mut found: Vec<(String, f64)> = rows.collect::<Result<_>>()?;
+    found.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Ok(found)
 }
 
 /// The channels of live messages that carry the stored file `name`.
@@ -609,6 +635,43 @@ mod tests {
             metadata: None,
         };
         insert_row(conn, &row, false).unwrap();
+    }
+
+    fn matches(conn: &Connection, word: &str) -> i64 {
+        conn.query_row(
+            "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH ?1",
+            [word],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn new_rows_are_indexed_as_written_and_an_old_backlog_in_chunks_before_them() {
+        // A database as an older version left it: rows the index never saw.
+        let conn = Connection::open_in_memory().unwrap();
+        for step in &MIGRATIONS[..4] {
+            conn.execute_batch(step).unwrap();
+        }
+        for ts in 1..=5 {
+            add(&conn, "bob", ts as f64, None, true);
+        }
+        conn.execute_batch(MIGRATIONS[4]).unwrap();
+        // Behind the backlog, a new row waits its turn (the index stays a prefix by id).
+        add(&conn, "bob", 6.0, None, true);
+        add(&conn, "bob", 7.0, Some("a.txt"), true);
+        assert_eq!(unindexed(&conn).unwrap(), 7);
+        assert_eq!(matches(&conn, "hi"), 0);
+        assert_eq!(index_pending(&conn, 4).unwrap(), 3);
+        assert_eq!(matches(&conn, "hi"), 4);
+        assert_eq!(index_pending(&conn, 4).unwrap(), 0);
+        assert_eq!(matches(&conn, "hi"), 7);
+        // Caught up: every new row is indexed as it is written.
+        add(&conn, "bob", 8.0, Some("b.txt"), true);
+        add(&conn, "bob", 9.0, None, true);
+        assert_eq!(unindexed(&conn).unwrap(), 0);
+        assert_eq!(matches(&conn, "hi"), 9);
+        assert_eq!(index_pending(&conn, 4).unwrap(), 0);
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! it comes after the commit.
 
 pub mod accounts;
+mod background;
 pub mod calls;
 mod change;
 pub mod core;
@@ -53,6 +54,8 @@ pub struct Writer<'c> {
     /// How many threads apply a large fan-out.
     threads: usize,
     last_ts: HashMap<String, f64>,
+    /// Users whose search index is being caught up in the background.
+    indexing: BTreeSet<String>,
 }
 
 /// Runs the writer until `core.store` is stopped and drained.
@@ -150,6 +153,7 @@ impl<'c> Writer<'c> {
                 .map_or(1, |n| n.get())
                 .min(4),
             last_ts: HashMap::new(),
+            indexing: BTreeSet::new(),
         };
         writer.refresh_users()?;
         Ok(writer)

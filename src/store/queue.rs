@@ -77,6 +77,12 @@ impl Store {
         rx.recv().unwrap_or_else(|_| Err(writer_gone()))
     }
 
+    /// Queues `task` for the writer thread without waiting for it (background work that
+    /// yields to everything queued before it, e.g. one chunk of a long job).
+    pub fn spawn(&self, task: impl FnOnce(&mut Writer) + Send + 'static) -> Result<(), Refusal> {
+        self.submit(Job::Task(Box::new(task)))
+    }
+
     /// Lets the writer finish what is queued, then stop.
     pub fn stop(&self) {
         // Under the queue's lock, so a submit either queued before it or sees it.

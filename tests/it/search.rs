@@ -212,3 +212,74 @@ fn a_system_notice_found_by_search_says_it_is_one() {
         ]
     );
 }
+
+#[test]
+fn rows_written_before_the_index_followed_inserts_are_caught_up_without_hiding_it() {
+    let temp = crate::harness::TempDir::new();
+    let server = Server::start_in(temp.path(), crate::harness::Options::default()).unwrap();
+    let mut alice = server.signup("alice");
+    let live = alice.say("general", "a needle written live is indexed at once");
+    let live_ts = live.get("ts").and_then(Json::as_f64).unwrap();
+    assert_eq!(search(&mut alice, "q=needle").len(), 1);
+    drop(alice);
+    server.terminate();
+
+    // 5,000 rows the index never saw, as an older version left them.
+    let db = rusqlite::Connection::open(temp.path().join("users/alice.db")).unwrap();
+    let trigger: String = db
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'messages_fts_insert'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    db.execute_batch("DROP TRIGGER messages_fts_insert; BEGIN")
+        .unwrap();
+    for i in 0..5_000 {
+        let text = if i % 100 == 0 {
+            format!("old needle {i}")
+        } else {
+            format!("hay {i}")
+        };
+        db.execute(
+            "INSERT INTO messages(channel, sender, content, ts, read) VALUES ('general', 'bob', ?1, ?2, 1)",
+            rusqlite::params![text, live_ts + 0.001 * (i + 1) as f64],
+        )
+        .unwrap();
+    }
+    db.execute_batch("COMMIT").unwrap();
+    db.execute_batch(&trigger).unwrap();
+    drop(db);
+
+    let server = Server::start_in(temp.path(), crate::harness::Options::default()).unwrap();
+    let mut alice = server.client();
+    assert_eq!(alice.login("alice", crate::harness::PASSWORD).status, 200);
+    // A message written now waits behind the old rows, then is found with them.
+    alice.say("general", "a new needle");
+    let first = alice.get("/api/search?q=needle");
+    assert_eq!(first.status, 200);
+    let waiting: u64 = first
+        .header("x-search-unindexed")
+        .expect("the answer says rows were not looked at")
+        .parse()
+        .unwrap();
+    assert!(waiting > 2_000, "{waiting}");
+    // Caught up in the background, in chunks; then the answer is whole and says nothing.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let res = alice.get("/api/search?q=needle");
+        if res.header("x-search-unindexed").is_none() {
+            let Json::Arr(found) = res.json() else {
+                panic!()
+            };
+            let texts: Vec<&str> = found.iter().map(|m| s(m, "text")).collect();
+            assert_eq!(texts.len(), 50, "{texts:?}");
+            assert_eq!(texts[0], "a new needle", "newest first");
+            assert_eq!(texts[1], "old needle 4900");
+            assert_eq!(texts[49], "old needle 100");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never caught up");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

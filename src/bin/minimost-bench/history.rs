@@ -151,7 +151,11 @@ fn build_history(dir: &Path, size: u64) -> anyhow::Result<u64> {
                 text = format!("history {i}");
             }
             let ts = ((start + i as f64 * SPACING_SECS) * 1e6).round() / 1e6;
-            insert.execute(rusqlite::params![format!("h{}", i % MEMBERS as u64), text, ts])?;
+            insert.execute(rusqlite::params![
+                format!("h{}", i % MEMBERS as u64),
+                text,
+                ts
+            ])?;
         }
         drop(insert);
         conn.execute_batch("COMMIT; PRAGMA wal_checkpoint(TRUNCATE);")?;
