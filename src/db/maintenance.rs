@@ -88,14 +88,3 @@ pub fn copy_snapshot(source: &Connection, target: &Path, name: &str) -> anyhow::
     copy.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
     Ok(())
 }
-
-/// Copies the public channels' history from the database at `source` into a new user's
-/// database; returns how many rows were copied.
-pub fn seed_history(conn: &Connection, source: &Path, channels: &[String]) -> Result<usize> {
-    conn.execute("ATTACH DATABASE ?1 AS source", [source.to_string_lossy()])?;
-    let copied = super::user::copy_history_from(conn, "source", channels);
-    let detached = conn.execute_batch("DETACH DATABASE source");
-    let copied = copied?;
-    detached?;
-    Ok(copied)
-}

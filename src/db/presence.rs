@@ -49,7 +49,31 @@ pub const MIGRATIONS: &[&str] = &[
                                      sender TEXT NOT NULL, pinned_by TEXT NOT NULL,
                                      pinned_ts REAL NOT NULL, PRIMARY KEY(channel, msg_ts));
      CREATE INDEX IF NOT EXISTS pins_by_sender ON pins(sender);",
+    // 5: accounts whose history is still being copied, and from whose database.
+    "CREATE TABLE IF NOT EXISTS history_seeds(username TEXT PRIMARY KEY, source TEXT NOT NULL);",
 ];
+
+/// Records that `username`'s history is being copied from `source`'s database.
+pub fn set_seed_source(conn: &Connection, username: &str, source: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO history_seeds(username, source) VALUES (?1, ?2)
+         ON CONFLICT(username) DO UPDATE SET source = ?2",
+        [username, source],
+    )?;
+    Ok(())
+}
+
+/// Every account whose history is still being copied, with its source.
+pub fn seeds(conn: &Connection) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached("SELECT username, source FROM history_seeds")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+pub fn seed_done(conn: &Connection, username: &str) -> Result<()> {
+    conn.execute("DELETE FROM history_seeds WHERE username = ?1", [username])?;
+    Ok(())
+}
 
 /// A pinned message: its ts, who pinned it and when.
 #[derive(Debug, Clone, PartialEq)]

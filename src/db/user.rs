@@ -60,6 +60,24 @@ pub const MIGRATIONS: &[&str] = &[
              SELECT new.id, new.content WHERE new.content IS NOT NULL AND new.content != '';
          UPDATE fts_state SET indexed_upto = new.id;
      END;",
+    // 6: a new account's history, copied in chunks (see db/seed.rs).
+    super::seed::MIGRATION,
+    // 7: rows without text are never in the index (every inserter skips them), so changing or
+    // deleting one must not ask the index to forget it: FTS5 calls that corruption.
+    "DROP TRIGGER IF EXISTS messages_fts_delete;
+     DROP TRIGGER IF EXISTS messages_fts_update;
+     CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+         WHEN old.id <= (SELECT indexed_upto FROM fts_state) BEGIN
+         INSERT INTO messages_fts(messages_fts, rowid, content)
+             SELECT 'delete', old.id, old.content WHERE old.content IS NOT NULL AND old.content != '';
+     END;
+     CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages
+         WHEN old.id <= (SELECT indexed_upto FROM fts_state) BEGIN
+         INSERT INTO messages_fts(messages_fts, rowid, content)
+             SELECT 'delete', old.id, old.content WHERE old.content IS NOT NULL AND old.content != '';
+         INSERT INTO messages_fts(rowid, content)
+             SELECT new.id, new.content WHERE new.content IS NOT NULL AND new.content != '';
+     END;",
 ];
 
 /// Rows waiting to be indexed: written before the index followed inserts, or after such a
@@ -504,26 +522,6 @@ pub fn max_ts(conn: &Connection, channel: &str) -> Result<Option<f64>> {
         .query_row([channel], |r| r.get(0))
 }
 
-/// Copies every message of `channels` from the attached database `source` (read=1).
-pub fn copy_history_from(conn: &Connection, source: &str, channels: &[String]) -> Result<usize> {
-    let mut copied = 0;
-    for channel in channels {
-        copied += conn.execute(
-            &format!(
-                "INSERT INTO main.messages(channel, sender, content, content_type, filename, ts,
-                     edited, edited_ts, read, deleted, deleted_ts, reply_to_id, reactions,
-                     reactions_ts, mentions, metadata, client_msg_id, expires_ts)
-                 SELECT channel, sender, content, content_type, filename, ts, edited, edited_ts,
-                     1, deleted, deleted_ts, reply_to_id, reactions, reactions_ts, mentions,
-                     metadata, client_msg_id, expires_ts
-                 FROM {source}.messages WHERE channel = ?1 ORDER BY ts, id"
-            ),
-            [channel],
-        )?;
-    }
-    Ok(copied)
-}
-
 /// The ts of every live message `sender` sent in `channel` with a ts in `since..before`.
 pub fn sent_ts(
     conn: &Connection,
@@ -672,6 +670,35 @@ mod tests {
         assert_eq!(unindexed(&conn).unwrap(), 0);
         assert_eq!(matches(&conn, "hi"), 9);
         assert_eq!(index_pending(&conn, 4).unwrap(), 0);
+        // A row without text (a file of a message with none) is never in the index: clearing,
+        // editing and deleting it leaves the index whole.
+        insert_row(
+            &conn,
+            &NewRow {
+                channel: "general",
+                sender: "bob",
+                content: "",
+                content_type: "text",
+                filename: Some("c.txt"),
+                ts: 10.0,
+                read: true,
+                reply_to_id: None,
+                mentions: None,
+                metadata: None,
+            },
+            false,
+        )
+        .unwrap();
+        conn.execute_batch(
+            "UPDATE messages SET content = '' WHERE ts = 10.0;
+             UPDATE messages SET content = 'now with words' WHERE ts = 10.0;
+             UPDATE messages SET content = '' WHERE ts >= 9.0;
+             DELETE FROM messages WHERE ts >= 8.0;
+             INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check');",
+        )
+        .unwrap();
+        assert_eq!(matches(&conn, "hi"), 7);
+        assert_eq!(matches(&conn, "words"), 0);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Accounts on the writer, in step with fan-out: creation (the user's database seeded with the
-//! public channels' history, inside the auth.db transaction that inserts the account) and
-//! deletion (soft or hard, in idempotent steps).
+//! Accounts on the writer, in step with fan-out: creation (the user's database created and its
+//! copy of the public channels' history planned inside the auth.db transaction that inserts the
+//! account; the copy itself runs in chunks, see seeding.rs) and deletion (soft or hard, in
+//! idempotent steps).
 
 use super::Writer;
 use crate::base::names::Username;
@@ -141,23 +142,27 @@ impl Writer<'_> {
         self.core.user_dbs.forget(username.as_str());
         crate::store::accounts::remove_database_files(&path).map_err(anyhow::Error::from)?;
         let conn = db::open(&path, Kind::User)?;
-        let source = self.users.iter().find_map(|u| {
-            let name = Username::parse_existing(u).ok()?;
-            let source = db::user::path(&self.core.data_dir, &name);
-            source.exists().then_some(source)
-        });
-        if let Some(source) = source {
-            db::maintenance::seed_history(&conn, &source, &self.core.settings.channels)?;
-        }
+        // The history is copied after the account exists, in chunks (store/seeding.rs).
+        let seed = super::seeding::plan_seed(
+            self.core,
+            &self.presence,
+            &self.users,
+            &conn,
+            username.as_str(),
+        )?;
         drop(conn);
         let committed =
             db::auth::insert_user(&tx, username.as_str(), password_hash).and_then(|()| tx.commit());
         if let Err(e) = committed {
             let _ = crate::store::accounts::remove_database_files(&path);
+            let _ = db::presence::seed_done(&self.presence, username.as_str());
             return Err(e.into());
         }
         self.users.insert(username.as_str().to_owned());
         self.auth_version = db::maintenance::data_version(&self.auth)?;
+        if seed {
+            self.seed_in_background(username.as_str().to_owned());
+        }
         Ok(true)
     }
 }

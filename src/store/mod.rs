@@ -25,6 +25,7 @@ mod pins;
 mod posts;
 pub mod private_channels;
 mod queue;
+mod seeding;
 mod updates;
 
 pub use change::{Change, Fanout, RowData};
@@ -56,6 +57,8 @@ pub struct Writer<'c> {
     last_ts: HashMap<String, f64>,
     /// Users whose search index is being caught up in the background.
     indexing: BTreeSet<String>,
+    /// Users whose history is being copied in the background.
+    seeding: BTreeSet<String>,
 }
 
 /// Runs the writer until `core.store` is stopped and drained.
@@ -69,6 +72,7 @@ pub fn run(core: &Core) {
             return;
         }
     };
+    writer.resume_seeds();
     loop {
         let jobs = core.store.take_batch();
         if jobs.is_empty() {
@@ -154,6 +158,7 @@ impl<'c> Writer<'c> {
                 .min(4),
             last_ts: HashMap::new(),
             indexing: BTreeSet::new(),
+            seeding: BTreeSet::new(),
         };
         writer.refresh_users()?;
         Ok(writer)

@@ -503,7 +503,7 @@ fn check_names_each_database_and_its_problems() {
     let path = temp.path().join("users/alice.db");
     let mut bytes = std::fs::read(&path).unwrap();
     let page = 4096 * 20;
-    for b in &mut bytes[page + 100..page + 400] {
+    for b in &mut bytes[page..page + 400] {
         *b = 0x5a;
     }
     std::fs::write(&path, bytes).unwrap();

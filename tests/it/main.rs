@@ -44,6 +44,8 @@ mod container;
 mod faults;
 /// Uploads, file access, ranges, avatars and profiles.
 mod files;
+/// A newcomer's copy of the public history: chunked, whole, resumable.
+mod history;
 /// Hostile clients: slow connections, per-address connection limits.
 mod hostile;
 /// The HTTP/1.1 layer: framing, limits, timeouts, headers, assets.

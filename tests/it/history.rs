@@ -1,0 +1,204 @@
+//! A newcomer's copy of the public history, made in chunks after the account exists: it
+//! arrives whole, in order and once, beside messages sent meanwhile, searchable, and an
+//! interrupted copy resumes at the next start (from another member if its source is gone).
+
+use crate::harness::{s, Client, Options, Server, TempDir, PASSWORD};
+use crate::json::Json;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const OLD: usize = 2_500;
+const OLD_TS: f64 = 1_600_000_000.0;
+
+/// Writes `OLD` messages of #general into a member's database as the server would have.
+fn write_old_history(db: &Path) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute_batch("BEGIN").unwrap();
+    for i in 0..OLD {
+        let text = if i % 500 == 0 {
+            format!("old {i} needle")
+        } else {
+            format!("old {i}")
+        };
+        conn.execute(
+            "INSERT INTO messages(channel, sender, content, ts, read) VALUES ('general', ?1, ?2, ?3, 1)",
+            rusqlite::params![if i % 2 == 0 { "alice" } else { "bob" }, text, OLD_TS + i as f64],
+        )
+        .unwrap();
+    }
+    conn.execute_batch("COMMIT").unwrap();
+}
+
+/// A data dir where alice and bob share `OLD` old messages and one sent live.
+fn two_members_with_history(temp: &TempDir) {
+    let server = Server::start_in(temp.path(), Options::default()).unwrap();
+    let mut alice = server.signup("alice");
+    server.signup("bob");
+    alice.say("general", "live before");
+    drop(alice);
+    server.terminate();
+    for who in ["alice", "bob"] {
+        write_old_history(&temp.path().join(format!("users/{who}.db")));
+    }
+}
+
+/// Every message of #general `client` can page back to, oldest first.
+fn whole_history(client: &mut Client) -> Vec<Json> {
+    let mut all: Vec<Json> = Vec::new();
+    let mut path = "/api/channels/general/messages?limit=200".to_owned();
+    loop {
+        let res = client.get(&path);
+        assert_eq!(res.status, 200, "{}", res.text());
+        let Json::Arr(page) = res.json() else {
+            panic!()
+        };
+        let Some(first) = page.first() else { break };
+        path = format!(
+            "/api/channels/general/messages?limit=200&before={}",
+            s(first, "id")
+        );
+        let done = page.len() < 200;
+        all.splice(0..0, page);
+        if done {
+            break;
+        }
+    }
+    all
+}
+
+/// Waits until `client` sees `expected` messages in #general; returns them.
+fn wait_for_history(client: &mut Client, expected: usize) -> Vec<Json> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let all = whole_history(client);
+        if all.len() >= expected || Instant::now() > deadline {
+            return all;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn assert_whole_and_in_order(all: &[Json], live: &[&str]) {
+    let texts: Vec<&str> = all.iter().map(|m| s(m, "text")).collect();
+    let mut expected: Vec<String> = (0..OLD)
+        .map(|i| {
+            if i % 500 == 0 {
+                format!("old {i} needle")
+            } else {
+                format!("old {i}")
+            }
+        })
+        .collect();
+    expected.extend(live.iter().map(|t| t.to_string()));
+    assert_eq!(texts.len(), expected.len(), "every message once");
+    assert_eq!(texts, expected, "in ts order");
+    let ts: Vec<f64> = all
+        .iter()
+        .map(|m| m.get("ts").and_then(Json::as_f64).unwrap())
+        .collect();
+    assert!(ts.windows(2).all(|w| w[0] < w[1]), "ts strictly increasing");
+}
+
+#[test]
+fn a_newcomers_history_arrives_whole_in_order_once_and_searchable() {
+    let temp = TempDir::new();
+    two_members_with_history(&temp);
+    let server = Server::start_in(temp.path(), Options::default()).unwrap();
+    let mut alice = server.client();
+    assert_eq!(alice.login("alice", PASSWORD).status, 200);
+    let mut carol = server.signup("carol");
+    // The newest history is there at once; a message sent meanwhile arrives once, live.
+    let newest = carol.messages("general");
+    assert_eq!(s(newest.last().unwrap(), "text"), "live before");
+    alice.say("general", "sent while carol's copy is made");
+    let all = wait_for_history(&mut carol, OLD + 2);
+    assert_whole_and_in_order(&all, &["live before", "sent while carol's copy is made"]);
+    // Copies are indexed as they are made: newest first, nothing waiting.
+    let found = carol.get("/api/search?q=needle");
+    assert_eq!(found.header("x-search-unindexed"), None);
+    let Json::Arr(found) = found.json() else {
+        panic!()
+    };
+    let texts: Vec<&str> = found.iter().map(|m| s(m, "text")).collect();
+    assert_eq!(
+        texts,
+        [
+            "old 2000 needle",
+            "old 1500 needle",
+            "old 1000 needle",
+            "old 500 needle",
+            "old 0 needle"
+        ]
+    );
+    drop((alice, carol));
+    server.terminate();
+    let db = rusqlite::Connection::open(temp.path().join("users/carol.db")).unwrap();
+    let check: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    db.execute_batch("INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')")
+        .unwrap();
+    let left: i64 = db
+        .query_row("SELECT COUNT(*) FROM history_seed", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0, "the plan is gone once the copy is whole");
+}
+
+#[test]
+fn an_interrupted_copy_resumes_at_the_next_start_even_when_its_source_is_gone() {
+    let temp = TempDir::new();
+    two_members_with_history(&temp);
+    let server = Server::start_in(temp.path(), Options::default()).unwrap();
+    let mut carol = server.signup("carol");
+    assert_eq!(wait_for_history(&mut carol, OLD + 1).len(), OLD + 1);
+    carol.say("general", "carol was here");
+    drop(carol);
+    server.terminate();
+
+    // As if the server died half-way through a copy from a member since deleted: the older
+    // half missing, the plan pointing at it, the source gone.
+    let db = rusqlite::Connection::open(temp.path().join("users/carol.db")).unwrap();
+    let middle = OLD_TS + (OLD / 2) as f64;
+    // Copies keep their ids from the source; rows received live come after the reserved ids.
+    let reserve: i64 = 1 << 32;
+    let newest: f64 = db
+        .query_row(
+            "SELECT MAX(ts) FROM messages WHERE id <= ?1",
+            [reserve],
+            |r| r.get(0),
+        )
+        .unwrap();
+    db.execute_batch("BEGIN").unwrap();
+    db.execute("DELETE FROM messages WHERE ts < ?1", [middle])
+        .unwrap();
+    db.execute(
+        "INSERT INTO history_seed(channel, newest_ts, before_ts, reserve, done) VALUES ('general', ?1, ?2, ?3, 0)",
+        rusqlite::params![newest, middle, reserve],
+    )
+    .unwrap();
+    db.execute_batch("COMMIT").unwrap();
+    drop(db);
+    let presence = rusqlite::Connection::open(temp.path().join("presence.db")).unwrap();
+    presence
+        .execute(
+            "INSERT INTO history_seeds(username, source) VALUES ('carol', 'dora')",
+            [],
+        )
+        .unwrap();
+    drop(presence);
+
+    let server = Server::start_in(temp.path(), Options::default()).unwrap();
+    let mut carol = server.client();
+    assert_eq!(carol.login("carol", PASSWORD).status, 200);
+    let all = wait_for_history(&mut carol, OLD + 2);
+    assert_whole_and_in_order(&all, &["live before", "carol was here"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server
+        .stderr()
+        .contains("copied the channels' history into users/carol.db")
+    {
+        assert!(Instant::now() < deadline, "{}", server.stderr());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
