@@ -206,6 +206,7 @@ TUNING (environment only):
     MINIMOST_BODY_MIN_RATE=1024        bytes per second a request body must average
     MINIMOST_CLEANUP_DELAY_SECS=300    when the cleanup thread first runs
     MINIMOST_CLEANUP_INTERVAL_SECS=86400  how often it runs after that
+    MINIMOST_WAL_QUIET_SECS=30         how long without writes before WAL files are emptied
 
 The first line printed is `listening on https://ADDR:PORT` with the real address.
 Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 on a startup error.

@@ -11,6 +11,9 @@ use std::sync::Mutex;
 #[derive(Default)]
 pub struct Checkpoints {
     dirty: Mutex<BTreeSet<PathBuf>>,
+    /// Databases written outside the writer too (auth.db, presence.db): emptied at every quiet
+    /// spell after writes.
+    shared: Vec<PathBuf>,
     /// Nudged when a first database is marked; stopped at shutdown.
     wake: Stop,
 }
@@ -21,6 +24,13 @@ const CHECKPOINT_WAL_BYTES: u64 = 1 << 20;
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Checkpoints {
+    pub fn new(shared: Vec<PathBuf>) -> Checkpoints {
+        Checkpoints {
+            shared,
+            ..Checkpoints::default()
+        }
+    }
+
     /// Marks databases as written (by their connections' file names; on the hot path, so
     /// only a database not marked yet costs an allocation).
     pub fn mark<'p>(&self, paths: impl Iterator<Item = &'p std::path::Path>) {
@@ -42,12 +52,29 @@ impl Checkpoints {
 
     /// The checkpoint thread: sleeps until the writer writes, then every 2 s while it does,
     /// a passive checkpoint of each written database whose WAL passed 1 MiB (the writer's own
-    /// connections never checkpoint, so their commits never wait for an fsync). A database
-    /// whose WAL is smaller waits for its next write.
-    pub fn run(&self) {
+    /// connections never checkpoint, so their commits never wait for an fsync). Once a round
+    /// passes `quiet` (30 s) without writes, every database written since is checkpointed with
+    /// TRUNCATE, so idle WAL files are empty; then it sleeps until the next write.
+    pub fn run(&self, quiet: std::time::Duration) {
+        // Databases written since the last quiet moment: emptied when the writes stop.
+        let mut written: BTreeSet<PathBuf> = BTreeSet::new();
         loop {
             let ticket = self.wake.ticket();
             if self.take_dirty().is_empty() {
+                if !written.is_empty() {
+                    // Written lately: wait for more writes, or for a quiet spell, after which
+                    // every WAL written since is folded in and emptied.
+                    let deadline = std::time::Instant::now() + quiet;
+                    if self.wake.wait_until(ticket, deadline) {
+                        return;
+                    }
+                    if std::time::Instant::now() >= deadline && self.take_dirty().is_empty() {
+                        for path in std::mem::take(&mut written).iter().chain(&self.shared) {
+                            truncate_wal(path);
+                        }
+                    }
+                    continue;
+                }
                 if self.wake.wait(ticket) {
                     return;
                 }
@@ -58,6 +85,7 @@ impl Checkpoints {
                 return;
             }
             let dirty = std::mem::take(&mut *self.take_dirty());
+            written.extend(dirty.iter().cloned());
             for path in dirty {
                 let mut wal = path.clone().into_os_string();
                 wal.push("-wal");
@@ -73,5 +101,20 @@ impl Checkpoints {
 
     fn take_dirty(&self) -> std::sync::MutexGuard<'_, BTreeSet<PathBuf>> {
         self.dirty.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Folds in and empties the WAL of `path` if it has anything, unless the database is busy (the
+/// next quiet spell tries again).
+fn truncate_wal(path: &std::path::Path) {
+    let mut wal = path.to_owned().into_os_string();
+    wal.push("-wal");
+    if std::fs::metadata(&wal).map_or(0, |m| m.len()) == 0 {
+        return;
+    }
+    if let Err(e) = db::maintenance::checkpoint_truncate(path) {
+        if e.sqlite_error_code() != Some(rusqlite::ErrorCode::DatabaseBusy) {
+            crate::log!("warning: cannot checkpoint {}: {e}", path.display());
+        }
     }
 }

@@ -50,6 +50,9 @@ impl Kind {
     }
 }
 
+/// Bytes a WAL file is cut back to when it starts over.
+pub const WAL_SIZE_LIMIT: u64 = 1 << 20;
+
 /// Opens (creating if absent) and migrates a database.
 pub fn open(path: &Path, kind: Kind) -> anyhow::Result<Connection> {
     let mut conn = open_unmigrated(path, kind, true)?;
@@ -73,8 +76,11 @@ fn open_unmigrated(path: &Path, kind: Kind, create: bool) -> anyhow::Result<Conn
             path.display()
         );
     }
+    // A WAL that a finished checkpoint lets start over is cut back to this size, so a burst of
+    // writes does not leave a large file behind (the checkpoint thread empties idle ones).
     conn.execute_batch(&format!(
-        "PRAGMA synchronous = {}; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = OFF;",
+        "PRAGMA synchronous = {}; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = OFF;
+         PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};",
         kind.synchronous()
     ))?;
     Ok(conn)
@@ -182,7 +188,10 @@ impl Databases {
             auth_db: Pool::open(data_dir.join("auth.db"), Kind::Auth)?,
             presence_db: Pool::open(data_dir.join("presence.db"), Kind::Presence)?,
             user_dbs: UserDbs::new(data_dir.join("users")),
-            checkpoints: checkpoints::Checkpoints::default(),
+            checkpoints: checkpoints::Checkpoints::new(vec![
+                data_dir.join("auth.db"),
+                data_dir.join("presence.db"),
+            ]),
             data_dir,
         })
     }

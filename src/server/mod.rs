@@ -111,9 +111,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .spawn_scoped(scope, move || {
                 crate::store::calls::run_timer(ctx, ring_timeout, &ctx.call_timer)
             })?;
+        // How long without writes before the WAL files written lately are emptied.
+        let wal_quiet = secs("MINIMOST_WAL_QUIET_SECS", 30)?;
         std::thread::Builder::new()
             .name("checkpoint".into())
-            .spawn_scoped(scope, move || ctx.checkpoints.run())?;
+            .spawn_scoped(scope, move || ctx.checkpoints.run(wal_quiet))?;
         std::thread::Builder::new()
             .name("trim".into())
             .spawn_scoped(scope, move || {
@@ -355,21 +357,23 @@ fn deadlines_from_env() -> anyhow::Result<http::Deadlines> {
 /// `MINIMOST_CLEANUP_DELAY_SECS` / `MINIMOST_CLEANUP_INTERVAL_SECS` say otherwise (for tests
 /// and for admins who want another rhythm).
 fn cleanup_schedule() -> anyhow::Result<(Duration, Duration)> {
-    let secs = |var: &str, default: u64| -> anyhow::Result<Duration> {
-        match std::env::var(var) {
-            Ok(text) => text
-                .parse::<f64>()
-                .ok()
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(Duration::from_secs_f64)
-                .with_context(|| format!("{var}={text:?} is not a number of seconds")),
-            Err(_) => Ok(Duration::from_secs(default)),
-        }
-    };
     Ok((
         secs("MINIMOST_CLEANUP_DELAY_SECS", 300)?,
         secs("MINIMOST_CLEANUP_INTERVAL_SECS", 86_400)?.max(Duration::from_secs(1)),
     ))
+}
+
+/// A number of seconds from the environment variable `var`, or `default` seconds.
+fn secs(var: &str, default: u64) -> anyhow::Result<Duration> {
+    match std::env::var(var) {
+        Ok(text) => text
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
+            .with_context(|| format!("{var}={text:?} is not a number of seconds")),
+        Err(_) => Ok(Duration::from_secs(default)),
+    }
 }
 
 /// Closes the databases and checkpoints every WAL so a cold copy of the data dir is complete.

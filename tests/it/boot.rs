@@ -230,6 +230,7 @@ fn flags_help_and_version() {
         "MINIMOST_BODY_MIN_RATE",
         "MINIMOST_CLEANUP_DELAY_SECS",
         "MINIMOST_CLEANUP_INTERVAL_SECS",
+        "MINIMOST_WAL_QUIET_SECS",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }

@@ -202,3 +202,54 @@ fn an_interrupted_copy_resumes_at_the_next_start_even_when_its_source_is_gone() 
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Sizes of the WAL files in the data dir, by file name.
+fn wal_sizes(dir: &Path) -> Vec<(String, u64)> {
+    let mut sizes = Vec::new();
+    for sub in [dir.to_owned(), dir.join("users")] {
+        for entry in std::fs::read_dir(sub).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with("-wal") {
+                sizes.push((name, entry.metadata().unwrap().len()));
+            }
+        }
+    }
+    sizes
+}
+
+#[test]
+fn wal_files_are_emptied_once_writes_stop() {
+    let temp = TempDir::new();
+    let options = Options {
+        env: vec![("MINIMOST_WAL_QUIET_SECS".into(), "1".into())],
+        ..Options::default()
+    };
+    let server = Server::start_in(temp.path(), options).unwrap();
+    let mut alice = server.signup("alice");
+    server.signup("bob");
+    // A burst that writes several MB into each member's WAL.
+    let text = "w".repeat(9_000);
+    for _ in 0..250 {
+        alice.say("general", &text);
+    }
+    let grown: u64 = wal_sizes(temp.path()).iter().map(|(_, n)| n).sum();
+    assert!(grown > 2 << 20, "the burst wrote {grown} bytes of WAL");
+    // Quiet for a second: every WAL written lately is folded in and emptied.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let sizes = wal_sizes(temp.path());
+        if sizes.iter().all(|(_, n)| *n == 0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "WAL files left: {sizes:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Nothing was lost on the way.
+    assert_eq!(alice.messages("general").len(), 100, "the newest page");
+    assert_eq!(
+        server.stderr().matches("warning").count(),
+        0,
+        "{}",
+        server.stderr()
+    );
+}
