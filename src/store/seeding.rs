@@ -1,8 +1,8 @@
 //! A new account's history, copied on the writer in chunks, newest first, so the newcomer sees
 //! recent history at once and nobody's message waits behind the copy. The plan is made when the
 //! account is created (ids reserved, the channels' newest ts fixed: everything newer arrives
-//! live); each chunk copies and indexes about 1,000 rows in one transaction and queues the
-//! next behind whatever is waiting. `presence.db.history_seeds` lists unfinished copies, which
+//! live); each chunk copies and indexes about 3 ms worth of rows in one transaction and queues
+//! the next behind whatever is waiting. `presence.db.history_seeds` lists unfinished copies, which
 //! resume at the next start after a crash, from the same source or, if it is gone, from the
 //! start with another.
 
@@ -14,8 +14,19 @@ use rusqlite::Connection;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-/// Rows copied per chunk: a few milliseconds of the writer.
-pub const SEED_CHUNK: u64 = 1_000;
+/// How long one chunk may keep the writer: the rows per chunk follow from the last one's pace.
+const CHUNK_TIME: std::time::Duration = std::time::Duration::from_millis(3);
+/// Rows in the first chunk, and the bounds of every other.
+const FIRST_CHUNK: u64 = 500;
+const CHUNK_ROWS: std::ops::RangeInclusive<u64> = 200..=5_000;
+
+/// The rows of the next chunk, from how long `rows` took: about `CHUNK_TIME`'s worth.
+pub(super) fn next_chunk(rows: u64, took: std::time::Duration) -> u64 {
+    let per_row = took.as_secs_f64() / rows.max(1) as f64;
+    let fit = (CHUNK_TIME.as_secs_f64() / per_row.max(1e-9)) as u64;
+    // Grow gently, shrink at once.
+    fit.min(rows * 2).clamp(*CHUNK_ROWS.start(), *CHUNK_ROWS.end())
+}
 
 /// A member whose database holds the whole public history (none being copied), other than
 /// `except`.
@@ -77,18 +88,20 @@ impl Writer<'_> {
     /// Copies the first chunk of `user`'s history now and the rest in the background.
     pub(super) fn seed_in_background(&mut self, user: String) {
         if self.seeding.insert(user.clone()) {
-            self.seed_chunk(user);
+            self.seed_chunk(user, FIRST_CHUNK);
         }
     }
 
-    fn seed_chunk(&mut self, user: String) {
-        match self.copy_one_chunk(&user) {
+    fn seed_chunk(&mut self, user: String, rows: u64) {
+        let start = std::time::Instant::now();
+        match self.copy_one_chunk(&user, rows) {
             Ok(true) => {
                 let next = user.clone();
+                let rows = next_chunk(rows, start.elapsed());
                 if self
                     .core
                     .store
-                    .spawn(move |w: &mut Writer| w.seed_chunk(next))
+                    .spawn(move |w: &mut Writer| w.seed_chunk(next, rows))
                     .is_err()
                 {
                     // Shutting down: the next start resumes from the last chunk committed.
@@ -109,7 +122,7 @@ impl Writer<'_> {
     }
 
     /// One chunk; false when the copy is finished (or has nothing left to do).
-    fn copy_one_chunk(&mut self, user: &str) -> anyhow::Result<bool> {
+    fn copy_one_chunk(&mut self, user: &str, rows: u64) -> anyhow::Result<bool> {
         let source = db::presence::seeds(&self.presence)?
             .into_iter()
             .find(|(u, _)| u == user)
@@ -151,13 +164,31 @@ impl Writer<'_> {
             return Ok(false);
         };
         db::seed::attach(conn, &path)?;
-        let left = db::seed::copy_chunk(conn, SEED_CHUNK);
+        let left = db::seed::copy_chunk(conn, rows);
         db::seed::detach(conn)?;
         let left = left?;
+        // The copy goes through the WAL like any write: folded back in the background, so the
+        // WAL (and every lookup in it) stays small.
+        let written = conn.path().map(std::path::PathBuf::from);
+        self.core.checkpoints.mark(written.as_deref().into_iter());
         if !left {
             db::presence::seed_done(&self.presence, user)?;
             crate::log!("copied the channels' history into users/{user}.db (from {source}'s)");
         }
         Ok(left)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_chunk;
+    use std::time::Duration;
+
+    #[test]
+    fn chunks_hold_the_writer_about_three_milliseconds() {
+        assert_eq!(next_chunk(500, Duration::from_millis(1)), 1_000, "grows at most twofold");
+        assert_eq!(next_chunk(1_000, Duration::from_millis(10)), 300, "shrinks at once");
+        assert_eq!(next_chunk(1_000, Duration::from_secs(5)), 200, "never below the floor");
+        assert_eq!(next_chunk(4_000, Duration::from_micros(10)), 5_000, "nor above the ceiling");
     }
 }
