@@ -37,6 +37,9 @@ pub enum Command {
     Check {
         common: Common,
     },
+    Status {
+        common: Common,
+    },
     DeleteUser {
         common: Common,
         user: String,
@@ -116,6 +119,23 @@ OPTIONS:
 EXIT STATUS: 0 done; 1 if any part failed (the rest still ran).
 ";
 
+pub const STATUS_HELP: &str = "\
+minimost status — where the disk goes
+
+USAGE:
+    minimost status [--data-dir D]
+
+Prints the data dir's size by part (users/, uploads/, avatars/, auth.db, presence.db, the WAL
+files), its five largest databases, the free space against the floor below which the server
+refuses new messages, uploads and accounts (min_free_disk_mb in settings.json), and any
+newcomer's history still being copied. Exit status 1 while below the floor. Read-only; safe
+while the server runs.
+
+OPTIONS:
+    --data-dir D    the server's data dir  [env MINIMOST_DATA_DIR, default .]
+    -h, --help      print this help
+";
+
 pub const CHECK_HELP: &str = "\
 minimost check — integrity check of every database
 
@@ -186,6 +206,7 @@ SUBCOMMANDS:
     backup          hot, consistent copy of the data dir into a new directory
     clean           run one cleanup now (old files and messages, expired tokens)
     check           integrity check of every database
+    status          where the disk goes, the largest databases, the free space
     delete-user     delete an account (--soft or --hard) without its password
     healthcheck     exit 0 if the server answers (for Docker)
 
@@ -286,6 +307,10 @@ pub fn parse(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>) -> anyho
                 args: args_,
             }
         }
+        Some("status") if help => return Ok(Command::Help(STATUS_HELP)),
+        Some("status") => Command::Status {
+            common: parse_common(&mut args, env)?,
+        },
         Some("check") if help => return Ok(Command::Help(CHECK_HELP)),
         Some("check") => Command::Check {
             common: parse_common(&mut args, env)?,

@@ -46,6 +46,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         cli::Command::Backup { common, dest } => admin::backup(&common.data_dir, &dest)?,
         cli::Command::Clean { common, args } => return admin::clean(&common.data_dir, &args),
         cli::Command::Check { common } => return admin::check(&common.data_dir),
+        cli::Command::Status { common } => return admin::status(&common.data_dir),
         cli::Command::DeleteUser { common, user, hard } => {
             admin::delete_user(&common.data_dir, &user, hard)?
         }

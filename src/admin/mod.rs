@@ -9,10 +9,12 @@ pub mod check;
 pub mod cleanup;
 pub mod control;
 pub mod healthcheck;
+pub mod status;
 
 pub use backup::backup;
 pub use check::check;
 pub use healthcheck::healthcheck;
+pub use status::status;
 
 use crate::base::json::Json;
 use crate::db;

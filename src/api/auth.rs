@@ -16,6 +16,7 @@ use std::time::Instant;
 
 /// POST /api/signup
 pub fn post_signup(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
+    super::require_room(ctx)?;
     rate_limit(ctx, req, Bucket::Signup)?;
     let body = req.json()?;
     let username = Username::parse(str_field(&body, "username")?).map_err(HttpError::BadRequest)?;

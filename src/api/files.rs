@@ -17,6 +17,7 @@ const MAX_ORIGINAL_NAME: usize = 255;
 
 /// POST /api/uploads — raw bytes, `X-Filename` = the percent-encoded original name.
 pub fn post_upload(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
+    super::require_room(ctx)?;
     let user = require_user(ctx, req)?;
     let max_mb = u64::from(ctx.settings.max_upload_size_mb);
     let max = max_mb << 20;

@@ -56,6 +56,7 @@ pub fn get_messages(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Respo
 
 /// POST /api/channels/{ch}/messages {text, reply_to?, files?}
 pub fn post_message(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Response, HttpError> {
+    super::require_room(ctx)?;
     let user = require_user(ctx, req)?;
     let body = req.json()?;
     let mut channel = open_channel(ctx, &user, channel)?;
@@ -205,6 +206,7 @@ pub fn patch_message(
     channel: &str,
     id: &str,
 ) -> Result<Response, HttpError> {
+    super::require_room(ctx)?;
     let user = require_user(ctx, req)?;
     let body = req.json()?;
     let channel = open_channel(ctx, &user, channel)?;
@@ -265,6 +267,7 @@ pub fn post_reaction(
     channel: &str,
     id: &str,
 ) -> Result<Response, HttpError> {
+    super::require_room(ctx)?;
     let user = require_user(ctx, req)?;
     let body = req.json()?;
     let channel = open_channel(ctx, &user, channel)?;

@@ -242,6 +242,14 @@ pub fn host_name(header: &str) -> Option<&str> {
     plain.then_some(host)
 }
 
+/// Refuses what would fill the disk (messages, uploads, accounts) while the data dir's file
+/// system has less free space than `min_free_disk_mb` (read live from settings.json).
+pub fn require_room(ctx: &Ctx) -> Result<(), HttpError> {
+    let floor = u64::from(ctx.live_settings.get().min_free_disk_mb) << 20;
+    crate::base::disk::require_room(&ctx.data_dir, floor)
+        .map_err(|message| HttpError::StorageFull(message.into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::host_name;

@@ -48,6 +48,9 @@ pub fn set_pin(
     pinned: bool,
 ) -> Result<Response, HttpError> {
     let user = require_user(ctx, req)?;
+    if pinned {
+        super::require_room(ctx)?;
+    }
     let channel = open_channel(ctx, &user, channel)?;
     let ts = messages::parse_id(id).ok_or(HttpError::NotFound)?;
     let rows = db::user::message_rows(&*own_db(ctx, &user)?, &channel.to_string(), ts)?;

@@ -39,6 +39,7 @@ fn member_channel(ctx: &Ctx, user: &AuthUser, n: &str) -> Result<i64, HttpError>
 
 /// POST /api/private-channels {name, members}
 pub fn post_private_channel(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
+    super::require_room(ctx)?;
     let user = require_user(ctx, req)?;
     let body = req.json()?;
     let name = channel_name(&body)?;
@@ -66,6 +67,7 @@ pub fn post_private_channel(ctx: &Ctx, req: &mut Request) -> Result<Response, Ht
 
 /// PATCH /api/private-channels/{n} {name} — any member may rename.
 pub fn patch_private_channel(ctx: &Ctx, req: &mut Request, n: &str) -> Result<Response, HttpError> {
+    super::require_room(ctx)?;
     let user = require_user(ctx, req)?;
     let body = req.json()?;
     let id = member_channel(ctx, &user, n)?;
@@ -79,6 +81,7 @@ pub fn patch_private_channel(ctx: &Ctx, req: &mut Request, n: &str) -> Result<Re
 
 /// POST /api/private-channels/{n}/members {username}
 pub fn post_member(ctx: &Ctx, req: &mut Request, n: &str) -> Result<Response, HttpError> {
+    super::require_room(ctx)?;
     let user = require_user(ctx, req)?;
     let body = req.json()?;
     let id = member_channel(ctx, &user, n)?;

@@ -72,6 +72,7 @@ pub fn announce_user(ctx: &Ctx, user: &Username) -> Result<(), HttpError> {
 
 /// PUT /api/me/avatar — raw jpeg/png/gif/webp bytes; replaces (and deletes) the old file.
 pub fn put_avatar(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
+    super::require_room(ctx)?;
     let user = require_user(ctx, req)?;
     let max_mb = u64::from(ctx.settings.max_avatar_size_mb);
     if req.body_len() > max_mb << 20 {

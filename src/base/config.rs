@@ -38,6 +38,8 @@ pub struct Settings {
     /// The address people type to reach the server (`https://chat.example.lan:5000`), for the
     /// links the admin commands print; `None`: worked out from the running server.
     pub public_url: Option<String>,
+    /// Free space (MB) below which new messages, uploads and accounts are refused.
+    pub min_free_disk_mb: u32,
 }
 
 impl Default for Settings {
@@ -49,6 +51,7 @@ impl Default for Settings {
             message_retention_days: 770,
             max_upload_size_mb: 25,
             max_avatar_size_mb: 5,
+            min_free_disk_mb: 200,
             stun_port: 3478,
             max_login_attempts: 5,
             lockout_duration_minutes: 15,
@@ -80,6 +83,7 @@ const FIRST_BOOT_SETTINGS: &str = r#"{
   "message_retention_days": 770,
   "max_upload_size_mb": 25,
   "max_avatar_size_mb": 5,
+  "min_free_disk_mb": 200,
   "stun_port": 3478,
   "max_login_attempts": 5,
   "lockout_duration_minutes": 15,
@@ -261,6 +265,7 @@ pub fn parse_settings(text: &str, warn: &mut dyn FnMut(String)) -> anyhow::Resul
             "message_retention_days" => set_u32(value, 1, &mut settings.message_retention_days),
             "max_upload_size_mb" => set_u32(value, 1, &mut settings.max_upload_size_mb),
             "max_avatar_size_mb" => set_u32(value, 1, &mut settings.max_avatar_size_mb),
+            "min_free_disk_mb" => set_u32(value, 0, &mut settings.min_free_disk_mb),
             "stun_port" => match value.as_u64().and_then(|n| u16::try_from(n).ok()) {
                 Some(port) => {
                     settings.stun_port = port;

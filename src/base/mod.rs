@@ -7,6 +7,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub mod assets;
 pub mod config;
+pub mod disk;
 pub mod fault;
 pub mod json;
 pub mod limits;

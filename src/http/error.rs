@@ -28,6 +28,8 @@ pub enum HttpError {
     HeaderTooLarge,
     Timeout,
     Unavailable(String),
+    /// 507: the server's disk is (nearly) full; the message says so.
+    StorageFull(String),
     Internal(anyhow::Error),
 }
 
@@ -49,6 +51,7 @@ impl HttpError {
             HttpError::HeaderTooLarge => 431,
             HttpError::Internal(_) => 500,
             HttpError::Unavailable(_) => 503,
+            HttpError::StorageFull(_) => 507,
         }
     }
 
@@ -60,6 +63,7 @@ impl HttpError {
             | HttpError::TooLarge(m)
             | HttpError::Locked(m)
             | HttpError::Unavailable(m)
+            | HttpError::StorageFull(m)
             | HttpError::NotFoundWith(m)
             | HttpError::TooMany { message: m, .. } => m.clone(),
             HttpError::Unauthorized => "Not logged in".into(),

@@ -25,7 +25,8 @@ pub(super) fn next_chunk(rows: u64, took: std::time::Duration) -> u64 {
     let per_row = took.as_secs_f64() / rows.max(1) as f64;
     let fit = (CHUNK_TIME.as_secs_f64() / per_row.max(1e-9)) as u64;
     // Grow gently, shrink at once.
-    fit.min(rows * 2).clamp(*CHUNK_ROWS.start(), *CHUNK_ROWS.end())
+    fit.min(rows * 2)
+        .clamp(*CHUNK_ROWS.start(), *CHUNK_ROWS.end())
 }
 
 /// A member whose database holds the whole public history (none being copied), other than
@@ -186,9 +187,25 @@ mod tests {
 
     #[test]
     fn chunks_hold_the_writer_about_three_milliseconds() {
-        assert_eq!(next_chunk(500, Duration::from_millis(1)), 1_000, "grows at most twofold");
-        assert_eq!(next_chunk(1_000, Duration::from_millis(10)), 300, "shrinks at once");
-        assert_eq!(next_chunk(1_000, Duration::from_secs(5)), 200, "never below the floor");
-        assert_eq!(next_chunk(4_000, Duration::from_micros(10)), 5_000, "nor above the ceiling");
+        assert_eq!(
+            next_chunk(500, Duration::from_millis(1)),
+            1_000,
+            "grows at most twofold"
+        );
+        assert_eq!(
+            next_chunk(1_000, Duration::from_millis(10)),
+            300,
+            "shrinks at once"
+        );
+        assert_eq!(
+            next_chunk(1_000, Duration::from_secs(5)),
+            200,
+            "never below the floor"
+        );
+        assert_eq!(
+            next_chunk(4_000, Duration::from_micros(10)),
+            5_000,
+            "nor above the ceiling"
+        );
     }
 }

@@ -767,3 +767,50 @@ fn a_data_dir_of_another_user_is_refused_naming_its_owner() {
         assert!(stderr.contains("runs as uid 65534"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn status_says_where_the_disk_goes_and_how_much_is_free() {
+    let temp = TempDir::new();
+    let server = Server::start_in(temp.path(), Options::default()).unwrap();
+    let mut alice = server.signup("alice");
+    server.signup("bob");
+    alice.say("general", "hello");
+    let out = cli(temp.path(), &["status"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    for expected in [
+        "data dir:  ",
+        "users/       ",
+        "in 2 databases",
+        "uploads/     0.0 MB in 0 files",
+        "largest:",
+        "users/alice.db",
+        "users/bob.db",
+        "free:      ",
+        "refused below 200.0 MB",
+    ] {
+        assert!(
+            out.stdout.contains(expected),
+            "{expected} missing from:\n{}",
+            out.stdout
+        );
+    }
+    // Below the floor it says so, with what to do, and exits 1 for scripts.
+    let settings = temp.path().join("settings.json");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(
+        &settings,
+        text.replace(
+            "\"min_free_disk_mb\": 200,",
+            "\"min_free_disk_mb\": 4294967295,",
+        ),
+    )
+    .unwrap();
+    let out = cli(temp.path(), &["status"]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("NOW REFUSING: free space with `minimost clean`"),
+        "{}",
+        out.stdout
+    );
+}

@@ -253,3 +253,75 @@ fn wal_files_are_emptied_once_writes_stop() {
         server.stderr()
     );
 }
+
+#[test]
+fn a_full_disk_refuses_new_things_in_words_keeps_deleting_and_recovers_by_itself() {
+    let temp = TempDir::new();
+    let server = Server::start_in(temp.path(), Options::default()).unwrap();
+    let mut alice = server.signup("alice");
+    let kept = alice.say("general", "written before the disk filled");
+    // The floor above any disk's free space, as if the disk were full (read live).
+    let settings = temp.path().join("settings.json");
+    let before = std::fs::read_to_string(&settings).unwrap();
+    assert!(before.contains("\"min_free_disk_mb\": 200,"), "{before}");
+    let full = before.replace(
+        "\"min_free_disk_mb\": 200,",
+        "\"min_free_disk_mb\": 4294967295,",
+    );
+    std::fs::write(&settings, &full).unwrap();
+    let full_message =
+        "The server's storage is full, so nothing new can be saved; tell your administrator";
+    let refused = [
+        alice.post(
+            "/api/channels/general/messages",
+            &Json::obj([("text", "one more".into())]),
+        ),
+        server.client().post(
+            "/api/signup",
+            &Json::obj([
+                ("username", "bob".into()),
+                ("password", PASSWORD.into()),
+                ("confirm_password", PASSWORD.into()),
+            ]),
+        ),
+        alice.post(
+            &format!(
+                "/api/channels/general/messages/{}/reactions",
+                s(&kept, "id")
+            ),
+            &Json::obj([("emoji", "thumbsup".into())]),
+        ),
+    ];
+    for res in refused {
+        assert_eq!(res.status, 507, "{}", res.text());
+        assert!(res.text().contains(full_message), "{}", res.text());
+    }
+    // Reading and deleting still work, so space can be freed.
+    assert_eq!(alice.messages("general").len(), 1);
+    let res = alice.delete(&format!(
+        "/api/channels/general/messages/{}",
+        s(&kept, "id")
+    ));
+    assert_eq!(res.status, 204);
+    assert!(
+        server
+            .stderr()
+            .contains("new messages, uploads and accounts are refused"),
+        "{}",
+        server.stderr()
+    );
+    // Room again: writes resume without a restart.
+    std::fs::write(
+        &settings,
+        before.replacen('{', "{\"min_free_disk_mb\": 0,", 1),
+    )
+    .unwrap();
+    let later = std::time::SystemTime::now() + Duration::from_secs(2);
+    std::fs::File::options()
+        .write(true)
+        .open(&settings)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    alice.say("general", "space again");
+}
