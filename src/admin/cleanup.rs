@@ -26,6 +26,9 @@ pub struct Retention {
     pub file_days: u32,
     pub message_days: u32,
     pub session_idle_days: u32,
+    /// Caps in MB (0: none): all uploads together, and each user's database.
+    pub uploads_cap_mb: u32,
+    pub messages_cap_mb: u32,
 }
 
 impl Retention {
@@ -35,6 +38,8 @@ impl Retention {
             file_days: s.file_retention_days,
             message_days: s.message_retention_days,
             session_idle_days: s.session_idle_days,
+            uploads_cap_mb: s.max_uploads_mb,
+            messages_cap_mb: s.max_messages_mb_per_user,
         }
     }
 }
@@ -114,7 +119,9 @@ pub fn run_once(
         say,
     };
     pass.old_files();
+    pass.uploads_over_cap();
     let expired = pass.old_messages();
+    pass.messages_over_cap();
     pass.old_reactions_and_receipts();
     pass.unattached_uploads();
     pass.tokens_and_sessions();
@@ -194,23 +201,129 @@ impl Pass<'_> {
         }
     }
 
-    /// Old messages, from every user's database; returns how many expired.
-    fn old_messages(&mut self) -> usize {
-        let cutoff = self.message_cutoff();
-        let mut names: Vec<String> = std::fs::read_dir(self.core.data_dir.join("users"))
+    /// The oldest uploads, while all of them together are over `max_uploads_mb`.
+    fn uploads_over_cap(&mut self) {
+        let cap = u64::from(self.retention.uploads_cap_mb) << 20;
+        if cap == 0 {
+            return;
+        }
+        let uploads = self.core.data_dir.join("uploads");
+        let mut files: Vec<(SystemTime, u64, String)> = std::fs::read_dir(&uploads)
             .map(|entries| {
                 entries
                     .filter_map(Result::ok)
                     .filter_map(|e| {
+                        let meta = e.metadata().ok().filter(|m| m.is_file())?;
                         let name = e.file_name().to_string_lossy().into_owned();
-                        name.strip_suffix(".db").map(str::to_owned)
+                        Some((meta.modified().ok()?, meta.len(), name))
                     })
                     .collect()
             })
             .unwrap_or_default();
-        names.sort();
+        let mut total: u64 = files.iter().map(|(_, size, _)| size).sum();
+        files.sort();
+        for (_, size, name) in files {
+            if total <= cap {
+                break;
+            }
+            if !self.dry_run {
+                if let Err(e) = std::fs::remove_file(uploads.join(&name)) {
+                    self.fail(format!("cannot delete uploads/{name}: {e}"));
+                    continue;
+                }
+            }
+            (self.say)(format!(
+                "uploads/{name} (oldest while uploads are over max_uploads_mb {} MB, {})",
+                self.retention.uploads_cap_mb,
+                human_bytes(size)
+            ));
+            total -= size;
+            self.report.files += 1;
+            self.report.file_bytes += size;
+        }
+    }
+
+    /// Each user's oldest messages, while their database is over `max_messages_mb_per_user`;
+    /// their open clients are told which history went.
+    fn messages_over_cap(&mut self) {
+        let cap = u64::from(self.retention.messages_cap_mb) << 20;
+        if cap == 0 {
+            return;
+        }
+        for name in user_names(&self.core.data_dir) {
+            let Ok(user) = Username::parse_existing(&name) else {
+                continue;
+            };
+            // How many of the oldest rows to remove to get a tenth under the cap.
+            let plan = self.core.user_dbs.get(&user).and_then(|conn| {
+                let Some(conn) = conn else { return Ok(None) };
+                let used = db::retention::used_bytes(&conn)?;
+                if used <= cap {
+                    return Ok(None);
+                }
+                let rows = db::retention::message_rows(&conn)?.max(1);
+                let per_row = used as f64 / rows as f64;
+                let excess = (used - cap) as f64 + cap as f64 / 10.0;
+                let n = ((excess / per_row).ceil() as u64).min(rows);
+                let before = db::retention::ts_after_oldest(&conn, n)?.unwrap_or(f64::MAX);
+                Ok(Some((before, used)))
+            });
+            let (before, used) = match plan {
+                Ok(Some(plan)) => plan,
+                Ok(None) => continue,
+                Err(e) => {
+                    self.fail(format!("users/{name}.db: {e:#}"));
+                    continue;
+                }
+            };
+            let result = if self.dry_run {
+                self.core.user_dbs.get(&user).and_then(|conn| match conn {
+                    Some(conn) => Ok(db::retention::count_old_messages(&conn, before)?),
+                    None => Ok(0),
+                })
+            } else {
+                let who = user.clone();
+                purge_in_chunks(self.core, move |w| {
+                    let Some(conn) = w.database(who.as_str())? else {
+                        return Ok(0);
+                    };
+                    let n = db::retention::delete_old_messages(conn, before, PURGE_CHUNK)?;
+                    let path = conn.path().map(std::path::PathBuf::from);
+                    w.core.checkpoints.mark(path.as_deref().into_iter());
+                    Ok(n)
+                })
+            };
+            match result {
+                Ok(0) => {}
+                Ok(n) => {
+                    (self.say)(format!(
+                        "users/{name}.db: {n} oldest message row{} ({} used, over max_messages_mb_per_user {} MB)",
+                        plural(n),
+                        human_bytes(used),
+                        self.retention.messages_cap_mb
+                    ));
+                    self.report.messages += n;
+                    self.report.databases += 1;
+                    if !self.dry_run {
+                        let event = Json::obj([
+                            ("type", "messages_expired".into()),
+                            ("before_ts", Json::Num(before)),
+                        ]);
+                        self.core
+                            .hub
+                            .send_to([user.as_str()], &Arc::from(event.to_json_string()));
+                    }
+                }
+                Err(e) => self.fail(format!("users/{name}.db: {e:#}")),
+            }
+        }
+    }
+
+    /// Old messages, from every user's database; returns how many expired.
+    fn old_messages(&mut self) -> usize {
+        let cutoff = self.message_cutoff();
         let mut total = 0;
-        for name in names {
+        for name in user_names(&self.core.data_dir) {
             let Ok(user) = Username::parse_existing(&name) else {
                 continue;
             };
@@ -344,6 +457,23 @@ impl Pass<'_> {
 
 /// Runs `chunk` on the writer until it deletes fewer than a chunk's worth; returns the total.
 /// Each chunk is its own writer job, so fan-out interleaves with a long purge.
+/// The names of the databases in users/, sorted.
+fn user_names(data_dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(data_dir.join("users"))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.strip_suffix(".db").map(str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 fn purge_in_chunks(
     core: &Core,
     chunk: impl Fn(&mut Writer) -> anyhow::Result<usize> + Send + Clone + 'static,

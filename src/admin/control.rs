@@ -78,6 +78,11 @@ impl Request {
                     "session_idle_days",
                     u64::from(retention.session_idle_days).into(),
                 ),
+                ("uploads_cap_mb", u64::from(retention.uploads_cap_mb).into()),
+                (
+                    "messages_cap_mb",
+                    u64::from(retention.messages_cap_mb).into(),
+                ),
                 ("dry_run", Json::Bool(*dry_run)),
             ]),
         }
@@ -112,6 +117,8 @@ impl Request {
                         file_days: days("file_days")?,
                         message_days: days("message_days")?,
                         session_idle_days: days("session_idle_days")?,
+                        uploads_cap_mb: days("uploads_cap_mb").unwrap_or(0),
+                        messages_cap_mb: days("messages_cap_mb").unwrap_or(0),
                     },
                     dry_run: matches!(v.get("dry_run"), Some(Json::Bool(true))),
                 }

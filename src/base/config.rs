@@ -40,6 +40,9 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Free space (MB) below which new messages, uploads and accounts are refused.
     pub min_free_disk_mb: u32,
+    /// Size caps the cleanup keeps to by deleting the oldest first (MB; 0: none).
+    pub max_uploads_mb: u32,
+    pub max_messages_mb_per_user: u32,
 }
 
 impl Default for Settings {
@@ -52,6 +55,8 @@ impl Default for Settings {
             max_upload_size_mb: 25,
             max_avatar_size_mb: 5,
             min_free_disk_mb: 200,
+            max_uploads_mb: 0,
+            max_messages_mb_per_user: 0,
             stun_port: 3478,
             max_login_attempts: 5,
             lockout_duration_minutes: 15,
@@ -266,6 +271,8 @@ pub fn parse_settings(text: &str, warn: &mut dyn FnMut(String)) -> anyhow::Resul
             "max_upload_size_mb" => set_u32(value, 1, &mut settings.max_upload_size_mb),
             "max_avatar_size_mb" => set_u32(value, 1, &mut settings.max_avatar_size_mb),
             "min_free_disk_mb" => set_u32(value, 0, &mut settings.min_free_disk_mb),
+            "max_uploads_mb" => set_u32(value, 0, &mut settings.max_uploads_mb),
+            "max_messages_mb_per_user" => set_u32(value, 0, &mut settings.max_messages_mb_per_user),
             "stun_port" => match value.as_u64().and_then(|n| u16::try_from(n).ok()) {
                 Some(port) => {
                     settings.stun_port = port;

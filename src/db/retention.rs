@@ -2,7 +2,7 @@
 //! database. Deletions of messages, reactions and receipts go in chunks of `limit` rows so a
 //! purge never holds a database for long. No HTTP types; callers choose the transaction.
 
-use rusqlite::{params, Connection, Result};
+use rusqlite::{params, Connection, OptionalExtension, Result};
 
 /// Messages older than `cutoff` in a user's database.
 pub fn count_old_messages(conn: &Connection, cutoff: f64) -> Result<usize> {
@@ -87,4 +87,29 @@ pub fn expired_tokens_and_sessions(
         .map(|n| n as usize)
     };
     Ok((count(TOKENS, now)?, count(SESSIONS, session_cutoff)?))
+}
+
+/// Bytes of a database in use: its pages less those on the free list (deleting rows frees
+/// pages there; the file shrinks only with VACUUM).
+pub fn used_bytes(conn: &Connection) -> Result<u64> {
+    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+    let size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    Ok(((pages - free).max(0) * size) as u64)
+}
+
+/// How many message rows a database holds.
+pub fn message_rows(conn: &Connection) -> Result<u64> {
+    conn.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get::<_, i64>(0))
+        .map(|n| n as u64)
+}
+
+/// The ts of the row after the `n` oldest (so `ts < it` selects about the `n` oldest).
+pub fn ts_after_oldest(conn: &Connection, n: u64) -> Result<Option<f64>> {
+    conn.query_row(
+        "SELECT ts FROM messages ORDER BY ts LIMIT 1 OFFSET ?1",
+        [n as i64],
+        |r| r.get(0),
+    )
+    .optional()
 }

@@ -325,3 +325,78 @@ fn a_full_disk_refuses_new_things_in_words_keeps_deleting_and_recovers_by_itself
         .unwrap();
     alice.say("general", "space again");
 }
+
+#[test]
+fn size_caps_trim_the_oldest_uploads_and_messages_first_and_say_so() {
+    let temp = TempDir::new();
+    let server = Server::start_in(temp.path(), Options::default()).unwrap();
+    let mut alice = server.signup("alice");
+    let mut alice_ws = alice.ws();
+    let text = "m".repeat(5_000);
+    let mut first = None;
+    for i in 0..400 {
+        let message = alice.say("general", &format!("{i} {text}"));
+        first.get_or_insert(message);
+    }
+    let newest = alice.say("general", "the newest");
+    // Three 600 KB uploads, oldest first.
+    let uploads = temp.path().join("uploads");
+    let now = std::time::SystemTime::now();
+    for (i, age_hours) in [(1, 30u64), (2, 20), (3, 10)] {
+        let path = uploads.join(format!("{:032x}_file{i}.bin", i));
+        std::fs::write(&path, vec![b'x'; 600 * 1024]).unwrap();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(now - Duration::from_secs(age_hours * 3600))
+            .unwrap();
+    }
+    let settings = temp.path().join("settings.json");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(
+        &settings,
+        text.replacen(
+            '{',
+            "{\"max_uploads_mb\": 1, \"max_messages_mb_per_user\": 1,",
+            1,
+        ),
+    )
+    .unwrap();
+
+    let out = crate::harness::cli(temp.path(), &["clean"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    // The two oldest uploads went, the newest stayed.
+    assert!(!uploads.join(format!("{:032x}_file1.bin", 1)).exists());
+    assert!(!uploads.join(format!("{:032x}_file2.bin", 2)).exists());
+    assert!(uploads.join(format!("{:032x}_file3.bin", 3)).exists());
+    assert!(
+        out.stdout
+            .contains("oldest while uploads are over max_uploads_mb 1 MB"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("over max_messages_mb_per_user 1 MB"),
+        "{}",
+        out.stdout
+    );
+    // The oldest messages went from alice's copy; the newest stayed; her tab was told.
+    let left = whole_history(&mut alice);
+    assert!(left.len() < 401 && left.len() > 20, "{} left", left.len());
+    assert_eq!(s(left.last().unwrap(), "id"), s(&newest, "id"));
+    assert!(left
+        .iter()
+        .all(|m| s(m, "id") != s(first.as_ref().unwrap(), "id")));
+    let expired = alice_ws.expect_event("messages_expired");
+    assert!(expired.get("before_ts").and_then(Json::as_f64).is_some());
+    let db = rusqlite::Connection::open(temp.path().join("users/alice.db")).unwrap();
+    let used: i64 = db
+        .query_row(
+            "SELECT (SELECT page_count FROM pragma_page_count) - (SELECT freelist_count FROM pragma_freelist_count)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        used * 4096 <= 1 << 20,
+        "alice's database still uses {used} pages"
+    );
+}
