@@ -156,7 +156,7 @@ function pinItem(m) {
   const pinnedAt = typeof m.pinned_ts === 'number' ? ` · ${whenFormat.format(new Date(m.pinned_ts * 1000))}` : '';
   by.textContent = `Pinned by ${pinnedBy === state.myName() ? 'you' : pinnedBy || 'someone'}${pinnedAt}`;
   jump.append(head, text, by);
-  jump.setAttribute('aria-label', `${m.sender}: ${text.textContent}. ${by.textContent}. Show it in the conversation.`);
+  jump.title = 'Show it in the conversation';
   const unpin = document.createElement('button');
   unpin.type = 'button';
   unpin.className = 'button button-secondary button-small pin-unpin';
