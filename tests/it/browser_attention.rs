@@ -132,6 +132,29 @@ fn a_mention_completes_alerts_the_person_and_is_found_in_the_mentions_view() {
     bob.click("#mention-popup .mention-option");
     bob.type_into("#composer", "the launch plan is ready\u{E007}");
 
+    // The edit box completes names too (Tab takes the highlighted one).
+    bob.type_into("#composer", "Note for later\u{E007}");
+    bob.wait_for("the note", LIVE, |b| {
+        b.find("#messages .message:last-child .message-text")
+            .and_then(|e| e.try_text())
+            .as_deref()
+            == Some("Note for later")
+    });
+    bob.type_into("#composer", "\u{E013}");
+    let editor = "#messages .message .edit-input";
+    bob.wait_for("the edit box", LIVE, |b| b.find(editor).is_some());
+    bob.type_into(editor, " @car");
+    bob.wait_for("carol to be suggested", LIVE, |b| {
+        b.find(chosen).and_then(|e| e.try_text()).as_deref() == Some("carol")
+    });
+    bob.type_into(editor, "\u{E004}");
+    assert_eq!(
+        bob.execute(&format!("return document.querySelector('{editor}').value;")),
+        Json::from("Note for later @carol ")
+    );
+    bob.type_into(editor, "\u{E00C}");
+    bob.wait_for("the edit to be cancelled", LIVE, |b| b.find(editor).is_none());
+
     // Alice, in #random, gets the red badge on #general and one alert; bob, none.
     alice.wait_for("the mention badge", LIVE, |b| {
         mention_badge(b, "general").as_deref() == Some("1")

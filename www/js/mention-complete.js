@@ -12,9 +12,9 @@ import { replaceAsTyped } from './format-keys.js';
 const MAX_PEOPLE = 8;
 const GAP_PX = 6;
 const BROAD = [
-  { name: 'everyone', note: 'everyone in this conversation' },
-  { name: 'channel', note: 'everyone in this conversation' },
-  { name: 'here', note: 'everyone in this conversation' },
+  { name: 'everyone', note: 'notifies everyone here' },
+  { name: 'channel', note: 'notifies everyone here' },
+  { name: 'here', note: 'notifies everyone here' },
 ];
 // `@` at the start or after a non-word character, then the name typed so far, up to the caret.
 const TYPED_MENTION = /(?:^|[^\p{L}\p{N}_])@([A-Za-z0-9_-]{0,32})$/u;

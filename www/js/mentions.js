@@ -94,8 +94,9 @@ async function loadMore() {
 
 function renderList() {
   const unread = shown.filter((m) => m.unread === true).length;
+  const listed = shown.length === 1 ? '1 mention' : `${shown.length} mentions`;
   if (!shown.length) status.textContent = 'Nobody has mentioned you yet. When someone writes @ and your name, it shows here.';
-  else status.textContent = unread ? `${shown.length} shown, ${unread} unread` : `${shown.length} shown`;
+  else status.textContent = unread ? `${listed}, ${unread} unread` : listed;
   // Keep the keyboard on the mention it was on when the list is redrawn under it.
   const focusedId = results.contains(document.activeElement) ? document.activeElement.dataset.id : null;
   results.replaceChildren(...shown.map(mentionItem));
