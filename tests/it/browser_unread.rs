@@ -2,13 +2,14 @@
 //! shows the "New" divider above the first of them, scrolled into view; only what has been on
 //! screen is marked read on the server (messages below the fold stay unread until scrolled to);
 //! a message arriving while scrolled up brings the "N new messages ↓" pill, which scrolls to
-//! the bottom and goes away.
+//! the bottom and goes away; nothing is read while the tab is hidden.
 
 use crate::browser::{log_in, save_screenshot, sidebar_link, LIVE};
 use crate::browser_attention::count;
 use crate::harness::Server;
 use crate::json::Json;
 use crate::webdriver::{self, Browser};
+use std::time::Duration;
 
 /// The text of the first message below the "New" divider.
 fn first_below_divider(browser: &Browser) -> Json {
@@ -130,5 +131,27 @@ fn the_new_divider_and_pill_show_what_is_unread_and_only_seen_messages_are_read(
         b.find("#message-list .message").is_some()
     });
     assert!(alice.find("#message-list .new-divider").is_none());
+
+    // With the tab hidden, what arrives is not read, even at the bottom, and the line marks
+    // where it starts; showing the tab reads it.
+    alice.execute(
+        "Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true }); \
+         document.dispatchEvent(new Event('visibilitychange'));",
+    );
+    let mut bobs_socket = bob.ws();
+    bob.say("general", "Anyone around?");
+    alice.wait_for("the line above the message that came", LIVE, |b| {
+        first_below_divider(b) == Json::from("Anyone around?")
+    });
+    // Reading it would tell bob (a receipt): nothing comes while the tab stays hidden.
+    bobs_socket.expect_no_event("receipts", Duration::from_millis(800));
+    assert_eq!(count(&mut alice_api, "general", "unread"), 1);
+    assert!(alice.has_class(&sidebar_link("general"), "unread"));
+    alice.execute(
+        "delete document.visibilityState; document.dispatchEvent(new Event('visibilitychange'));",
+    );
+    let receipt = bobs_socket.expect_event("receipts");
+    assert_eq!(receipt.get("reader"), Some(&Json::from("alice")));
+    assert_eq!(count(&mut alice_api, "general", "unread"), 0);
     assert_eq!(alice.page_problems(), Vec::<String>::new());
 }
