@@ -35,6 +35,7 @@ export function emptyView(channel) {
     pinned: new Set(), // ids of the pinned messages (pins.js keeps it)
     newSinceTs: null, // the "New" divider sits above the first message from this time on
     seenTs: 0, // every message up to this time has been on screen (or was read before)
+    seenId: null, // the newest message that has been on screen here
     readTs: 0, // the newest time marked read on the server from here
     countsExact: true, // whether every unread message is loaded, so they can be counted here
     placed: false, // drawn and scrolled to where it opens: from then on, what shows is seen
@@ -94,12 +95,15 @@ export function mentionsMe(m, me) {
  * counts (others' messages and notices, newest last, up to `newestTs`): `newSinceTs` is the
  * time of the first unread one, `seenTs` that of the message before it. False when the first
  * unread one is older than what is loaded (the divider then sits above the oldest loaded).
+ * What was read before counts as seen and as marked read here.
  */
 export function markUnread(v, unread, me, newestTs) {
   if (unread <= 0) {
     v.newSinceTs = null;
-    v.seenTs = Math.max(0, ...v.messages.filter((m) => m.ts <= newestTs).map((m) => m.ts));
+    const read = v.messages.filter((m) => m.ts <= newestTs);
+    v.seenTs = read.length ? read[read.length - 1].ts : 0;
     v.countsExact = true;
+    v.readTs = v.seenTs;
     return true;
   }
   let counted = 0;
@@ -111,6 +115,7 @@ export function markUnread(v, unread, me, newestTs) {
       v.newSinceTs = m.ts;
       v.seenTs = i > 0 ? v.messages[i - 1].ts : 0;
       v.countsExact = true;
+      v.readTs = v.seenTs;
       return true;
     }
   }

@@ -41,23 +41,29 @@ function newestOnScreen() {
   return null;
 }
 
-/** Notes what is on screen now; marks it read when it holds others' unread messages. */
+/**
+ * Notes what is on screen now, and marks read up to the newest message seen when others'
+ * messages wait unread before it (again after a failure).
+ */
 function checkSeen() {
   const v = view;
   if (!v.placed || !pageVisible()) return;
   const newest = newestOnScreen();
-  if (!newest || newest.ts <= v.seenTs) return;
-  v.seenTs = newest.ts;
+  if (newest && newest.ts > v.seenTs) {
+    v.seenTs = newest.ts;
+    v.seenId = newest.id;
+    countNow();
+  }
+  if (!v.seenId || v.seenTs <= v.readTs) return;
   const me = state.myName();
-  const unreadBefore = !v.countsExact
-    || v.messages.some((m) => m.ts > v.readTs && m.ts <= newest.ts && m.sender !== me);
-  countNow();
-  if (unreadBefore) markRead(v, newest);
+  const unread = !v.countsExact || v.messages.some((m) => m.ts > v.readTs && m.ts <= v.seenTs && m.sender !== me);
+  if (unread) markRead(v, { id: v.seenId, ts: v.seenTs });
+  else v.readTs = v.seenTs; // only my own messages: nothing to tell the server
 }
 
 async function markRead(v, upTo) {
   const previous = v.readTs;
-  v.readTs = Math.max(v.readTs, upTo.ts);
+  v.readTs = upTo.ts;
   try {
     const result = await request('POST', `${channelUrl(v.channel, '/read')}?up_to=${encodeURIComponent(upTo.id)}`);
     if (!result.ok) throw new Error(`HTTP ${result.status}`);
