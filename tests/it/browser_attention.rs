@@ -153,7 +153,9 @@ fn a_mention_completes_alerts_the_person_and_is_found_in_the_mentions_view() {
         Json::from("Note for later @carol ")
     );
     bob.type_into(editor, "\u{E00C}");
-    bob.wait_for("the edit to be cancelled", LIVE, |b| b.find(editor).is_none());
+    bob.wait_for("the edit to be cancelled", LIVE, |b| {
+        b.find(editor).is_none()
+    });
 
     // Alice, in #random, gets the red badge on #general and one alert; bob, none.
     alice.wait_for("the mention badge", LIVE, |b| {
@@ -163,7 +165,10 @@ fn a_mention_completes_alerts_the_person_and_is_found_in_the_mentions_view() {
         panic!("GET /api/mentions is not a list")
     };
     let mention_id = s(&mentions[0], "id").to_owned();
-    assert_eq!(s(&mentions[0], "text"), "Hi @alice the launch plan is ready");
+    assert_eq!(
+        s(&mentions[0], "text"),
+        "Hi @alice the launch plan is ready"
+    );
     alice.wait_for("the alert", LIVE, |b| alerts(b) == [mention_id.clone()]);
     assert_eq!(alerts(&bob), Vec::<String>::new(), "bob's own message");
     save_screenshot(&alice, "mention-badge");
@@ -224,7 +229,10 @@ fn a_mention_completes_alerts_the_person_and_is_found_in_the_mentions_view() {
     alice.wait_for("the mention to be read", LIVE, |_| {
         count(&mut alice_api, "general", "mentions") == 0
     });
-    assert!(count(&mut alice_api, "general", "unread") > 0, "the rest is below");
+    assert!(
+        count(&mut alice_api, "general", "unread") > 0,
+        "the rest is below"
+    );
     assert_eq!(mention_badge(&alice, "general"), None);
     assert_eq!(alice.page_problems(), Vec::<String>::new());
     assert_eq!(bob.page_problems(), Vec::<String>::new());

@@ -85,7 +85,9 @@ fn a_pin_shows_live_for_everyone_and_leaves_with_its_message() {
             .as_deref(),
         Some("Unpin")
     );
-    bob.wait_for("bob's count", LIVE, |b| pin_count(b).as_deref() == Some("1"));
+    bob.wait_for("bob's count", LIVE, |b| {
+        pin_count(b).as_deref() == Some("1")
+    });
     bob.wait_for("the marker on bob's side", LIVE, |b| {
         marked_pinned(b, &checklist_id)
     });

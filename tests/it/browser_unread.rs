@@ -73,7 +73,10 @@ fn the_new_divider_and_pill_show_what_is_unread_and_only_seen_messages_are_read(
     alice.wait_for("the divider", LIVE, |b| {
         first_below_divider(b) == Json::from("Update 1 on the migration")
     });
-    assert!(divider_on_screen(&alice), "the divider is scrolled into view");
+    assert!(
+        divider_on_screen(&alice),
+        "the divider is scrolled into view"
+    );
     assert_eq!(
         alice
             .find("#message-list .new-divider")

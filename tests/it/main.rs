@@ -28,12 +28,12 @@ mod auth;
 mod boot;
 /// The web UI in headless Chromium: pages, live chat between two people, conversations.
 mod browser;
-/// The join page a phone opens from the QR code, in headless Chromium.
-mod browser_join;
 /// The web UI's accessibility: axe-core finds nothing serious on the main screens, both themes.
 mod browser_a11y;
 /// The web UI's mentions and notification levels: autocomplete, badges, alerts, the Mentions view.
 mod browser_attention;
+/// The join page a phone opens from the QR code, in headless Chromium.
+mod browser_join;
 /// The web UI's formatting, themes, form checks and search marks.
 mod browser_look;
 /// The web UI on a phone: the action sheet, the profile menu, no keyboard hints.
