@@ -104,6 +104,7 @@ fn dms_are_canonical_and_refuse_unknown_people() {
             ("unread", Json::Num(1.0)),
             ("mentions", Json::Num(0.0)),
             ("pins", Json::Num(0.0)),
+            ("level", "all".into()),
             ("last_ts", message.get("ts").unwrap().clone()),
         ])])
     );

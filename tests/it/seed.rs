@@ -116,6 +116,7 @@ fn a_python_era_data_dir_boots_and_serves_everything() {
             ("unread", Json::Num(1.0)),
             ("mentions", Json::Num(0.0)),
             ("pins", Json::Num(0.0)),
+            ("level", "all".into()),
         ])])
     );
     let Some(Json::Arr(dms)) = channels.get("dms") else {
