@@ -1,7 +1,9 @@
 //! Accessibility of the web UI, checked by axe-core (vendored for the tests in tests/data/axe,
 //! never served by the binary) in headless Chromium: the login and signup pages, the chat with a
-//! channel open, the profile menu, the keyboard help, Settings, search with results and, on a
-//! phone, the action sheet — in the light and the dark theme. No violation of impact "serious"
+//! channel open (a mention, a pin, the "New" divider), the profile menu, the keyboard help,
+//! Settings, search with results, the Mentions view, the pins panel, the notification-level
+//! menu, the @ autocomplete and, on a phone, the action sheet — in the light and the dark
+//! theme. No violation of impact "serious"
 //! or "critical" is allowed; the failure lists each one with the elements it found.
 
 use crate::browser::{message_css, message_id, open_chat, LIVE};
@@ -93,6 +95,29 @@ fn check_screens(server: &Server, scheme: &str) -> Vec<String> {
     check(&browser, "search");
     browser.type_into("#search-input", "\u{E00C}");
 
+    browser.click("#mentions-button");
+    browser.wait_for("the mentions", LIVE, |b| {
+        b.find("#mentions-list .mention-result").is_some()
+    });
+    check(&browser, "mentions view");
+    browser.click("#mentions-dialog [data-close]");
+    browser.click("#pins-button");
+    browser.wait_for("the pins", LIVE, |b| {
+        b.find("#pins-list .pin-item").is_some()
+    });
+    check(&browser, "pins panel");
+    browser.click("#pins-dialog [data-close]");
+    browser.click("#level-button");
+    check(&browser, "notification levels");
+    browser.type_into("#level-menu [aria-checked=\"true\"]", "\u{E00C}");
+    browser.type_into("#composer", "@");
+    browser.wait_for("the mention list", LIVE, |b| {
+        b.find("#mention-popup .mention-option").is_some()
+    });
+    check(&browser, "mention autocomplete");
+    browser.type_into("#composer", "\u{E00C}");
+    browser.replace_text("#composer", "");
+
     browser.emulate_phone();
     browser.reload();
     browser.wait_for("the live connection", LIVE, |b| {
@@ -135,9 +160,16 @@ fn axe_finds_nothing_serious_on_the_main_screens_in_either_theme() {
         "Checklist for _today_:\n- fuel **on**\n1. count\n> quoted\n`code` ~~old~~ https://example.org",
     );
     let launch = bob.say("general", "Launch at noon, @alice");
-    let react = format!(
-        "/api/channels/general/messages/{}/reactions",
+    let launch_path = format!(
+        "/api/channels/general/messages/{}",
         crate::harness::s(&launch, "id")
+    );
+    let react = format!("{launch_path}/reactions");
+    assert_eq!(
+        alice
+            .post(&format!("{launch_path}/pin"), &Json::obj([]))
+            .status,
+        200
     );
     assert_eq!(
         alice

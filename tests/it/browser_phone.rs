@@ -97,7 +97,10 @@ fn on_a_phone_a_tap_or_long_press_opens_the_action_sheet_clear_of_the_message() 
         Duration::ZERO,
     );
     alice.wait_for("the sheet", LIVE, sheet_open);
-    assert_eq!(sheet_actions(&alice), ["reply", "copy", "edit", "delete"]);
+    assert_eq!(
+        sheet_actions(&alice),
+        ["reply", "pin", "copy", "edit", "delete"]
+    );
     let (sheet, text, height) = boxes(&alice, &note);
     assert!(
         (sheet[1] - height).abs() < 1.0,
@@ -131,7 +134,7 @@ fn on_a_phone_a_tap_or_long_press_opens_the_action_sheet_clear_of_the_message() 
         LONG_PRESS,
     );
     alice.wait_for("the sheet", LIVE, sheet_open);
-    assert_eq!(sheet_actions(&alice), ["reply", "copy"]);
+    assert_eq!(sheet_actions(&alice), ["reply", "pin", "copy"]);
     let (sheet, text, _) = boxes(&alice, &ready);
     assert!(
         !overlaps(&sheet, &text),

@@ -30,12 +30,18 @@ mod boot;
 mod browser;
 /// The web UI's accessibility: axe-core finds nothing serious on the main screens, both themes.
 mod browser_a11y;
+/// The web UI's mentions and notification levels: autocomplete, badges, alerts, the Mentions view.
+mod browser_attention;
 /// The join page a phone opens from the QR code, in headless Chromium.
 mod browser_join;
 /// The web UI's formatting, themes, form checks and search marks.
 mod browser_look;
 /// The web UI on a phone: the action sheet, the profile menu, no keyboard hints.
 mod browser_phone;
+/// The web UI's pins: the header's count, the panel, live for everyone, on a phone too.
+mod browser_pins;
+/// The web UI's unread messages: the "New" divider, the new-messages pill, reading what was seen.
+mod browser_unread;
 /// Calls: the STUN responder and the ICE configuration.
 mod calls;
 /// The Docker image (built and run with podman from the static binary) and the systemd unit.

@@ -1,7 +1,7 @@
 // Owns the action sheet, how a touch screen acts on a message: a tap or a long press on a
 // message opens a sheet anchored to the bottom of the screen with what the desktop toolbar
-// offers (quick reactions and the full picker, reply, edit and delete on one's own messages)
-// plus copying the text. Acting, tapping outside it or Esc closes it. While it is open the
+// offers (quick reactions and the full picker, reply, pin or unpin, edit and delete on one's
+// own messages) plus copying the text. Acting, tapping outside it or Esc closes it. While it is open the
 // message is highlighted and scrolled clear of the sheet, never under it. The acting itself is
 // message-actions.js's; this module only chooses the message and the action.
 
@@ -10,6 +10,7 @@ import * as reactions from './reactions.js';
 import { view } from './messages.js';
 import { startEdit, deleteMessage, toggleReaction, copyText } from './message-actions.js';
 import { plainText } from './markdown.js';
+import { togglePin, isPinned } from './pins.js';
 
 const LONG_PRESS_MS = 450;
 const MOVE_TOLERANCE_PX = 10; // more than this and the finger is scrolling, not tapping
@@ -53,6 +54,7 @@ export async function openSheet(m) {
   const files = m.files?.length ? m.files.map((f) => f.original).join(', ') : '';
   preview.textContent = `${m.sender}: ${plainText(m.text) || files}`;
   sheet.querySelector('[data-sheet="reply"]').hidden = readOnly;
+  sheet.querySelector('[data-sheet="pin"] .sheet-action-label').textContent = isPinned(m) ? 'Unpin' : 'Pin';
   sheet.querySelector('[data-sheet="copy"]').hidden = !m.text;
   sheet.querySelector('[data-sheet="edit"]').hidden = !mine;
   sheet.querySelector('[data-sheet="delete"]').hidden = !mine;
@@ -130,6 +132,9 @@ function act(button) {
       break;
     case 'reply':
       state.publish('reply', m);
+      break;
+    case 'pin':
+      togglePin(m);
       break;
     case 'copy':
       copyText(m.text).then((copied) => showNote(copied ? 'Copied the message text.' : 'Could not copy: the browser refused.'));

@@ -1,6 +1,6 @@
 // Owns what calls look like: the call button in the conversation header, the banner of a live
 // call in the open conversation, the incoming-call dialog (with its ring and, while the tab is
-// hidden, a desktop notification), the in-call view (a tile per person with their video or
+// hidden, a desktop notification, both silent under do-not-disturb), the in-call view (a tile per person with their video or
 // their avatar and a speaking ring, the shared screen large, the controls) and the add-person
 // dialog. What happens is calls.js's business; this module draws it and forwards the clicks.
 
@@ -115,8 +115,10 @@ function renderIncoming() {
   acceptButton.disabled = false;
   declineButton.disabled = false;
   openDialog(incomingDialog, acceptButton);
-  startRing();
-  if (document.visibilityState !== 'visible' && notificationsOn()) {
+  // Do not disturb silences the ring and the notification; the dialog still shows the call.
+  const quiet = state.doNotDisturb();
+  if (!quiet) startRing();
+  if (!quiet && document.visibilityState !== 'visible' && notificationsOn()) {
     try {
       notification = new Notification(incomingTitle.textContent, {
         body: incomingWhere.textContent, tag: `call:${call.call_id}`, icon: '/icons/icon-192.png', requireInteraction: true,

@@ -2,7 +2,7 @@
 // in **bold**, Ctrl+I in _italic_, Ctrl+Shift+X in ~~strike-through~~ (Cmd on a Mac). With
 // nothing selected the pair is inserted with the caret between; a selection already wrapped in
 // the pair is unwrapped. Edits go through the browser's own editing, so Ctrl+Z undoes them and
-// the box hears its usual `input` event.
+// the box hears its usual `input` event (the @ autocomplete inserts names the same way).
 
 const SHORTCUTS = [
   { key: 'b', shift: false, marker: '**' },
@@ -38,17 +38,17 @@ export function toggleMarker(box, marker) {
   const wrapped = start >= size && value.slice(start - size, start) === marker
     && value.slice(end, end + size) === marker;
   if (wrapped && start !== end) {
-    replace(box, start - size, end + size, value.slice(start, end));
+    replaceAsTyped(box, start - size, end + size, value.slice(start, end));
     box.setSelectionRange(start - size, end - size);
     return;
   }
-  replace(box, start, end, `${marker}${value.slice(start, end)}${marker}`);
+  replaceAsTyped(box, start, end, `${marker}${value.slice(start, end)}${marker}`);
   // Keep the words selected (or the caret between an empty pair) so typing goes inside.
   box.setSelectionRange(start + size, end + size);
 }
 
 /** Replaces `box.value[from..to]` with `text` as if typed, so undo and `input` work. */
-function replace(box, from, to, text) {
+export function replaceAsTyped(box, from, to, text) {
   box.focus();
   box.setSelectionRange(from, to);
   // execCommand keeps the browser's undo history; where it is missing, edit the value directly.

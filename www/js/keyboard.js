@@ -125,6 +125,7 @@ function visualKey(event) {
       visual.endVisual();
       return true;
     case 'o':
+    case 'p':
     case 'c':
     case 'd':
     case 'e':

@@ -22,12 +22,15 @@ const QUOTE_LINE = /^ {0,3}>(?: (.*)|$)/;
 const URL_START = /https?:\/\//iy;
 const URL_BODY = /[^\s<>"`]+/y;
 const MENTION = /@([A-Za-z0-9_-]{1,32})/y;
+const BROAD_MENTIONS = new Set(['everyone', 'channel', 'here']);
 const TRAILING_PUNCTUATION = '.,;:!?*~\'"';
 const CLOSERS = { ')': '(', ']': '[', '}': '{' };
 
 /**
- * Renders `text` into a DocumentFragment. `options.isUser(name)` says which @names are people;
- * `options.me` is highlighted more strongly.
+ * Renders `text` into a DocumentFragment. `options.isUser(name)` says which @names are people
+ * and `options.isMe(name)` which one is the reader, highlighted more strongly; `@everyone`,
+ * `@channel` and `@here` are mentions too, as strong as the reader's own name when
+ * `options.broadIsMe`.
  */
 export function renderMarkdown(text, options = {}) {
   const fragment = document.createDocumentFragment();
@@ -186,10 +189,13 @@ function renderInline(text, parent, options, depth) {
     if (ch === '@' && !isWordChar(text[i - 1]) && options.isUser) {
       MENTION.lastIndex = i;
       const match = MENTION.exec(text);
-      if (match && options.isUser(match[1])) {
+      const broad = match && BROAD_MENTIONS.has(match[1].toLowerCase());
+      if (match && (broad || options.isUser(match[1]))) {
         flush();
         const mention = document.createElement('span');
-        mention.className = match[1] === options.me ? 'mention mention-me' : 'mention';
+        const mine = broad ? options.broadIsMe : options.isMe?.(match[1]);
+        mention.className = mine ? 'mention mention-me' : 'mention';
+        if (broad) mention.classList.add('mention-broad');
         mention.textContent = match[0];
         parent.append(mention);
         i += match[0].length;

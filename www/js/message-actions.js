@@ -1,5 +1,5 @@
 // Owns the actions on a message of the open conversation: reacting, replying (a 'reply'
-// request to the composer), editing it in place (the edit box: Enter saves, Esc cancels, an
+// request to the composer), pinning and unpinning it (pins.js), editing it in place (the edit box: Enter saves, Esc cancels, an
 // emptied text deletes, the formatting shortcuts work), deleting it (after a confirmation that
 // Shift-click skips), copying its text, jumping to the message it replies to and viewing its
 // picture; clicks in the list reach them by delegation through `data-action` attributes.
@@ -15,6 +15,7 @@ import { showImage } from './lightbox.js';
 import { upsert, validMessage } from './message-model.js';
 import { view, render, jumpTo } from './messages.js';
 import { handleFormatKey } from './format-keys.js';
+import { togglePin } from './pins.js';
 
 const list = document.getElementById('message-list');
 
@@ -148,6 +149,9 @@ list.addEventListener('click', (event) => {
       break;
     case 'reply':
       state.publish('reply', m);
+      break;
+    case 'pin':
+      togglePin(m);
       break;
     case 'edit':
       startEdit(m.id);

@@ -1,6 +1,7 @@
-// Owns how one message and one date divider look: builds their DOM from a message object and
-// what the list knows around it (group head or not, the replied-to message, read receipts,
-// whether it is being edited). Pure construction: no requests, no state, no listeners — the
+// Owns how one message and the list's dividers (dates, and "New" above the first unread
+// message) look: builds their DOM from a message object and what the list knows around it
+// (group head or not, the replied-to message, read receipts, pinned or not, whether it
+// mentions me, whether it is being edited). Pure construction: no requests, no state, no listeners — the
 // list's clicks reach message-actions.js by delegation through `data-action` attributes.
 
 import * as users from './users.js';
@@ -41,6 +42,18 @@ export function dateDivider(ts) {
   return divider;
 }
 
+/** The line above the first message that was unread when the conversation opened. */
+export function newDivider() {
+  const divider = document.createElement('div');
+  divider.className = 'new-divider';
+  divider.setAttribute('role', 'separator');
+  divider.setAttribute('aria-label', 'New messages');
+  const label = document.createElement('span');
+  label.textContent = 'New';
+  divider.append(label);
+  return divider;
+}
+
 export function formatSize(bytes) {
   if (!(bytes >= 0)) return '';
   if (bytes < 1024) return `${bytes} B`;
@@ -59,7 +72,8 @@ export function nameList(names) {
 /**
  * Builds the element of message `m`. `context`: {me, head, parent (message|null),
  * parentState ('found'|'deleted'|'unavailable'|'unknown'), readers (array, for my messages),
- * showReceipt (the latest of my messages), editing ({draft, error}|null)}.
+ * showReceipt (the latest of my messages), editing ({draft, error}|null), pinned,
+ * mentionsMe}.
  */
 export function messageElement(m, context) {
   const { me, head } = context;
@@ -77,6 +91,8 @@ export function messageElement(m, context) {
   element.classList.add(head ? 'message-head' : 'message-continued');
   if (mine) element.classList.add('mine');
   if (context.editing) element.classList.add('editing');
+  if (context.mentionsMe) element.classList.add('mentions-me');
+  if (context.pinned) element.classList.add('pinned');
 
   const gutter = document.createElement('div');
   gutter.className = 'message-gutter';
@@ -86,12 +102,13 @@ export function messageElement(m, context) {
   const body = document.createElement('div');
   body.className = 'message-body';
   body.append(meta(m, head));
+  if (context.pinned) body.append(pinMarker());
   if (m.reply_to) body.append(replyQuote(m, context));
   if (context.editing) body.append(editForm(context.editing));
   else if (m.text) {
     const text = document.createElement('div');
     text.className = 'message-text';
-    text.append(renderMarkdown(m.text, { me, isUser: (name) => users.getUser(name) !== null }));
+    text.append(renderMarkdown(m.text, mentionOptions(m, me)));
     body.append(text);
   }
   if (Array.isArray(m.files) && m.files.length) body.append(fileList(m.files));
@@ -101,8 +118,29 @@ export function messageElement(m, context) {
   if (chips) body.append(chips);
 
   element.append(gutter, body);
-  if (!context.editing) element.append(actions(mine));
+  if (!context.editing) element.append(actions(mine, context.pinned));
   return element;
+}
+
+/**
+ * How the text's @names are drawn: the people the server found mentioned (or, for older
+ * messages without that list, anyone registered) as chips; mine and the broad ones
+ * (@everyone, @channel, @here) stronger, unless I sent the message.
+ */
+function mentionOptions(m, me) {
+  const named = new Set((Array.isArray(m.mentions) ? m.mentions : []).map((n) => String(n).toLowerCase()));
+  return {
+    isUser: (name) => named.has(name.toLowerCase()) || users.canonicalName(name) !== null,
+    isMe: (name) => name.toLowerCase() === me.toLowerCase(),
+    broadIsMe: m.sender !== me,
+  };
+}
+
+function pinMarker() {
+  const marker = document.createElement('div');
+  marker.className = 'pin-marker';
+  marker.append(icon('pin'), 'Pinned');
+  return marker;
 }
 
 function timeElement(ts, className) {
@@ -338,7 +376,7 @@ function reactionChips(m, me) {
   return box;
 }
 
-function actions(mine) {
+function actions(mine, pinned) {
   const bar = document.createElement('div');
   bar.className = 'message-actions';
   bar.setAttribute('role', 'toolbar');
@@ -355,6 +393,9 @@ function actions(mine) {
     return b;
   };
   bar.append(button('react', 'smile', 'Add reaction'), button('reply', 'reply', 'Reply'));
+  const pin = button('pin', 'pin', pinned ? 'Unpin' : 'Pin');
+  pin.setAttribute('aria-pressed', String(pinned));
+  bar.append(pin);
   if (mine) bar.append(button('edit', 'edit', 'Edit'), button('delete', 'trash', 'Delete'));
   return bar;
 }

@@ -1,8 +1,9 @@
 // Owns the model of the open conversation's messages that messages.js keeps (a "view"): what
 // it holds, validating a message from the server, applying one in time order (deletions are
-// remembered for reply quotes; changes to history not loaded yet wait for its page), and what
-// each message's element depends on around it (group head, replied-to message, readers, the
-// edit box), with a version that changes whenever any of it does. Plain functions of a view
+// remembered for reply quotes; changes to history not loaded yet wait for its page), where the
+// unread messages start and which ones nobody has seen here yet, whether a message mentions
+// me, and what each message's element depends on around it (group head, replied-to message,
+// readers, pinned, the edit box), with a version that changes whenever any of it does. Plain functions of a view
 // passed in: no DOM, no requests, no listeners; which view is open, loading it and drawing it
 // are messages.js's.
 
@@ -30,7 +31,14 @@ export function emptyView(channel) {
     catchUpAfterLoad: false,
     syncTs: 0, // newest ts or edited_ts seen, a lower bound for ?after=
     editing: null, // {id, draft, error}
-    nodes: new Map(), // 'm:<id>' | 'd:<day>' -> {node, version}
+    nodes: new Map(), // 'm:<id>' | 'd:<day>' | 'new' -> {node, version}
+    pinned: new Set(), // ids of the pinned messages (pins.js keeps it)
+    newSinceTs: null, // the "New" divider sits above the first message from this time on
+    seenTs: 0, // every message up to this time has been on screen (or was read before)
+    seenId: null, // the newest message that has been on screen here
+    readTs: 0, // the newest time marked read on the server from here
+    countsExact: true, // whether every unread message is loaded, so they can be counted here
+    placed: false, // drawn and scrolled to where it opens: from then on, what shows is seen
   };
 }
 
@@ -72,6 +80,64 @@ export function upsert(v, m) {
   v.byId.set(m.id, m);
 }
 
+// Attention
+
+const BROAD_MENTIONS = new Set(['@everyone', '@channel', '@here']);
+
+/** Whether message `m` mentions `me`, by name or to everyone; never one's own. */
+export function mentionsMe(m, me) {
+  if (!me || m.sender === me || m.deleted || !Array.isArray(m.mentions)) return false;
+  return m.mentions.some((name) => name === me || BROAD_MENTIONS.has(name));
+}
+
+/**
+ * Marks where the unread messages of a freshly loaded view start, given how many the server
+ * counts (others' messages and notices, newest last, up to `newestTs`): `newSinceTs` is the
+ * time of the first unread one, `seenTs` that of the message before it. False when the first
+ * unread one is older than what is loaded (the divider then sits above the oldest loaded).
+ * What was read before counts as seen and as marked read here.
+ */
+export function markUnread(v, unread, me, newestTs) {
+  if (unread <= 0) {
+    v.newSinceTs = null;
+    const read = v.messages.filter((m) => m.ts <= newestTs);
+    v.seenTs = read.length ? read[read.length - 1].ts : 0;
+    v.countsExact = true;
+    v.readTs = v.seenTs;
+    return true;
+  }
+  let counted = 0;
+  for (let i = v.messages.length - 1; i >= 0; i -= 1) {
+    const m = v.messages[i];
+    if (m.ts > newestTs || m.sender === me) continue;
+    counted += 1;
+    if (counted === unread) {
+      v.newSinceTs = m.ts;
+      v.seenTs = i > 0 ? v.messages[i - 1].ts : 0;
+      v.countsExact = true;
+      v.readTs = v.seenTs;
+      return true;
+    }
+  }
+  v.newSinceTs = v.messages.length ? v.messages[0].ts : null;
+  v.seenTs = 0;
+  v.countsExact = false;
+  return false;
+}
+
+/** Others' messages (and notices) newer than what has been on screen: [unread, mentioning me]. */
+export function unseenCounts(v, me) {
+  let unread = 0;
+  let mentions = 0;
+  for (let i = v.messages.length - 1; i >= 0 && v.messages[i].ts > v.seenTs; i -= 1) {
+    const m = v.messages[i];
+    if (m.sender === me) continue;
+    unread += 1;
+    if (mentionsMe(m, me)) mentions += 1;
+  }
+  return [unread, mentions];
+}
+
 // Around each message
 
 function startsGroup(previous, m) {
@@ -91,7 +157,10 @@ export function messageContext(v, m, previous, me, lastMine) {
   }
   const readers = m.sender === me ? [...(v.readers.get(m.id) || [])].filter((r) => r !== me).sort() : [];
   const editing = v.editing?.id === m.id ? { draft: v.editing.draft, error: v.editing.error } : null;
-  return { me, head: startsGroup(previous, m), parent, parentState, readers, showReceipt: m.id === lastMine, editing };
+  return {
+    me, head: startsGroup(previous, m), parent, parentState, readers, showReceipt: m.id === lastMine, editing,
+    pinned: v.pinned.has(m.id), mentionsMe: mentionsMe(m, me),
+  };
 }
 
 /** Everything a message's element depends on: when it changes, the element is rebuilt. */
@@ -101,6 +170,7 @@ export function versionOf(m, context) {
     m.sender, m.text, m.edited_ts, m.reactions, m.files, m.reply_unavailable, context.head,
     context.me, context.parentState, context.parent && [context.parent.sender, context.parent.text],
     context.readers, context.showReceipt, context.editing && context.editing.error,
-    Boolean(context.editing), user && [user.name_color, user.avatar_url],
+    Boolean(context.editing), user && [user.name_color, user.avatar_url], context.pinned,
+    context.mentionsMe, m.mentions,
   ]);
 }

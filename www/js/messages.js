@@ -1,12 +1,13 @@
-// Owns the message list of the open conversation: the newest page when it opens, older pages
+// Owns the message list of the open conversation: the newest page when it opens (and the older
+// ones holding its first unread message, with the "New" divider above it, in view), older pages
 // as the user scrolls up (keeping what they look at in place), live `message`,
 // `message_updated`, `receipts` and `messages_expired` events, catch-up after a reconnect
-// (`?after=`), and drawing the list with its date dividers (a message's node is rebuilt only
-// when something it shows changed). It opens a conversation at a given message (search
-// results), marks the open conversation read while the page is visible, and counts unread
-// messages of the other conversations. The model it keeps is message-model.js's and how one
-// message looks message-item.js's; the actions on a message (message-actions.js) and visual
-// mode (visual-mode.js) build on this list, which imports neither.
+// (`?after=`), and drawing the list with its dividers (a message's node is rebuilt only when
+// something it shows changed). It opens a conversation at a given message (search results,
+// mentions, pins) and counts unread messages and mentions of the other conversations. The
+// model it keeps is message-model.js's and how one message looks message-item.js's; reading
+// (reading.js), the actions on a message (message-actions.js), pins (pins.js) and visual mode
+// (visual-mode.js) build on this list, which imports none of them.
 
 import { request, channelUrl, describeError, serverNow } from './api.js';
 import * as socket from './socket.js';
@@ -14,8 +15,10 @@ import * as state from './state.js';
 import * as users from './users.js';
 import * as reactions from './reactions.js';
 import { showError } from './dialogs.js';
-import { messageElement, dateDivider, dayKey, dayLabel } from './message-item.js';
-import { emptyView, validMessage, apply, upsert, messageContext, versionOf } from './message-model.js';
+import { messageElement, dateDivider, newDivider, dayKey, dayLabel } from './message-item.js';
+import {
+  emptyView, validMessage, apply, upsert, messageContext, versionOf, markUnread, mentionsMe,
+} from './message-model.js';
 
 const PAGE_SIZE = 50;
 const JUMP_PAGE_SIZE = 200;
@@ -23,6 +26,8 @@ const CATCH_UP_LIMIT = 1000; // the server's cap on one ?after= answer
 const NEAR_BOTTOM_PX = 80;
 const LOAD_OLDER_WITHIN_PX = 400;
 const OLDER_RETRY_MS = 5000;
+const UNREAD_PAGES = 5; // of JUMP_PAGE_SIZE, loaded at most to find the first unread message
+const NEW_DIVIDER_MARGIN_PX = 48; // shown above the "New" divider when scrolling to it
 
 const scroller = document.getElementById('messages');
 const list = document.getElementById('message-list');
@@ -50,10 +55,6 @@ export function onRender(handler) {
   return () => renderHandlers.delete(handler);
 }
 
-function isVisible() {
-  return document.visibilityState === 'visible';
-}
-
 async function fetchMessages(channel, query) {
   try {
     const result = await request('GET', `${channelUrl(channel, '/messages')}?${query}`);
@@ -74,6 +75,8 @@ async function open(channel) {
   reactions.closePicker({ restoreFocus: false });
   for (const handler of openHandlers) handler();
   if (pendingJump && pendingJump.channel !== channel) pendingJump = null;
+  // Counted by the server before anything here is read: where the "New" divider goes.
+  const unread = state.unreadOf(channel);
   const v = emptyView(channel);
   v.queue = [];
   view = v;
@@ -93,8 +96,17 @@ async function open(channel) {
   addPage(v, page.messages);
   v.syncTs = Math.max(v.syncTs, fetchedAt - 3);
   for (const { m, isNew } of queued) apply(v, m, isNew);
+  // Messages that arrived since the page was asked for are newer than the ones counted.
+  const newestCounted = page.messages.length ? page.messages[page.messages.length - 1].ts : 0;
+  let located = markUnread(v, unread, state.myName(), newestCounted);
+  for (let pages = 0; !located && v.hasMore && pages < UNREAD_PAGES; pages += 1) {
+    if (!(await loadOlder(JUMP_PAGE_SIZE)) || view !== v) break;
+    located = markUnread(v, unread, state.myName(), newestCounted);
+  }
+  if (view !== v) return;
   render({ toBottom: true });
-  markReadSoon();
+  revealNewDivider();
+  v.placed = true;
   loadReceipts(v, v.oldestId);
   if (pendingJump?.channel === channel) {
     const { id } = pendingJump;
@@ -186,20 +198,15 @@ async function catchUp() {
     open(v.channel);
     return;
   }
-  let fromOthers = false;
-  for (const m of page.messages) {
-    if (!v.byId.has(m.id) && m.sender !== state.myName() && !m.deleted) fromOthers = true;
-    apply(v, m, false);
-  }
+  for (const m of page.messages) apply(v, m, false);
   v.syncTs = Math.max(v.syncTs, fetchedAt - 3);
   render();
   loadReceipts(v);
-  if (fromOthers) markReadSoon();
 }
 
 // Drawing
 
-function isNearBottom() {
+export function isNearBottom() {
   return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < NEAR_BOTTOM_PX;
 }
 
@@ -239,12 +246,20 @@ export function render({ toBottom = false } = {}) {
   };
 
   let previous = null;
+  let newPlaced = v.newSinceTs === null;
   for (const m of v.messages) {
     if (!previous || dayKey(previous.ts) !== dayKey(m.ts)) {
       const label = dayLabel(m.ts);
       place(`d:${dayKey(m.ts)}`, label, () => dateDivider(m.ts));
     }
-    const context = messageContext(v, m, previous, me, lastMine);
+    // The first unread message keeps its place even when it is deleted: the next one takes it.
+    const afterNew = !newPlaced && m.ts >= v.newSinceTs && m.sender !== me;
+    if (afterNew) {
+      place('new', 'new', newDivider);
+      newPlaced = true;
+    }
+    // A message below the divider starts a group of its own, with its sender's name.
+    const context = messageContext(v, m, afterNew ? null : previous, me, lastMine);
     place(`m:${m.id}`, versionOf(m, context), () => messageElement(m, context));
     previous = m;
   }
@@ -304,24 +319,13 @@ function beginningText(channel, empty) {
   return empty ? `This is the very beginning of ${name}. No messages yet.` : `This is the very beginning of ${name}.`;
 }
 
-// Reading
-
-let readTimer = 0;
-
-/** Marks the open conversation read soon (coalescing bursts), if the page is visible. */
-function markReadSoon() {
-  const channel = view.channel;
-  if (!channel || !isVisible()) return;
-  state.setUnread(channel, 0);
-  clearTimeout(readTimer);
-  readTimer = setTimeout(async () => {
-    if (view.channel !== channel || !isVisible()) return;
-    try {
-      await request('POST', channelUrl(channel, '/read'));
-    } catch {
-      // The next message or reconnect marks it again.
-    }
-  }, 150);
+/** Scrolls up to the "New" divider when it is above the screen, so the first unread shows. */
+function revealNewDivider() {
+  const node = view.nodes.get('new')?.node;
+  if (!node) return;
+  const offset = node.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
+  if (offset < 0) scroller.scrollTop += offset - NEW_DIVIDER_MARGIN_PX;
+  stuckToBottom = isNearBottom();
 }
 
 // Events
@@ -340,14 +344,12 @@ function onMessage(m, isNew) {
     }
     if (!v.loaded) return;
     apply(v, m, isNew);
+    // Whoever comes back to a hidden tab finds the "New" divider above what came meanwhile.
+    if (fromOther && document.visibilityState !== 'visible' && v.newSinceTs === null) v.newSinceTs = m.ts;
     render();
-    if (fromOther) {
-      if (isVisible()) markReadSoon();
-      else state.addUnread(m.channel);
-    }
     return;
   }
-  if (fromOther) state.addUnread(m.channel);
+  if (fromOther) state.addUnread(m.channel, { mention: mentionsMe(m, me) });
   else if (!isNew && m.deleted && state.unreadOf(m.channel) > 0) state.refreshChannels();
 }
 
@@ -382,22 +384,11 @@ socket.on('hello', () => {
 
 state.subscribe('open', open);
 state.subscribe('me', () => render());
-state.subscribe('channels', () => {
-  renderStatus();
-  // A fresh list from the server may count messages we are looking at right now.
-  if (view.loaded && isVisible() && state.unreadOf(view.channel) > 0) markReadSoon();
-});
+state.subscribe('channels', renderStatus);
 users.onChange(() => {
   if (view.loaded) render();
 });
 users.onRemoved(reloadShown);
-
-document.addEventListener('visibilitychange', () => {
-  if (isVisible() && view.loaded && state.unreadOf(view.channel) > 0) markReadSoon();
-});
-window.addEventListener('focus', () => {
-  if (view.loaded && state.unreadOf(view.channel) > 0) markReadSoon();
-});
 
 scroller.addEventListener('scroll', () => {
   if (scroller.scrollTop < LOAD_OLDER_WITHIN_PX) loadOlder();

@@ -1,20 +1,28 @@
-// Owns telling the user about new messages while MiniMost is in the background: desktop
-// notifications (after the browser's permission, asked from Settings) and a short chime
-// synthesised with Web Audio (no sound files). Both can be turned off; the choices are kept in
-// this browser's localStorage. Clicking a notification opens its message.
+// Owns alerting the user to new messages: a short chime synthesised with Web Audio (no sound
+// files) and desktop notifications (after the browser's permission, asked from Settings), both
+// of which can be turned off in this browser (localStorage). While MiniMost is in the
+// background any message from someone else alerts; in front, only a mention or a direct
+// message in another conversation than the open one does. A conversation's level narrows that
+// (`mentions`: mentions and direct messages only; `muted`: nothing), do-not-disturb silences
+// everything, and a message alerts at most once. Clicking a notification opens its message.
+// Each alert's message id is also kept in `window.__minimostAlerts` (the last few), where
+// the browser tests look for it.
 
 import * as socket from './socket.js';
 import * as state from './state.js';
 import * as messages from './messages.js';
 import { plainText } from './markdown.js';
+import { mentionsMe } from './message-model.js';
 
 const NOTIFY_KEY = 'minimost.notifications';
 const SOUND_KEY = 'minimost.sound';
 const SOUND_GAP_MS = 1500; // a burst of messages chimes once
 const BODY_CHARS = 140;
+const REMEMBERED = 200; // message ids kept to alert once each, and alerts kept for the tests
 
 let audio = null;
 let lastSoundAt = 0;
+const alerted = new Set(); // ids of the messages already considered for an alert
 
 function stored(key, fallback) {
   try {
@@ -154,15 +162,41 @@ async function showNotification(m) {
   }
 }
 
+/** Whether new message `m` (someone else's) calls for an alert, by the rules above. */
+function deservesAlert(m) {
+  if (state.doNotDisturb()) return false;
+  const level = state.levelOf(m.channel);
+  if (level === 'muted') return false;
+  const forMe = state.kindOf(m.channel) === 'dm' || mentionsMe(m, state.myName());
+  if (level === 'mentions' && !forMe) return false;
+  if (inBackground()) return true;
+  // In front of the user, what they are looking at needs no alert; a call for them elsewhere does.
+  return forMe && m.channel !== state.currentChannel();
+}
+
+/** Records an alert where the browser tests can see it, keeping only the last few. */
+function noteAlert(m) {
+  const alerts = (window.__minimostAlerts ||= []);
+  alerts.push(m.id);
+  if (alerts.length > REMEMBERED) alerts.shift();
+}
+
 socket.on('message', (event) => {
   const m = event.message;
-  if (!m || typeof m.channel !== 'string' || m.deleted || m.sender === state.myName()) return;
-  if (!inBackground()) return;
-  if (soundOn() && Date.now() - lastSoundAt > SOUND_GAP_MS) {
+  if (!m || typeof m.channel !== 'string' || typeof m.id !== 'string') return;
+  if (m.deleted || m.system || m.sender === state.myName() || alerted.has(m.id)) return;
+  alerted.add(m.id);
+  if (alerted.size > REMEMBERED) alerted.delete(alerted.values().next().value);
+  if (!deservesAlert(m)) return;
+  const sound = soundOn();
+  const notification = notificationsOn();
+  if (!sound && !notification) return;
+  noteAlert(m);
+  if (sound && Date.now() - lastSoundAt > SOUND_GAP_MS) {
     lastSoundAt = Date.now();
     playSound();
   }
-  if (notificationsOn()) showNotification(m);
+  if (notification) showNotification(m);
 });
 
 // The service worker relays clicks on the notifications it showed.

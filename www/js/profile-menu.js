@@ -1,10 +1,11 @@
 // Owns the profile menu behind the account button in the top bar (my picture and name): Profile
-// and settings, Keyboard shortcuts (not on touch screens) and Log out (app.js does the logging
-// out). It opens below the button; choosing an item, Esc, Tab away or a click elsewhere closes
+// and settings, Do not disturb (notification-levels.js switches it), Keyboard shortcuts (not on
+// touch screens) and Log out (app.js does the logging out). It opens below the button; choosing an item, Esc, Tab away or a click elsewhere closes
 // it. The arrow keys move between its items.
 
 import { openSettings } from './settings.js';
 import { showHelp } from './keyboard.js';
+import { toggleDoNotDisturb } from './notification-levels.js';
 
 const button = document.getElementById('account-button');
 const menu = document.getElementById('profile-menu');
@@ -47,6 +48,7 @@ menu.addEventListener('click', (event) => {
   if (!item) return;
   closeMenu();
   if (item.id === 'open-settings') openSettings();
+  else if (item.id === 'toggle-dnd') toggleDoNotDisturb();
   else if (item.id === 'open-help') showHelp();
   // #logout is app.js's: it hears the same click.
 });

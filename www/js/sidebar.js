@@ -1,6 +1,8 @@
-// Owns the sidebar's conversation lists (public channels, private channels, DMs with unread
-// badges and presence dots), the unread count in the tab title, and the drawer the sidebar
-// becomes on narrow screens. What the lists hold comes from state.js.
+// Owns the sidebar's conversation lists (public channels, private channels, DMs with presence
+// dots): a red badge counts the unread messages that mention me (every unread one in a DM),
+// other unread messages make the name bold, and a muted conversation is dimmed with a quiet
+// count. Also the unread count in the tab title (muted conversations left out), and the drawer
+// the sidebar becomes on narrow screens. What the lists hold comes from state.js.
 
 import * as state from './state.js';
 import * as users from './users.js';
@@ -21,16 +23,36 @@ function render() {
     : focused.dataset.hide ? `[data-hide="${CSS.escape(focused.dataset.hide)}"]` : null);
   const lists = state.channelLists();
   const current = state.currentChannel();
-  publicList.replaceChildren(...lists.public.map((c) => item(c.id, 'public', c, current)));
-  privateList.replaceChildren(...lists.private.map((c) => item(c.id, 'private', c, current)));
+  update(publicList, lists.public.map((c) => item(c.id, 'public', c, current)));
+  update(privateList, lists.private.map((c) => item(c.id, 'private', c, current)));
   const dms = [...lists.dms];
   // An open DM that has no messages yet is listed too, so the user sees where they are.
   if (current && state.kindOf(current) === 'dm' && !dms.some((d) => d.id === current)) {
     dms.unshift({ id: current, users: state.dmUsers(current), unread: 0, draft: true });
   }
-  dmList.replaceChildren(...dms.map((c) => item(c.id, 'dm', c, current)));
+  update(dmList, dms.map((c) => item(c.id, 'dm', c, current)));
   if (focusKey && !focused.isConnected) sidebar.querySelector(focusKey)?.focus();
   renderTitle();
+}
+
+/**
+ * Puts `items` in `list`, keeping each old item that looks exactly the same, so a count
+ * changing in one conversation leaves the others (and a pointer or the focus on them) alone.
+ */
+function update(list, items) {
+  const old = new Map([...list.children].map((li) => [li.outerHTML, li]));
+  const wanted = items.map((li) => {
+    const same = old.get(li.outerHTML);
+    if (!same) return li;
+    old.delete(li.outerHTML);
+    return same;
+  });
+  for (const li of old.values()) li.remove();
+  let cursor = list.firstElementChild;
+  for (const li of wanted) {
+    if (li === cursor) cursor = cursor.nextElementSibling;
+    else list.insertBefore(li, cursor);
+  }
 }
 
 function item(id, kind, entry, current) {
@@ -41,7 +63,10 @@ function item(id, kind, entry, current) {
   link.href = `#c/${encodeURIComponent(id)}`;
   link.dataset.channel = id;
   const unread = state.unreadOf(id);
-  if (unread) link.classList.add('unread');
+  const mentions = state.mentionsOf(id);
+  const muted = state.levelOf(id) === 'muted';
+  if (muted) link.classList.add('muted-conversation');
+  else if (unread) link.classList.add('unread');
   if (id === current) link.setAttribute('aria-current', 'page');
 
   const name = state.conversationName(id);
@@ -79,15 +104,16 @@ function item(id, kind, entry, current) {
       link.append(spoken);
     }
   }
-  if (unread) {
+  if (muted) link.append(icon('bell-off'), hiddenText(', muted'));
+  const shown = muted ? unread : mentions;
+  if (shown) {
     const badge = document.createElement('span');
-    badge.className = 'badge';
-    badge.textContent = unread > 99 ? '99+' : String(unread);
-    const spoken = document.createElement('span');
-    spoken.className = 'visually-hidden';
-    spoken.textContent = unread === 1 ? ' unread message' : ' unread messages';
-    link.append(badge, spoken);
+    badge.className = muted ? 'badge badge-quiet' : 'badge badge-mention';
+    badge.textContent = shown > 99 ? '99+' : String(shown);
+    badge.setAttribute('aria-hidden', 'true');
+    link.append(badge);
   }
+  if (unread) link.append(hiddenText(spokenCounts(kind, unread, muted ? 0 : mentions)));
   li.append(link);
 
   if (kind === 'dm' && !entry.draft) {
@@ -101,6 +127,20 @@ function item(id, kind, entry, current) {
     li.append(hide);
   }
   return li;
+}
+
+function hiddenText(text) {
+  const span = document.createElement('span');
+  span.className = 'visually-hidden';
+  span.textContent = text;
+  return span;
+}
+
+/** What a screen reader hears after the name: ", 2 mentions, 5 unread messages". */
+function spokenCounts(kind, unread, mentions) {
+  const messages = unread === 1 ? '1 unread message' : `${unread} unread messages`;
+  if (!mentions || kind === 'dm') return `, ${messages}`;
+  return `, ${mentions === 1 ? '1 mention' : `${mentions} mentions`}, ${messages}`;
 }
 
 function renderTitle() {
@@ -150,6 +190,7 @@ sidebar.addEventListener('click', (event) => {
 });
 
 state.subscribe('channels', render);
+state.subscribe('choices', render);
 state.subscribe('open', render);
 state.subscribe('me', render);
 users.onChange(render);

@@ -1,11 +1,14 @@
 // Owns the state the feature modules share: who is signed in, the conversation list of
-// GET /api/channels with its unread counts, and which conversation is open (mirrored in the
-// URL as #c/<channel id>). Modules read it through the functions below and hear about changes
-// with `subscribe(topic, handler)`; only this module changes it. It never touches the DOM.
+// GET /api/channels with its unread, mention and pin counts, my notification choices (a level
+// per conversation and do-not-disturb, GET /api/notifications), and which conversation is open
+// (mirrored in the URL as #c/<channel id>). Modules read it through the functions below and
+// hear about changes with `subscribe(topic, handler)`; only this module changes it. It never
+// touches the DOM.
 //
 // Topics: 'me' (username), 'profile' (GET /api/me: colour, bio, upload limits), 'channels' (the
-// list or an unread count changed), 'open' (channel id), plus requests between modules that
-// must not import each other: 'reply' (message), 'edit-last' (), 'focus-composer' ().
+// list or a count changed), 'choices' (a level or do-not-disturb changed), 'open' (channel id),
+// plus requests between modules that must not import each other: 'reply' (message),
+// 'edit-last' (), 'focus-composer' ().
 
 import { request, describeError } from './api.js';
 
@@ -18,6 +21,7 @@ let current = null;
 let loaded = false;
 let refreshing = null; // the GET /api/channels in flight, if any
 let refreshAgain = false;
+let choices = null; // {dnd, levels: {channel: 'mentions' | 'muted'}} once known
 
 /** Calls `handler(detail)` on every `publish(topic)`. Returns an unsubscribe function. */
 export function subscribe(topic, handler) {
@@ -162,33 +166,87 @@ export function conversationName(id) {
   return kind === 'private' ? 'Private channel' : id;
 }
 
-export function unreadOf(id) {
-  const found = findConversation(id);
-  const n = found ? Number(found.entry.unread) : 0;
+function count(entry, key) {
+  const n = entry ? Number(entry[key]) : 0;
   return Number.isFinite(n) && n > 0 ? n : 0;
 }
 
-export function totalUnread() {
-  return conversationOrder().reduce((sum, c) => sum + unreadOf(c.id), 0);
+export function unreadOf(id) {
+  return count(findConversation(id)?.entry, 'unread');
 }
 
-/** Sets a listed conversation's unread count (no-op for unlisted ones). */
-export function setUnread(id, count) {
+/**
+ * The unread messages of `id` that call for me: those mentioning me, or every unread one in a
+ * direct message (which is for its people by nature).
+ */
+export function mentionsOf(id) {
+  const entry = findConversation(id)?.entry;
+  return kindOf(id) === 'dm' ? count(entry, 'unread') : count(entry, 'mentions');
+}
+
+/** How many messages of `id` are pinned. */
+export function pinsOf(id) {
+  return count(findConversation(id)?.entry, 'pins');
+}
+
+/** The unread messages the tab title counts: those of every conversation not muted. */
+export function totalUnread() {
+  return conversationOrder().reduce((sum, c) => sum + (levelOf(c.id) === 'muted' ? 0 : unreadOf(c.id)), 0);
+}
+
+/** Sets a listed conversation's unread and mention counts (no-op for unlisted ones). */
+export function setUnread(id, unread, mentions = 0) {
   const found = findConversation(id);
-  if (!found || unreadOf(id) === count) return;
-  found.entry.unread = count;
+  if (!found || (unreadOf(id) === unread && count(found.entry, 'mentions') === mentions)) return;
+  found.entry.unread = unread;
+  found.entry.mentions = mentions;
   publish('channels');
 }
 
-/** Counts one more unread message; an unlisted conversation (a new or hidden DM) refetches. */
-export function addUnread(id) {
+/**
+ * Counts one more unread message (`mention`: one that mentions me); an unlisted conversation
+ * (a new or hidden DM) refetches.
+ */
+export function addUnread(id, { mention = false } = {}) {
   const found = findConversation(id);
-  if (!found) {
+  // The answer of a refresh in flight may have been counted before this message: the list it
+  // brings would drop this count, so ask once more after it.
+  if (!found || refreshing) {
     refreshChannels();
-    return;
+    if (!found) return;
   }
   found.entry.unread = unreadOf(id) + 1;
+  if (mention) found.entry.mentions = count(found.entry, 'mentions') + 1;
   publish('channels');
+}
+
+/** Records the pin count a `pins` event announced. */
+export function setPins(id, pins) {
+  const found = findConversation(id);
+  if (!found || pinsOf(id) === pins) return;
+  found.entry.pins = pins;
+  publish('channels');
+}
+
+// Notification choices
+
+/** 'all' | 'mentions' | 'muted': when conversation `id` may alert me. */
+export function levelOf(id) {
+  const level = choices ? choices.levels[id] : findConversation(id)?.entry.level;
+  return level === 'mentions' || level === 'muted' ? level : 'all';
+}
+
+/** Whether do-not-disturb silences every alert. */
+export function doNotDisturb() {
+  return Boolean(choices?.dnd);
+}
+
+/** Takes my choices as GET /api/notifications or a `notifications` event has them. */
+export function setChoices(value) {
+  if (!value || typeof value !== 'object') return;
+  const levels = value.levels && typeof value.levels === 'object' ? value.levels : {};
+  choices = { dnd: value.dnd === true, levels: { ...levels } };
+  publish('choices', choices);
 }
 
 /** Records a DM's newest message time so the DM list keeps newest first. */

@@ -9,8 +9,9 @@ import * as state from './state.js';
 import * as reactions from './reactions.js';
 import { view, loadOlder, onOpen, onRender } from './messages.js';
 import { startEdit, deleteMessage, toggleReaction, copyText } from './message-actions.js';
+import { togglePin } from './pins.js';
 
-const VISUAL_HELP = 'Visual mode: j/k select · o reply · c edit · d delete · e react · y copy · Esc leave';
+const VISUAL_HELP = 'Visual mode: j/k select · o reply · p pin · c edit · d delete · e react · y copy · Esc leave';
 
 const scroller = document.getElementById('messages');
 const list = document.getElementById('message-list');
@@ -99,7 +100,7 @@ export async function moveVisual(step) {
   select(items[Math.max(0, Math.min(items.length - 1, next))].id);
 }
 
-/** Acts on the selected message: 'o' reply, 'c' edit, 'd' delete, 'e' react, 'y' copy. */
+/** Acts on the selected message: 'o' reply, 'p' pin or unpin, 'c' edit, 'd' delete, 'e' react, 'y' copy. */
 export function visualAction(key) {
   const m = view.byId.get(visualId);
   if (!m) return;
@@ -109,6 +110,9 @@ export function visualAction(key) {
     case 'o':
       endVisual({ refocus: false });
       state.publish('reply', m);
+      break;
+    case 'p':
+      togglePin(m);
       break;
     case 'c':
       if (!mine) {
