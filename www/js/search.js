@@ -85,7 +85,13 @@ async function search() {
     return;
   }
   const found = result.data.filter((m) => m && typeof m.id === 'string' && typeof m.channel === 'string');
+  // Older messages still being indexed (after an upgrade): say so rather than look complete.
+  const unindexed = Number(result.headers?.get('X-Search-Unindexed') || 0);
   showResults(found, queryWords(q));
+  if (unindexed > 0) {
+    status.textContent += ` Still indexing older messages (${unindexed.toLocaleString()} to go); results may be incomplete.`;
+    lastKey = ''; // asking again later gives a fuller answer
+  }
 }
 
 function fail(problem) {
