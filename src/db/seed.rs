@@ -91,12 +91,15 @@ pub fn copy_chunk(conn: &Connection, limit: u64) -> Result<bool> {
         conn.execute("DELETE FROM history_seed", [])?;
         return Ok(false);
     };
-    // The oldest ts of this chunk: every row from it up to `before` is copied.
+    // One upper bound (exclusive) for every query: with two, SQLite would walk the index from
+    // the newest row down past everything copied so far, at every chunk.
+    let upper = before.min(f64::from_bits(newest.to_bits() + 1));
+    // The oldest ts of this chunk: every row from it up to `upper` is copied.
     let from: Option<f64> = conn
         .query_row(
-            "SELECT ts FROM source.messages WHERE channel = ?1 AND ts <= ?2 AND ts < ?3
-             ORDER BY ts DESC LIMIT 1 OFFSET ?4",
-            params![channel, newest, before, limit.saturating_sub(1) as i64],
+            "SELECT ts FROM source.messages WHERE channel = ?1 AND ts < ?2
+             ORDER BY ts DESC LIMIT 1 OFFSET ?3",
+            params![channel, upper, limit.saturating_sub(1) as i64],
             |r| r.get(0),
         )
         .optional()?;
@@ -111,15 +114,15 @@ pub fn copy_chunk(conn: &Connection, limit: u64) -> Result<bool> {
                  1, deleted, deleted_ts, reply_to_id, reactions, reactions_ts, mentions,
                  metadata, client_msg_id, expires_ts
              FROM source.messages
-             WHERE channel = ?1 AND ts <= ?2 AND ts < ?3 AND ts >= ?4 AND id <= ?5",
-            params![channel, newest, before, from_ts, reserve],
+             WHERE channel = ?1 AND ts < ?2 AND ts >= ?3 AND id <= ?4",
+            params![channel, upper, from_ts, reserve],
         )?;
         conn.execute(
             "INSERT INTO messages_fts(rowid, content)
              SELECT id, content FROM main.messages
-             WHERE channel = ?1 AND ts <= ?2 AND ts < ?3 AND ts >= ?4 AND id <= ?5
+             WHERE channel = ?1 AND ts < ?2 AND ts >= ?3 AND id <= ?4
                AND content IS NOT NULL AND content != ''",
-            params![channel, newest, before, from_ts, reserve],
+            params![channel, upper, from_ts, reserve],
         )?;
         if from.is_some() {
             conn.execute(
