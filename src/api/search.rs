@@ -12,7 +12,7 @@ use crate::model::channels::{self, ChannelId};
 
 const MAX_RESULTS: u32 = 50;
 /// Waiting rows a search indexes itself before answering (a few milliseconds at most).
-const INLINE_INDEX_ROWS: u64 = 500;
+const INLINE_INDEX_ROWS: u64 = 2_000;
 /// Longest query accepted, in characters.
 const MAX_QUERY_CHARS: usize = 500;
 

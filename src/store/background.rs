@@ -1,6 +1,8 @@
 //! Long jobs cut into chunks on the writer: each chunk is one short task queued behind
-//! whatever is waiting, so a message never waits for more than one chunk. Here: catching up a
-//! database's search index (rows written before the index followed inserts).
+//! whatever is waiting, so a message never waits for more than one chunk. Here: the search
+//! index. New rows are indexed in rounds, at most every 2 s per database while it is written
+//! (one FTS5 transaction for everything since the last round costs far less than one per
+//! message, which halved throughput), and an old database's backlog in chunks.
 
 use super::Writer;
 use crate::db;
@@ -8,7 +10,37 @@ use crate::db;
 /// Rows indexed in the first chunk; the next ones take about 3 ms each (`next_chunk`).
 const FIRST_CHUNK: u64 = 500;
 
+/// How often, at most, a database being written gets its new rows indexed.
+const INDEX_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Writer<'_> {
+    /// Queues a round of indexing for each of `users`' databases just written, unless one ran
+    /// in the last 2 s or is running (the next write after that starts the next round).
+    pub(super) fn index_soon(&mut self, users: &[String]) {
+        let now = std::time::Instant::now();
+        for user in users {
+            if self.indexing.contains(user)
+                || self
+                    .indexed_at
+                    .get(user)
+                    .is_some_and(|at| now.duration_since(*at) < INDEX_EVERY)
+            {
+                continue;
+            }
+            self.indexed_at.insert(user.clone(), now);
+            self.indexing.insert(user.clone());
+            let next = user.clone();
+            if self
+                .core
+                .store
+                .spawn(move |w: &mut Writer| w.index_chunk(next, FIRST_CHUNK))
+                .is_err()
+            {
+                self.indexing.remove(user);
+            }
+        }
+    }
+
     /// Starts catching up `user`'s search index in the background, unless it already is.
     pub fn index_in_background(&mut self, user: &str) {
         if self.indexing.insert(user.to_owned()) {

@@ -242,6 +242,8 @@ impl Writer<'_> {
             self.databases.insert(recipient.clone(), (conn, self.clock));
             results.push((recipient, indexes, outcome));
         }
+        let written: Vec<String> = results.iter().map(|(r, ..)| r.clone()).collect();
+        self.index_soon(&written);
         results
     }
 

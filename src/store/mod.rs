@@ -59,6 +59,8 @@ pub struct Writer<'c> {
     indexing: BTreeSet<String>,
     /// Users whose history is being copied in the background.
     seeding: BTreeSet<String>,
+    /// When each user's database last had a round of indexing started.
+    indexed_at: HashMap<String, std::time::Instant>,
 }
 
 /// Runs the writer until `core.store` is stopped and drained.
@@ -159,6 +161,7 @@ impl<'c> Writer<'c> {
             last_ts: HashMap::new(),
             indexing: BTreeSet::new(),
             seeding: BTreeSet::new(),
+            indexed_at: HashMap::new(),
         };
         writer.refresh_users()?;
         Ok(writer)

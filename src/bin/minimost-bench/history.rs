@@ -174,7 +174,13 @@ fn build_history(dir: &Path, size: u64) -> anyhow::Result<(u64, f64, f64)> {
             ])?;
         }
         drop(insert);
-        conn.execute_batch("COMMIT; PRAGMA wal_checkpoint(TRUNCATE);")?;
+        // Indexed for search, as the server's indexing rounds would have left it over time.
+        conn.execute_batch(
+            "INSERT INTO messages_fts(rowid, content)
+                 SELECT id, content FROM messages WHERE content IS NOT NULL AND content != '';
+             UPDATE fts_state SET indexed_upto = (SELECT MAX(id) FROM messages);
+             COMMIT; PRAGMA wal_checkpoint(TRUNCATE);",
+        )?;
     }
     for i in 1..MEMBERS {
         let path = users.join(format!("h{i}.db"));
