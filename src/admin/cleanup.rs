@@ -276,23 +276,7 @@ impl Pass<'_> {
                     continue;
                 }
             };
-            let result = if self.dry_run {
-                self.core.user_dbs.get(&user).and_then(|conn| match conn {
-                    Some(conn) => Ok(db::retention::count_old_messages(&conn, before)?),
-                    None => Ok(0),
-                })
-            } else {
-                let who = user.clone();
-                purge_in_chunks(self.core, move |w| {
-                    let Some(conn) = w.database(who.as_str())? else {
-                        return Ok(0);
-                    };
-                    let n = db::retention::delete_old_messages(conn, before, PURGE_CHUNK)?;
-                    let path = conn.path().map(std::path::PathBuf::from);
-                    w.core.checkpoints.mark(path.as_deref().into_iter());
-                    Ok(n)
-                })
-            };
+            let result = messages_before(self.core, &user, before, self.dry_run);
             match result {
                 Ok(0) => {}
                 Ok(n) => {
@@ -327,22 +311,7 @@ impl Pass<'_> {
             let Ok(user) = Username::parse_existing(&name) else {
                 continue;
             };
-            let result = if self.dry_run {
-                self.core.user_dbs.get(&user).and_then(|conn| match conn {
-                    Some(conn) => Ok(db::retention::count_old_messages(&conn, cutoff)?),
-                    None => Ok(0),
-                })
-            } else {
-                purge_in_chunks(self.core, move |w| {
-                    let Some(conn) = w.database(user.as_str())? else {
-                        return Ok(0);
-                    };
-                    let n = db::retention::delete_old_messages(conn, cutoff, PURGE_CHUNK)?;
-                    let path = conn.path().map(std::path::PathBuf::from);
-                    w.core.checkpoints.mark(path.as_deref().into_iter());
-                    Ok(n)
-                })
-            };
+            let result = messages_before(self.core, &user, cutoff, self.dry_run);
             match result {
                 Ok(0) => {}
                 Ok(n) => {
@@ -457,6 +426,32 @@ impl Pass<'_> {
 
 /// Runs `chunk` on the writer until it deletes fewer than a chunk's worth; returns the total.
 /// Each chunk is its own writer job, so fan-out interleaves with a long purge.
+/// Deletes (or, dry, counts) the messages older than `before` in `user`'s database, in chunks
+/// on the writer.
+fn messages_before(
+    core: &Core,
+    user: &Username,
+    before: f64,
+    dry_run: bool,
+) -> anyhow::Result<usize> {
+    if dry_run {
+        return Ok(match core.user_dbs.get(user)? {
+            Some(conn) => db::retention::count_old_messages(&conn, before)?,
+            None => 0,
+        });
+    }
+    let user = user.clone();
+    purge_in_chunks(core, move |w| {
+        let Some(conn) = w.database(user.as_str())? else {
+            return Ok(0);
+        };
+        let n = db::retention::delete_old_messages(conn, before, PURGE_CHUNK)?;
+        let path = conn.path().map(std::path::PathBuf::from);
+        w.core.checkpoints.mark(path.as_deref().into_iter());
+        Ok(n)
+    })
+}
+
 /// The names of the databases in users/, sorted.
 fn user_names(data_dir: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(data_dir.join("users"))

@@ -18,23 +18,29 @@ fn texts(messages: &[Json]) -> Vec<String> {
     messages.iter().map(|m| s(m, "text").to_owned()).collect()
 }
 
-/// (unread, mentions) of conversation `id` in the caller's `GET /api/channels`.
-fn counts(client: &mut Client, id: &str) -> (u64, u64) {
+/// Conversation `id` as the caller's `GET /api/channels` lists it.
+fn conversation(client: &mut Client, id: &str) -> Json {
     let res = client.get("/api/channels");
     assert_eq!(res.status, 200);
     let all = res.json();
     for group in ["public", "private", "dms"] {
-        let Some(Json::Arr(items)) = all.get(group) else {
-            continue;
-        };
-        for item in items {
-            if item.get("id").and_then(Json::as_str) == Some(id) {
-                let n = |k| item.get(k).and_then(Json::as_u64).expect(k);
-                return (n("unread"), n("mentions"));
+        if let Some(Json::Arr(items)) = all.get(group) {
+            if let Some(item) = items
+                .iter()
+                .find(|i| i.get("id").and_then(Json::as_str) == Some(id))
+            {
+                return item.clone();
             }
         }
     }
     panic!("{id} is not in {}", all.to_json_string())
+}
+
+/// (unread, mentions) of conversation `id` for the caller.
+fn counts(client: &mut Client, id: &str) -> (u64, u64) {
+    let item = conversation(client, id);
+    let n = |k| item.get(k).and_then(Json::as_u64).expect(k);
+    (n("unread"), n("mentions"))
 }
 
 #[test]
@@ -299,36 +305,17 @@ fn pins_are_shared_live_checked_and_go_with_their_message() {
     assert_eq!(counts_pins(&mut alice, &ops), 1);
 }
 
-/// The pin count of conversation `id` in the caller's `GET /api/channels`.
+/// The pin count of conversation `id` for the caller.
 fn counts_pins(client: &mut Client, id: &str) -> u64 {
-    let all = client.get("/api/channels").json();
-    for group in ["public", "private", "dms"] {
-        if let Some(Json::Arr(items)) = all.get(group) {
-            if let Some(item) = items
-                .iter()
-                .find(|i| i.get("id").and_then(Json::as_str) == Some(id))
-            {
-                return item.get("pins").and_then(Json::as_u64).expect("pins");
-            }
-        }
-    }
-    panic!("{id} is not in {}", all.to_json_string())
+    conversation(client, id)
+        .get("pins")
+        .and_then(Json::as_u64)
+        .expect("pins")
 }
 
-/// The `level` of conversation `id` in the caller's `GET /api/channels`.
+/// The notification `level` of conversation `id` for the caller.
 fn level(client: &mut Client, id: &str) -> String {
-    let all = client.get("/api/channels").json();
-    for group in ["public", "private", "dms"] {
-        if let Some(Json::Arr(items)) = all.get(group) {
-            if let Some(item) = items
-                .iter()
-                .find(|i| i.get("id").and_then(Json::as_str) == Some(id))
-            {
-                return s(item, "level").to_owned();
-            }
-        }
-    }
-    panic!("{id} is not in {}", all.to_json_string())
+    s(&conversation(client, id), "level").to_owned()
 }
 
 #[test]
