@@ -35,6 +35,55 @@ pub fn run(o: &Options) -> anyhow::Result<()> {
     for &size in sizes {
         one_size(o, size)?;
     }
+    wide(o)
+}
+
+/// Sends into channels of 50, 200 and 1,000 members (#general with everyone, private channels
+/// for the smaller ones): the sender's 201, which comes once every copy is journalled and the
+/// sender's own is committed, and how long the writer takes per message (the copies).
+fn wide(o: &Options) -> anyhow::Result<()> {
+    let sizes: &[usize] = if o.quick { &[10, 20] } else { &[50, 200, 1_000] };
+    let everyone = *sizes.last().unwrap_or(&1);
+    let server = Server::start(&o.server)?;
+    let mut cookies = Vec::with_capacity(everyone);
+    for i in 0..everyone {
+        cookies.push(server.signup(&format!("w{i}"))?.cookie);
+    }
+    let mut sender = server.client_for(&cookies[0])?;
+    let sends = if o.quick { 5 } else { 40 };
+    for &members in sizes {
+        let channel = if members == everyone {
+            "general".to_owned()
+        } else {
+            let names: Vec<Json> = (1..members).map(|i| Json::str(format!("w{i}"))).collect();
+            let created = sender.json(
+                "POST",
+                "/api/private-channels",
+                Some(&Json::obj([
+                    ("name", Json::str(format!("wide {members}"))),
+                    ("members", Json::Arr(names)),
+                ])),
+            )?;
+            created.get("id").and_then(Json::as_str).unwrap_or_default().to_owned()
+        };
+        // Not measured: the first message opens every member's database.
+        anyhow::ensure!(sender.post(&channel, "warm-up")? == 201, "warm-up send failed");
+        let mut acks = Vec::with_capacity(sends);
+        for n in 0..sends {
+            let start = Instant::now();
+            let status = sender.post(&channel, &format!("wide {n}"))?;
+            anyhow::ensure!(status == 201, "send failed: {status}");
+            acks.push(ms(start.elapsed()));
+            // One at a time, as a person sends: the copies of one are done before the next.
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        acks.sort_by(f64::total_cmp);
+        println!(
+            "wide      a send into {members:>5} members          201 p50 {:>7.2} ms  p99 {:>7.2} ms  ({sends} sends)  budget p50 ≤ 20 at 1,000",
+            percentile(&acks, 0.5),
+            percentile(&acks, 0.99)
+        );
+    }
     Ok(())
 }
 
