@@ -40,9 +40,13 @@ pub fn run(o: &Options) -> anyhow::Result<()> {
 
 /// Sends into channels of 50, 200 and 1,000 members (#general with everyone, private channels
 /// for the smaller ones): the sender's 201, which comes once every copy is journalled and the
-/// sender's own is committed, and how long the writer takes per message (the copies).
+/// sender's own is committed.
 fn wide(o: &Options) -> anyhow::Result<()> {
-    let sizes: &[usize] = if o.quick { &[10, 20] } else { &[50, 200, 1_000] };
+    let sizes: &[usize] = if o.quick {
+        &[10, 20]
+    } else {
+        &[50, 200, 1_000]
+    };
     let everyone = *sizes.last().unwrap_or(&1);
     let server = Server::start(&o.server)?;
     let mut cookies = Vec::with_capacity(everyone);
@@ -64,10 +68,17 @@ fn wide(o: &Options) -> anyhow::Result<()> {
                     ("members", Json::Arr(names)),
                 ])),
             )?;
-            created.get("id").and_then(Json::as_str).unwrap_or_default().to_owned()
+            created
+                .get("id")
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_owned()
         };
         // Not measured: the first message opens every member's database.
-        anyhow::ensure!(sender.post(&channel, "warm-up")? == 201, "warm-up send failed");
+        anyhow::ensure!(
+            sender.post(&channel, "warm-up")? == 201,
+            "warm-up send failed"
+        );
         let mut acks = Vec::with_capacity(sends);
         for n in 0..sends {
             let start = Instant::now();
