@@ -39,18 +39,29 @@ pub fn get_mentions(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError>
     let conn = own_db(ctx, &user)?;
     let found = db::user::mentions_of(&conn, me, &readable, before, limit)?;
     let keys: Vec<(String, f64)> = found.iter().map(|(c, ts, _)| (c.clone(), *ts)).collect();
+    let unread: std::collections::HashSet<(&str, u64)> = found
+        .iter()
+        .filter(|(_, _, read)| !read)
+        .map(|(channel, ts, _)| (channel.as_str(), ts.to_bits()))
+        .collect();
     let rendered = crate::model::history::render_messages(ctx, &conn, &presence, &keys)?;
-    // Rendering keeps the order of `keys` and skips none that exist; pair them by id anyway.
     let list = rendered
         .into_iter()
         .map(|mut message| {
-            let unread = found.iter().any(|(channel, ts, read)| {
-                !read
-                    && message.get("channel").and_then(Json::as_str) == Some(channel.as_str())
-                    && message.get("ts").and_then(Json::as_f64) == Some(*ts)
-            });
+            let key = (
+                message
+                    .get("channel")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default(),
+                message
+                    .get("ts")
+                    .and_then(Json::as_f64)
+                    .unwrap_or_default()
+                    .to_bits(),
+            );
+            let is_unread = unread.contains(&key);
             if let Json::Obj(fields) = &mut message {
-                fields.push(("unread".into(), Json::Bool(unread)));
+                fields.push(("unread".into(), Json::Bool(is_unread)));
             }
             message
         })

@@ -66,7 +66,7 @@ pub fn set_pin(
     let by = user.name.as_str().to_owned();
     let count = ctx.store.run(move |w| {
         if pinned {
-            let count = db::presence::pins_of(&w.presence, &channel.to_string())?.len() as u64;
+            let count = db::presence::pin_count(&w.presence, &channel.to_string())?;
             if count >= MAX_PINS {
                 return Err(crate::model::Refusal::Conflict(format!(
                     "A conversation can have at most {MAX_PINS} pins; unpin one first"

@@ -125,6 +125,13 @@ pub fn pins_of(conn: &Connection, channel: &str) -> Result<Vec<Pin>> {
     rows.collect()
 }
 
+/// How many pins a channel has.
+pub fn pin_count(conn: &Connection, channel: &str) -> Result<u64> {
+    conn.prepare_cached("SELECT COUNT(*) FROM pins WHERE channel = ?1")?
+        .query_row([channel], |r| r.get::<_, i64>(0))
+        .map(|n| n as u64)
+}
+
 /// How many pins each channel has.
 pub fn pin_counts(conn: &Connection) -> Result<std::collections::HashMap<String, u64>> {
     let mut stmt = conn.prepare_cached("SELECT channel, COUNT(*) FROM pins GROUP BY channel")?;

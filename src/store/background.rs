@@ -2,13 +2,26 @@
 //! whatever is waiting, so a message never waits for more than one chunk. Here: the search
 //! index. New rows are indexed in rounds, at most every 2 s per database while it is written
 //! (one FTS5 transaction for everything since the last round costs far less than one per
-//! message, which halved throughput), and an old database's backlog in chunks.
+//! message, which halved throughput), and an old database's backlog in chunks. Every chunked
+//! job (the history copy too) sizes its chunks with `next_chunk`.
 
 use super::Writer;
 use crate::db;
 
-/// Rows indexed in the first chunk; the next ones take about 3 ms each (`next_chunk`).
-const FIRST_CHUNK: u64 = 500;
+/// How long one chunk may keep the writer: the rows per chunk follow from the last one's pace.
+const CHUNK_TIME: std::time::Duration = std::time::Duration::from_millis(3);
+/// Rows in the first chunk of a job, and the bounds of every other.
+pub(super) const FIRST_CHUNK: u64 = 500;
+const CHUNK_ROWS: std::ops::RangeInclusive<u64> = 200..=5_000;
+
+/// The rows of a job's next chunk, from how long `rows` took: about `CHUNK_TIME`'s worth.
+pub(super) fn next_chunk(rows: u64, took: std::time::Duration) -> u64 {
+    let per_row = took.as_secs_f64() / rows.max(1) as f64;
+    let fit = (CHUNK_TIME.as_secs_f64() / per_row.max(1e-9)) as u64;
+    // Grow gently, shrink at once.
+    fit.min(rows * 2)
+        .clamp(*CHUNK_ROWS.start(), *CHUNK_ROWS.end())
+}
 
 /// How often, at most, a database being written gets its new rows indexed.
 const INDEX_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
@@ -67,7 +80,7 @@ impl Writer<'_> {
             }
             Ok(_) => {
                 let next = user.clone();
-                let rows = super::seeding::next_chunk(rows, start.elapsed());
+                let rows = next_chunk(rows, start.elapsed());
                 if self
                     .core
                     .store
@@ -83,5 +96,35 @@ impl Writer<'_> {
                 self.indexing.remove(&user);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_chunk;
+    use std::time::Duration;
+
+    #[test]
+    fn chunks_hold_the_writer_about_three_milliseconds() {
+        assert_eq!(
+            next_chunk(500, Duration::from_millis(1)),
+            1_000,
+            "grows at most twofold"
+        );
+        assert_eq!(
+            next_chunk(1_000, Duration::from_millis(10)),
+            300,
+            "shrinks at once"
+        );
+        assert_eq!(
+            next_chunk(1_000, Duration::from_secs(5)),
+            200,
+            "never below the floor"
+        );
+        assert_eq!(
+            next_chunk(4_000, Duration::from_micros(10)),
+            5_000,
+            "nor above the ceiling"
+        );
     }
 }

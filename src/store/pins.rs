@@ -27,7 +27,7 @@ impl Writer<'_> {
         } else {
             db::presence::unpin(&self.presence, &id, ts)?
         };
-        let count = db::presence::pins_of(&self.presence, &id)?.len() as u64;
+        let count = db::presence::pin_count(&self.presence, &id)?;
         if changed {
             self.announce_pins(channel, count)?;
         }
@@ -38,7 +38,7 @@ impl Writer<'_> {
     pub fn unpin_deleted(&mut self, channel: &ChannelId, ts: f64) -> rusqlite::Result<()> {
         let id = channel.to_string();
         if db::presence::unpin(&self.presence, &id, ts)? {
-            let count = db::presence::pins_of(&self.presence, &id)?.len() as u64;
+            let count = db::presence::pin_count(&self.presence, &id)?;
             self.announce_pins(channel, count)?;
         }
         Ok(())
@@ -48,7 +48,7 @@ impl Writer<'_> {
     pub fn unpin_all_of(&mut self, sender: &str) -> rusqlite::Result<()> {
         for id in db::presence::delete_pins_of_sender(&self.presence, sender)? {
             if let Ok(channel) = ChannelId::parse(&id) {
-                let count = db::presence::pins_of(&self.presence, &id)?.len() as u64;
+                let count = db::presence::pin_count(&self.presence, &id)?;
                 self.announce_pins(&channel, count)?;
             }
         }

@@ -14,21 +14,6 @@ use rusqlite::Connection;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-/// How long one chunk may keep the writer: the rows per chunk follow from the last one's pace.
-const CHUNK_TIME: std::time::Duration = std::time::Duration::from_millis(3);
-/// Rows in the first chunk, and the bounds of every other.
-const FIRST_CHUNK: u64 = 500;
-const CHUNK_ROWS: std::ops::RangeInclusive<u64> = 200..=5_000;
-
-/// The rows of the next chunk, from how long `rows` took: about `CHUNK_TIME`'s worth.
-pub(super) fn next_chunk(rows: u64, took: std::time::Duration) -> u64 {
-    let per_row = took.as_secs_f64() / rows.max(1) as f64;
-    let fit = (CHUNK_TIME.as_secs_f64() / per_row.max(1e-9)) as u64;
-    // Grow gently, shrink at once.
-    fit.min(rows * 2)
-        .clamp(*CHUNK_ROWS.start(), *CHUNK_ROWS.end())
-}
-
 /// A member whose database holds the whole public history (none being copied), other than
 /// `except`.
 fn complete_source(
@@ -89,7 +74,7 @@ impl Writer<'_> {
     /// Copies the first chunk of `user`'s history now and the rest in the background.
     pub(super) fn seed_in_background(&mut self, user: String) {
         if self.seeding.insert(user.clone()) {
-            self.seed_chunk(user, FIRST_CHUNK);
+            self.seed_chunk(user, super::background::FIRST_CHUNK);
         }
     }
 
@@ -98,7 +83,7 @@ impl Writer<'_> {
         match self.copy_one_chunk(&user, rows) {
             Ok(true) => {
                 let next = user.clone();
-                let rows = next_chunk(rows, start.elapsed());
+                let rows = super::background::next_chunk(rows, start.elapsed());
                 if self
                     .core
                     .store
@@ -177,35 +162,5 @@ impl Writer<'_> {
             crate::log!("copied the channels' history into users/{user}.db (from {source}'s)");
         }
         Ok(left)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::next_chunk;
-    use std::time::Duration;
-
-    #[test]
-    fn chunks_hold_the_writer_about_three_milliseconds() {
-        assert_eq!(
-            next_chunk(500, Duration::from_millis(1)),
-            1_000,
-            "grows at most twofold"
-        );
-        assert_eq!(
-            next_chunk(1_000, Duration::from_millis(10)),
-            300,
-            "shrinks at once"
-        );
-        assert_eq!(
-            next_chunk(1_000, Duration::from_secs(5)),
-            200,
-            "never below the floor"
-        );
-        assert_eq!(
-            next_chunk(4_000, Duration::from_micros(10)),
-            5_000,
-            "nor above the ceiling"
-        );
     }
 }

@@ -91,6 +91,13 @@ fn the_manual_hard_delete_recipe_works_against_a_live_server() {
     let dir = server.data_dir();
     // Searching first puts her messages in bob's search index; the recipe must take them out.
     assert!(matches!(bob.get("/api/search?q=secret").json(), Json::Arr(hits) if hits.len() == 1));
+    // Bob pins one of her messages; the recipe's pins line takes the pin away with it.
+    let hers = bob.messages("dm:alice:bob")[0].clone();
+    let pin = format!(
+        "/api/channels/dm%3Aalice%3Abob/messages/{}/pin",
+        s(&hers, "id")
+    );
+    assert_eq!(bob.post(&pin, &Json::obj([])).status, 200);
     let auth = dir.join("auth.db");
     sqlite3(&auth, "DELETE FROM users WHERE username = 'alice';");
     sqlite3(&auth, "DELETE FROM user_settings WHERE username = 'alice';");
@@ -113,9 +120,19 @@ fn the_manual_hard_delete_recipe_works_against_a_live_server() {
         "DELETE FROM message_reactions WHERE reactor = 'alice';",
         "DELETE FROM private_channel_members WHERE username = 'alice';",
         "DELETE FROM call_participants WHERE username = 'alice';",
+        "DELETE FROM pins WHERE sender = 'alice';",
     ] {
         sqlite3(&presence, sql);
     }
+    let dms = bob.get("/api/channels").json();
+    let Some(Json::Arr(dms)) = dms.get("dms") else {
+        panic!("no dms")
+    };
+    assert!(
+        dms.iter()
+            .all(|d| d.get("pins").and_then(Json::as_u64) == Some(0)),
+        "no pin left counted: {dms:?}"
+    );
     assert_eq!(
         alice.get("/api/me").status,
         401,
