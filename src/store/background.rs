@@ -27,30 +27,28 @@ pub(super) fn next_chunk(rows: u64, took: std::time::Duration) -> u64 {
 const INDEX_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Writer<'_> {
-    /// Queues a round of indexing for each of `users`' databases just written, unless one ran
-    /// in the last 2 s or is running (the next write after that starts the next round).
-    pub(super) fn index_soon(&mut self, users: &[String]) {
+    /// Queues a round of indexing for `user`'s database, just written, unless one ran in the
+    /// last 2 s or is running (the next write after that starts the next round).
+    pub(super) fn index_soon(&mut self, user: &str) {
         let now = std::time::Instant::now();
-        for user in users {
-            if self.indexing.contains(user)
-                || self
-                    .indexed_at
-                    .get(user)
-                    .is_some_and(|at| now.duration_since(*at) < INDEX_EVERY)
-            {
-                continue;
-            }
-            self.indexed_at.insert(user.clone(), now);
-            self.indexing.insert(user.clone());
-            let next = user.clone();
-            if self
-                .core
-                .store
-                .spawn(move |w: &mut Writer| w.index_chunk(next, FIRST_CHUNK))
-                .is_err()
-            {
-                self.indexing.remove(user);
-            }
+        if self.indexing.contains(user)
+            || self
+                .indexed_at
+                .get(user)
+                .is_some_and(|at| now.duration_since(*at) < INDEX_EVERY)
+        {
+            return;
+        }
+        self.indexed_at.insert(user.to_owned(), now);
+        self.indexing.insert(user.to_owned());
+        let next = user.to_owned();
+        if self
+            .core
+            .store
+            .spawn(move |w: &mut Writer| w.index_chunk(next, FIRST_CHUNK))
+            .is_err()
+        {
+            self.indexing.remove(user);
         }
     }
 

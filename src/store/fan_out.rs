@@ -240,10 +240,9 @@ impl Writer<'_> {
         for (recipient, conn, indexes, outcome) in applied {
             self.clock += 1;
             self.databases.insert(recipient.clone(), (conn, self.clock));
+            self.index_soon(&recipient);
             results.push((recipient, indexes, outcome));
         }
-        let written: Vec<String> = results.iter().map(|(r, ..)| r.clone()).collect();
-        self.index_soon(&written);
         results
     }
 
