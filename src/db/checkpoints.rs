@@ -14,7 +14,10 @@ pub struct Checkpoints {
     /// Databases written outside the writer too (auth.db, presence.db): emptied at every quiet
     /// spell after writes.
     shared: Vec<PathBuf>,
-    /// Nudged when a first database is marked; stopped at shutdown.
+    /// Databases whose background job (a history copy, an index catch-up) waits for their WAL
+    /// to be folded back before it writes more.
+    requested: Mutex<BTreeSet<PathBuf>>,
+    /// Nudged when a first database is marked or a fold is requested; stopped at shutdown.
     wake: Stop,
 }
 
@@ -46,6 +49,38 @@ impl Checkpoints {
         }
     }
 
+    /// Asks for `path`'s WAL to be folded back now rather than at the next round; `run`'s
+    /// `folded` is called once it is (or could not be, so the waiting job never waits forever).
+    pub fn request(&self, path: &std::path::Path) {
+        let mut requested = self.requested.lock().unwrap_or_else(|e| e.into_inner());
+        requested.insert(path.to_owned());
+        drop(requested);
+        self.wake.nudge();
+    }
+
+    /// Folds back the WALs asked for, then tells `folded`.
+    fn serve_requests(&self, folded: &dyn Fn()) {
+        let requested =
+            std::mem::take(&mut *self.requested.lock().unwrap_or_else(|e| e.into_inner()));
+        if requested.is_empty() {
+            return;
+        }
+        for path in &requested {
+            if let Err(e) = db::maintenance::checkpoint_passive(path) {
+                crate::log!("warning: cannot checkpoint {}: {e}", path.display());
+            }
+        }
+        folded();
+    }
+
+    fn has_requests(&self) -> bool {
+        !self
+            .requested
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
     pub fn stop(&self) {
         self.wake.stop();
     }
@@ -54,12 +89,14 @@ impl Checkpoints {
     /// a passive checkpoint of each written database whose WAL passed 1 MiB (the writer's own
     /// connections never checkpoint, so their commits never wait for an fsync). Once a round
     /// passes `quiet` (30 s) without writes, every database written since is checkpointed with
-    /// TRUNCATE, so idle WAL files are empty; then it sleeps until the next write.
-    pub fn run(&self, quiet: std::time::Duration) {
+    /// TRUNCATE, so idle WAL files are empty; then it sleeps until the next write. A requested
+    /// fold is served at once, then `folded` is called.
+    pub fn run(&self, quiet: std::time::Duration, folded: &dyn Fn()) {
         // Databases written since the last quiet moment: emptied when the writes stop.
         let mut written: BTreeSet<PathBuf> = BTreeSet::new();
         loop {
             let ticket = self.wake.ticket();
+            self.serve_requests(folded);
             if self.take_dirty().is_empty() {
                 if !written.is_empty() {
                     // Written lately: wait for more writes, or for a quiet spell, after which
@@ -80,9 +117,18 @@ impl Checkpoints {
                 }
                 continue;
             }
-            // Gather a few seconds of writes, so a busy database is looked at once.
-            if self.wake.sleep(CHECKPOINT_EVERY) {
-                return;
+            // Gather a few seconds of writes, so a busy database is looked at once; a requested
+            // fold is served meanwhile.
+            let deadline = std::time::Instant::now() + CHECKPOINT_EVERY;
+            while std::time::Instant::now() < deadline {
+                let ticket = self.wake.ticket();
+                if self.has_requests() {
+                    self.serve_requests(folded);
+                    continue;
+                }
+                if self.wake.wait_until(ticket, deadline) {
+                    return;
+                }
             }
             let dirty = std::mem::take(&mut *self.take_dirty());
             written.extend(dirty.iter().cloned());

@@ -117,13 +117,18 @@ pub fn copy_chunk(conn: &Connection, limit: u64) -> Result<bool> {
              WHERE channel = ?1 AND ts < ?2 AND ts >= ?3 AND id <= ?4",
             params![channel, upper, from_ts, reserve],
         )?;
+        // The index holds exactly the rows up to its mark: copies above it (an index being
+        // rebuilt from the oldest row up) are left to its rounds. One bound on the id, as a
+        // second one would lead SQLite to scan by id rather than by (channel, ts).
+        let mark: i64 = conn.query_row("SELECT indexed_upto FROM fts_state", [], |r| r.get(0))?;
         conn.execute(
             "INSERT INTO messages_fts(rowid, content)
              SELECT id, content FROM main.messages
              WHERE channel = ?1 AND ts < ?2 AND ts >= ?3 AND id <= ?4
                AND content IS NOT NULL AND content != ''",
-            params![channel, upper, from_ts, reserve],
+            params![channel, upper, from_ts, reserve.min(mark)],
         )?;
+        super::user::merge_index(conn)?;
         if from.is_some() {
             conn.execute(
                 "UPDATE history_seed SET before_ts = ?2 WHERE channel = ?1",

@@ -81,10 +81,35 @@ pub const MIGRATIONS: &[&str] = &[
     // 8: new rows are indexed in rounds by the writer (store/background.rs), not one at a time
     // as they are inserted: an FTS5 transaction per message halved the fan-out's throughput.
     "DROP TRIGGER IF EXISTS messages_fts_insert;",
+    // 9: a smaller index that merges in bounded steps. `columnsize=0` drops the per-row token
+    // counts (10 bytes a row), which only ranking uses, and search orders by time. FTS5's own
+    // merging (`automerge`) ran inside whichever commit filled a level, for tens of
+    // milliseconds on a large index, in front of a message; every write to the index is now
+    // followed by a bounded `merge_index` instead. The old index is dropped and rebuilt in the
+    // background, oldest first (searches meanwhile say how much they could not look at).
+    "DROP TABLE IF EXISTS messages_fts;
+     CREATE VIRTUAL TABLE messages_fts USING fts5(
+         content, content='messages', content_rowid='id',
+         tokenize='unicode61 remove_diacritics 2', columnsize=0);
+     INSERT INTO messages_fts(messages_fts, rank) VALUES ('automerge', 0);
+     UPDATE fts_state SET indexed_upto = 0;",
 ];
 
-/// Rows waiting to be indexed: written before the index followed inserts, or after such a
-/// row. None once caught up.
+/// FTS5 pages of merge work after each write to the search index: enough to keep its levels
+/// from piling up (then FTS5 would merge a whole level in one go), little enough to take about
+/// a millisecond.
+const MERGE_PAGES: i64 = 16;
+
+/// A bounded step of merging the search index's segments (see migration 9); call it after
+/// writing to the index, in the same transaction.
+pub fn merge_index(conn: &Connection) -> Result<()> {
+    conn.prepare_cached("INSERT INTO messages_fts(messages_fts, rank) VALUES ('merge', ?1)")?
+        .execute([MERGE_PAGES])?;
+    Ok(())
+}
+
+/// Rows waiting to be indexed: the index holds exactly the rows with an id up to
+/// `fts_state.indexed_upto` (every writer keeps to that), and rows above it wait for a round.
 pub fn unindexed(conn: &Connection) -> Result<u64> {
     conn.prepare_cached(
         "SELECT COUNT(*) FROM messages WHERE id > (SELECT indexed_upto FROM fts_state)",
@@ -117,6 +142,7 @@ pub fn index_pending(conn: &Connection, limit: u64) -> Result<u64> {
         .execute(params![upto, last])?;
         conn.prepare_cached("UPDATE fts_state SET indexed_upto = ?1")?
             .execute([last])?;
+        merge_index(conn)?;
         unindexed(conn)
     })();
     match left {
@@ -579,6 +605,22 @@ pub fn search(conn: &Connection, s: &Search) -> Result<Vec<(String, f64)>> {
     Ok(found)
 }
 
+/// Up to `limit` terms of the search index that begin with `word` and are longer, in order
+/// (`word` folded as the tokenizer folds text). Seeks past `word`'s own entries, which can be
+/// half the index, without reading them.
+pub fn terms_extending(conn: &Connection, word: &str, limit: usize) -> Result<Vec<String>> {
+    conn.execute_batch(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.messages_fts_terms
+             USING fts5vocab(main, messages_fts, 'row');",
+    )?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT term FROM temp.messages_fts_terms
+         WHERE term >= ?1 || char(1) AND term <= ?1 || char(1114111) LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![word, limit as i64], |r| r.get(0))?;
+    rows.collect()
+}
+
 /// The channels of live messages that carry the stored file `name`.
 pub fn channels_with_file(conn: &Connection, name: &str) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(
@@ -645,6 +687,40 @@ mod tests {
             |r| r.get(0),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn the_terms_a_word_begins_are_listed_without_the_word_itself() {
+        let conn = database();
+        for (ts, text) in [
+            (1.0, "Meeting at noon"),
+            (2.0, "meetings galore"),
+            (3.0, "meetingroom, Meet"),
+        ] {
+            let row = NewRow {
+                channel: "general",
+                sender: "bob",
+                content: text,
+                content_type: "text",
+                filename: None,
+                ts,
+                read: true,
+                reply_to_id: None,
+                mentions: None,
+                metadata: None,
+            };
+            insert_row(&conn, &row, false).unwrap();
+        }
+        index_pending(&conn, 100).unwrap();
+        assert_eq!(
+            terms_extending(&conn, "meeting", 10).unwrap(),
+            ["meetingroom", "meetings"]
+        );
+        assert_eq!(
+            terms_extending(&conn, "meet", 2).unwrap(),
+            ["meeting", "meetingroom"]
+        );
+        assert!(terms_extending(&conn, "noon", 10).unwrap().is_empty());
     }
 
     #[test]

@@ -115,7 +115,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let wal_quiet = secs("MINIMOST_WAL_QUIET_SECS", 30)?;
         std::thread::Builder::new()
             .name("checkpoint".into())
-            .spawn_scoped(scope, move || ctx.checkpoints.run(wal_quiet))?;
+            .spawn_scoped(scope, move || {
+                ctx.checkpoints.run(wal_quiet, &|| {
+                    // Shutting down otherwise: the waiting jobs resume at the next start.
+                    let _ = ctx.store.spawn(|w| w.resume_parked());
+                })
+            })?;
         std::thread::Builder::new()
             .name("trim".into())
             .spawn_scoped(scope, move || {

@@ -23,10 +23,40 @@ pub(super) fn next_chunk(rows: u64, took: std::time::Duration) -> u64 {
         .clamp(*CHUNK_ROWS.start(), *CHUNK_ROWS.end())
 }
 
+/// A background job's WAL past this is folded back before the job writes more. A long copy
+/// writes without pause, so the checkpoint thread's folds rarely finish between two chunks
+/// and the WAL would otherwise grow by the whole copy (the newcomer's 170 MB at 1 M messages).
+const BACKGROUND_WAL_BYTES: u64 = 16 << 20;
+
 /// How often, at most, a database being written gets its new rows indexed.
 const INDEX_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Writer<'_> {
+    /// Queues `task`, the next chunk of a background job that writes the database at `path`:
+    /// at once, or, when that database's WAL passed 16 MiB, once the checkpoint thread has
+    /// folded it back (the chunk's write then starts the WAL over, cut to 1 MiB).
+    pub(super) fn queue_chunk(
+        &mut self,
+        path: Option<&std::path::Path>,
+        task: impl FnOnce(&mut Writer) + Send + 'static,
+    ) -> Result<(), crate::model::Refusal> {
+        if let Some(path) = path.filter(|p| wal_bytes(p) > BACKGROUND_WAL_BYTES) {
+            self.parked.push(Box::new(task));
+            self.core.checkpoints.request(path);
+            return Ok(());
+        }
+        self.core.store.spawn(task)
+    }
+
+    /// Queues again the chunks that waited for a fold (called once the checkpoint thread has
+    /// served the requests): each runs as its own job, behind whatever is waiting.
+    pub fn resume_parked(&mut self) {
+        for task in std::mem::take(&mut self.parked) {
+            // Shutting down otherwise: the jobs resume at the next start or search.
+            let _ = self.core.store.spawn(task);
+        }
+    }
+
     /// Queues a round of indexing for `user`'s database, just written, unless one ran in the
     /// last 2 s or is running (the next write after that starts the next round).
     pub(super) fn index_soon(&mut self, user: &str) {
@@ -62,10 +92,11 @@ impl Writer<'_> {
     /// Indexes one chunk of `user`'s waiting rows and queues the next while any are left.
     fn index_chunk(&mut self, user: String, rows: u64) {
         let start = std::time::Instant::now();
+        let mut written = None;
         let left = match self.database(&user) {
             Ok(Some(conn)) => {
                 let left = db::user::index_pending(conn, rows);
-                let written = conn.path().map(std::path::PathBuf::from);
+                written = conn.path().map(std::path::PathBuf::from);
                 self.core.checkpoints.mark(written.as_deref().into_iter());
                 left.map_err(anyhow::Error::from)
             }
@@ -80,9 +111,9 @@ impl Writer<'_> {
                 let next = user.clone();
                 let rows = next_chunk(rows, start.elapsed());
                 if self
-                    .core
-                    .store
-                    .spawn(move |w: &mut Writer| w.index_chunk(next, rows))
+                    .queue_chunk(written.as_deref(), move |w: &mut Writer| {
+                        w.index_chunk(next, rows)
+                    })
                     .is_err()
                 {
                     // Shutting down: the next search starts over from where this stopped.
@@ -95,6 +126,13 @@ impl Writer<'_> {
             }
         }
     }
+}
+
+/// The size of `path`'s WAL file (0 when there is none).
+fn wal_bytes(path: &std::path::Path) -> u64 {
+    let mut wal = path.to_owned().into_os_string();
+    wal.push("-wal");
+    std::fs::metadata(wal).map_or(0, |m| m.len())
 }
 
 #[cfg(test)]

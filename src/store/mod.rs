@@ -61,6 +61,8 @@ pub struct Writer<'c> {
     seeding: BTreeSet<String>,
     /// When each user's database last had a round of indexing started.
     indexed_at: HashMap<String, std::time::Instant>,
+    /// Background chunks waiting for the checkpoint thread to fold their database's WAL back.
+    parked: Vec<queue::Task>,
 }
 
 /// Runs the writer until `core.store` is stopped and drained.
@@ -162,6 +164,7 @@ impl<'c> Writer<'c> {
             indexing: BTreeSet::new(),
             seeding: BTreeSet::new(),
             indexed_at: HashMap::new(),
+            parked: Vec::new(),
         };
         writer.refresh_users()?;
         Ok(writer)

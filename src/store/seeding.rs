@@ -84,10 +84,13 @@ impl Writer<'_> {
             Ok(true) => {
                 let next = user.clone();
                 let rows = super::background::next_chunk(rows, start.elapsed());
+                let written = Username::parse_existing(&user)
+                    .ok()
+                    .map(|n| db::user::path(&self.core.data_dir, &n));
                 if self
-                    .core
-                    .store
-                    .spawn(move |w: &mut Writer| w.seed_chunk(next, rows))
+                    .queue_chunk(written.as_deref(), move |w: &mut Writer| {
+                        w.seed_chunk(next, rows)
+                    })
                     .is_err()
                 {
                     // Shutting down: the next start resumes from the last chunk committed.
@@ -153,8 +156,8 @@ impl Writer<'_> {
         let left = db::seed::copy_chunk(conn, rows);
         db::seed::detach(conn)?;
         let left = left?;
-        // The copy goes through the WAL like any write: folded back in the background, so the
-        // WAL (and every lookup in it) stays small.
+        // The copy goes through the WAL like any write: folded back in the background (and
+        // before the next chunk once it passes 16 MiB, see `queue_chunk`).
         let written = conn.path().map(std::path::PathBuf::from);
         self.core.checkpoints.mark(written.as_deref().into_iter());
         if !left {
