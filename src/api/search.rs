@@ -101,7 +101,8 @@ pub fn get_search(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     }
     if unindexed > 0 {
         let name = user.name.as_str().to_owned();
-        ctx.store.spawn(move |w| w.index_in_background(&name))?;
+        ctx.store
+            .spawn_background(move |w| w.index_in_background(&name))?;
     }
     let longer = longer_terms(&conn, &q)?;
     let query = fts_query(&q, longer.as_deref()).unwrap_or_default();

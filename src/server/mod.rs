@@ -118,7 +118,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .spawn_scoped(scope, move || {
                 ctx.checkpoints.run(wal_quiet, &|| {
                     // Shutting down otherwise: the waiting jobs resume at the next start.
-                    let _ = ctx.store.spawn(|w| w.resume_parked());
+                    let _ = ctx.store.spawn_background(|w| w.resume_parked());
                 })
             })?;
         std::thread::Builder::new()

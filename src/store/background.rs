@@ -45,7 +45,7 @@ impl Writer<'_> {
             self.core.checkpoints.request(path);
             return Ok(());
         }
-        self.core.store.spawn(task)
+        self.core.store.spawn_background(task)
     }
 
     /// Queues again the chunks that waited for a fold (called once the checkpoint thread has
@@ -53,7 +53,7 @@ impl Writer<'_> {
     pub fn resume_parked(&mut self) {
         for task in std::mem::take(&mut self.parked) {
             // Shutting down otherwise: the jobs resume at the next start or search.
-            let _ = self.core.store.spawn(task);
+            let _ = self.core.store.spawn_background(task);
         }
     }
 
@@ -75,7 +75,7 @@ impl Writer<'_> {
         if self
             .core
             .store
-            .spawn(move |w: &mut Writer| w.index_chunk(next, FIRST_CHUNK))
+            .spawn_background(move |w: &mut Writer| w.index_chunk(next, FIRST_CHUNK))
             .is_err()
         {
             self.indexing.remove(user);

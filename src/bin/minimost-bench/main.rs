@@ -4,9 +4,9 @@
 //! commits, a raw TLS WebSocket round trip), so a figure can be judged on a noisy machine.
 //!
 //! Usage: minimost-bench [idle|delivery|throughput|crowd|startup|calls|abuse|history|floors|smoke|all] [--quick]
-//!                       [--server PATH] [--sizes N,N…]
-//! `--sizes` runs `history` for just these history sizes (default 10000,100000,1000000, then the
-//! wide channels).
+//!                       [--server PATH] [--sizes N,…,wide]
+//! `--sizes` runs `history` for just these history sizes, and the wide channels if it lists
+//! `wide` (default: 10000,100000,1000000,wide).
 //! `--quick` shrinks every scenario to a smoke test (CI runs it); it asserts nothing.
 //! `smoke` (not part of `all`) is the exception: it checks one binary boots and serves a chat,
 //! and fails when it does not; the release script runs it on every binary it builds.
@@ -39,6 +39,9 @@ struct Options {
     server: PathBuf,
     /// `history` only: the history sizes to build (10 k, 100 k and 1 M when not given).
     sizes: Option<Vec<u64>>,
+    /// `history` only: whether to measure the wide channels (when `--sizes` is not given, or
+    /// lists `wide`).
+    wide: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -54,20 +57,27 @@ fn main() -> std::process::ExitCode {
 fn run() -> anyhow::Result<()> {
     let mut args = pico_args::Arguments::from_env();
     if args.contains(["-h", "--help"]) {
-        println!("usage: minimost-bench [idle|delivery|throughput|crowd|startup|calls|abuse|history|floors|smoke|all] [--quick] [--server PATH] [--sizes N,N…]");
+        println!("usage: minimost-bench [idle|delivery|throughput|crowd|startup|calls|abuse|history|floors|smoke|all] [--quick] [--server PATH] [--sizes N,…,wide]");
         return Ok(());
     }
     let quick = args.contains("--quick");
     let server: Option<PathBuf> = args.opt_value_from_str("--server")?;
     let sizes: Option<String> = args.opt_value_from_str("--sizes")?;
+    let wide = sizes
+        .as_deref()
+        .is_none_or(|list| list.split(',').any(|n| n.trim() == "wide"));
     let sizes = sizes
         .map(|list| {
             list.split(',')
-                .map(|n| n.trim().replace('_', "").parse::<u64>())
+                .map(str::trim)
+                .filter(|n| *n != "wide")
+                .map(|n| n.replace('_', "").parse::<u64>())
                 .collect::<Result<Vec<u64>, _>>()
         })
         .transpose()
-        .map_err(|e| anyhow::anyhow!("--sizes takes numbers separated by commas: {e}"))?;
+        .map_err(|e| {
+            anyhow::anyhow!("--sizes takes numbers (and `wide`) separated by commas: {e}")
+        })?;
     let scenario: String = args.opt_free_from_str()?.unwrap_or_else(|| "all".into());
     let server = match server {
         Some(path) => path,
@@ -82,6 +92,7 @@ fn run() -> anyhow::Result<()> {
         quick,
         server,
         sizes,
+        wide,
     };
     println!(
         "minimost-bench {} — server {}{}",
