@@ -155,3 +155,43 @@ fn writer_gone() -> Refusal {
         "the writer dropped this request: it failed on it, or it has stopped"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> Job {
+        Job::Task(Box::new(|_: &mut Writer| {}))
+    }
+
+    #[test]
+    fn background_chunks_yield_to_everything_else_one_at_a_time() {
+        let store = Store::default();
+        for _ in 0..3 {
+            store.spawn_background(|_| {}).unwrap();
+        }
+        store.submit(job(), false).unwrap();
+        store.submit(job(), false).unwrap();
+        assert_eq!(
+            store.take_batch().len(),
+            3,
+            "the waiting jobs and a first chunk"
+        );
+        assert_eq!(store.take_batch().len(), 1, "nothing else waits: one chunk");
+        store.submit(job(), false).unwrap();
+        assert_eq!(
+            store.take_batch().len(),
+            1,
+            "under load, no chunk before its turn"
+        );
+        std::thread::sleep(BACKGROUND_TURN);
+        store.submit(job(), false).unwrap();
+        assert_eq!(store.take_batch().len(), 2, "its turn has come");
+        store.spawn_background(|_| {}).unwrap();
+        store.stop();
+        assert!(
+            store.take_batch().is_empty(),
+            "chunks are dropped at a stop"
+        );
+    }
+}
