@@ -59,7 +59,8 @@ fn longer_terms(conn: &rusqlite::Connection, text: &str) -> rusqlite::Result<Opt
     let Some(last) = words(text).pop().filter(|w| w.is_ascii()) else {
         return Ok(None);
     };
-    let terms = db::user::terms_extending(conn, &last.to_ascii_lowercase(), MAX_SPELLED_TERMS + 1)?;
+    let terms =
+        db::search::terms_extending(conn, &last.to_ascii_lowercase(), MAX_SPELLED_TERMS + 1)?;
     Ok((terms.len() <= MAX_SPELLED_TERMS).then_some(terms))
 }
 
@@ -95,9 +96,9 @@ pub fn get_search(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     let conn = own_db(ctx, &user)?;
     // Rows written before the index followed inserts: a few are indexed now; more are indexed
     // in the background, and meanwhile the answer says how many it could not look at.
-    let mut unindexed = db::user::unindexed(&conn)?;
+    let mut unindexed = db::search::unindexed(&conn)?;
     if unindexed > 0 && unindexed <= INLINE_INDEX_ROWS {
-        unindexed = db::user::index_pending(&conn, INLINE_INDEX_ROWS)?;
+        unindexed = db::search::index_pending(&conn, INLINE_INDEX_ROWS)?;
     }
     if unindexed > 0 {
         let name = user.name.as_str().to_owned();
@@ -106,9 +107,9 @@ pub fn get_search(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     }
     let longer = longer_terms(&conn, &q)?;
     let query = fts_query(&q, longer.as_deref()).unwrap_or_default();
-    let hits = db::user::search(
+    let hits = db::search::search(
         &conn,
-        &db::user::Search {
+        &db::search::Search {
             query: &query,
             readable: &readable,
             channel: channel.as_deref(),

@@ -11,6 +11,7 @@ pub mod checkpoints;
 pub mod maintenance;
 pub mod presence;
 pub mod retention;
+pub mod search;
 pub mod seed;
 pub mod user;
 

@@ -4,7 +4,7 @@
 //!
 //! At creation the new database reserves the ids below `reserve` for the copies: the rows it
 //! receives live get ids above it, the copies keep their ids from the source, so ids grow with
-//! time in both parts, and the search index (a prefix by id, see `user::index_pending`) counts
+//! time in both parts, and the search index (a prefix by id, see `search::index_pending`) counts
 //! everything below `reserve` as its own business: each chunk indexes the rows it copies.
 
 use rusqlite::{params, Connection, OptionalExtension, Result};
@@ -128,7 +128,7 @@ pub fn copy_chunk(conn: &Connection, limit: u64) -> Result<bool> {
                AND content IS NOT NULL AND content != ''",
             params![channel, upper, from_ts, reserve.min(mark)],
         )?;
-        super::user::merge_index(conn)?;
+        super::search::merge_index(conn)?;
         if from.is_some() {
             conn.execute(
                 "UPDATE history_seed SET before_ts = ?2 WHERE channel = ?1",

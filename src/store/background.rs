@@ -95,7 +95,7 @@ impl Writer<'_> {
         let mut written = None;
         let left = match self.database(&user) {
             Ok(Some(conn)) => {
-                let left = db::user::index_pending(conn, rows);
+                let left = db::search::index_pending(conn, rows);
                 written = conn.path().map(std::path::PathBuf::from);
                 self.core.checkpoints.mark(written.as_deref().into_iter());
                 left.map_err(anyhow::Error::from)
