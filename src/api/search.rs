@@ -98,7 +98,11 @@ pub fn get_search(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     // in the background, and meanwhile the answer says how many it could not look at.
     let mut unindexed = db::search::unindexed(&conn)?;
     if unindexed > 0 && unindexed <= INLINE_INDEX_ROWS {
-        unindexed = db::search::index_pending(&conn, INLINE_INDEX_ROWS)?;
+        unindexed = if db::search::index_pending(&conn, INLINE_INDEX_ROWS)? {
+            db::search::unindexed(&conn)?
+        } else {
+            0
+        };
     }
     if unindexed > 0 {
         let name = user.name.as_str().to_owned();

@@ -28,9 +28,17 @@ pub fn unindexed(conn: &Connection) -> Result<u64> {
     .map(|n| n as u64)
 }
 
-/// Indexes up to `limit` waiting rows, oldest first; returns how many are still waiting. Takes
-/// the write lock, so no row can slip in between indexing and moving the mark.
-pub fn index_pending(conn: &Connection, limit: u64) -> Result<u64> {
+/// Whether any row waits to be indexed (without counting them, which reads every one).
+pub fn behind(conn: &Connection) -> Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS(SELECT 1 FROM messages WHERE id > (SELECT indexed_upto FROM fts_state))",
+    )?
+    .query_row([], |r| r.get(0))
+}
+
+/// Indexes up to `limit` waiting rows, oldest first; returns whether any are still waiting.
+/// Takes the write lock, so no row can slip in between indexing and moving the mark.
+pub fn index_pending(conn: &Connection, limit: u64) -> Result<bool> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let left = (|| {
         let upto: i64 = conn
@@ -42,7 +50,7 @@ pub fn index_pending(conn: &Connection, limit: u64) -> Result<u64> {
             )?
             .query_row(params![upto, limit as i64], |r| r.get(0))?;
         let Some(last) = last else {
-            return Ok(0);
+            return Ok(false);
         };
         conn.prepare_cached(
             "INSERT INTO messages_fts(rowid, content)
@@ -53,10 +61,10 @@ pub fn index_pending(conn: &Connection, limit: u64) -> Result<u64> {
         conn.prepare_cached("UPDATE fts_state SET indexed_upto = ?1")?
             .execute([last])?;
         merge_index(conn)?;
-        unindexed(conn)
+        behind(conn)
     })();
     match left {
-        Ok(n) => conn.execute_batch("COMMIT").map(|()| n),
+        Ok(left) => conn.execute_batch("COMMIT").map(|()| left),
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
             Err(e)
@@ -178,7 +186,7 @@ mod tests {
             };
             insert_row(&conn, &row, false).unwrap();
         }
-        index_pending(&conn, 100).unwrap();
+        assert!(!index_pending(&conn, 100).unwrap());
         assert_eq!(
             terms_extending(&conn, "meeting", 10).unwrap(),
             ["meetingroom", "meetings"]
@@ -201,15 +209,16 @@ mod tests {
         assert_eq!(unindexed(&conn).unwrap(), 7);
         assert_eq!(matches(&conn, "hi"), 0);
         // A round indexes the oldest first (the index stays a prefix by id), in chunks.
-        assert_eq!(index_pending(&conn, 4).unwrap(), 3);
+        assert!(index_pending(&conn, 4).unwrap(), "3 rows left");
+        assert_eq!(unindexed(&conn).unwrap(), 3);
         assert_eq!(matches(&conn, "hi"), 4);
-        assert_eq!(index_pending(&conn, 4).unwrap(), 0);
+        assert!(!index_pending(&conn, 4).unwrap());
         assert_eq!(matches(&conn, "hi"), 7);
         add(&conn, "bob", 8.0, Some("b.txt"), true);
         add(&conn, "bob", 9.0, None, true);
         assert_eq!(unindexed(&conn).unwrap(), 2);
-        assert_eq!(index_pending(&conn, 4).unwrap(), 0);
-        assert_eq!(unindexed(&conn).unwrap(), 0);
+        assert!(!index_pending(&conn, 4).unwrap());
+        assert!(!behind(&conn).unwrap());
         assert_eq!(matches(&conn, "hi"), 9);
         // A row without text (a file of a message with none) is never in the index: clearing,
         // editing and deleting it leaves the index whole.

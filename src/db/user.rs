@@ -21,17 +21,18 @@ pub const MIGRATIONS: &[&str] = &[
          WHERE filename IS NOT NULL;
      CREATE INDEX IF NOT EXISTS messages_unread ON messages(channel)
          WHERE read = 0 AND deleted = 0;",
-    // 2: full-text search over message text. New rows are indexed in bulk just before a search
-    // (`index_pending`), not on the fan-out's hot path; rows already indexed (id up to
-    // `fts_state.indexed_upto`) are kept in sync by triggers, so edits, deletes, cleanup and
-    // the manual's sqlite3 commands keep the index right.
+    // 2: full-text search over message text. Rows are indexed by the writer in the
+    // background (`search::index_pending`), not on the fan-out's hot path, oldest first: an
+    // upgraded database's existing rows too (this step once indexed them all at once, in front
+    // of everything); rows already indexed (id up to `fts_state.indexed_upto`) are kept in
+    // sync by triggers, so edits, deletes, cleanup and the manual's sqlite3 commands keep the
+    // index right.
     "CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
          content, content='messages', content_rowid='id',
          tokenize='unicode61 remove_diacritics 2');
-     INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
      CREATE TABLE IF NOT EXISTS fts_state(id INTEGER PRIMARY KEY CHECK (id = 1),
                                           indexed_upto INTEGER NOT NULL);
-     INSERT OR IGNORE INTO fts_state VALUES (1, (SELECT COALESCE(MAX(id), 0) FROM messages));
+     INSERT OR IGNORE INTO fts_state VALUES (1, 0);
      CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages
          WHEN old.id <= (SELECT indexed_upto FROM fts_state) BEGIN
          INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);

@@ -89,6 +89,32 @@ impl Writer<'_> {
         }
     }
 
+    /// At start: queues a look at every member's search index, each its own background chunk,
+    /// so an index an upgrade rebuilds (or one a stop left behind) catches up without waiting
+    /// for a write or a search.
+    pub(super) fn catch_up_indexes(&mut self) {
+        for user in self.users.clone() {
+            // Shutting down otherwise: the next start looks again.
+            let _ = self
+                .core
+                .store
+                .spawn_background(move |w: &mut Writer| w.index_if_behind(user));
+        }
+    }
+
+    fn index_if_behind(&mut self, user: String) {
+        let behind = match self.database(&user) {
+            Ok(Some(conn)) => db::search::behind(conn).map_err(anyhow::Error::from),
+            Ok(None) => Ok(false),
+            Err(e) => Err(e),
+        };
+        match behind {
+            Ok(true) => self.index_in_background(&user),
+            Ok(false) => {}
+            Err(e) => crate::log!("warning: cannot read users/{user}.db's search index: {e:#}"),
+        }
+    }
+
     /// Indexes one chunk of `user`'s waiting rows and queues the next while any are left.
     fn index_chunk(&mut self, user: String, rows: u64) {
         let start = std::time::Instant::now();
@@ -100,14 +126,14 @@ impl Writer<'_> {
                 self.core.checkpoints.mark(written.as_deref().into_iter());
                 left.map_err(anyhow::Error::from)
             }
-            Ok(None) => Ok(0),
+            Ok(None) => Ok(false),
             Err(e) => Err(e),
         };
         match left {
-            Ok(0) => {
+            Ok(false) => {
                 self.indexing.remove(&user);
             }
-            Ok(_) => {
+            Ok(true) => {
                 let next = user.clone();
                 let rows = next_chunk(rows, start.elapsed());
                 if self

@@ -77,6 +77,7 @@ pub fn run(core: &Core) {
         }
     };
     writer.resume_seeds();
+    writer.catch_up_indexes();
     loop {
         let jobs = core.store.take_batch();
         if jobs.is_empty() {

@@ -91,7 +91,18 @@ pub fn cli(data_dir: &Path, args: &[&str]) -> Cli {
 
 /// Runs the `sqlite3` command-line tool on a database, returning its output (asserting success).
 pub fn sqlite3(db: &Path, sql: &str) -> String {
+    sqlite3_with(db, sql, &[])
+}
+
+/// `sqlite3`, waiting up to 5 s for a lock (`.timeout`): for reading a database the server may
+/// be upgrading at that moment (it upgrades every database in the background at start).
+pub fn sqlite3_patient(db: &Path, sql: &str) -> String {
+    sqlite3_with(db, sql, &["-cmd", ".timeout 5000"])
+}
+
+fn sqlite3_with(db: &Path, sql: &str, options: &[&str]) -> String {
     let out = Command::new("sqlite3")
+        .args(options)
         .arg(db)
         .arg(sql)
         .output()

@@ -46,7 +46,7 @@ fn build_seed_dir(dir: &Path) {
 }
 
 fn rows(db: &Path) -> Vec<String> {
-    sqlite3(
+    crate::harness::sqlite3_patient(
         db,
         "SELECT id, channel, sender, ts, deleted FROM messages ORDER BY id;",
     )
