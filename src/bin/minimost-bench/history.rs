@@ -9,7 +9,7 @@
 use crate::client::{Client, Server};
 use crate::json::Json;
 use crate::{ms, percentile, Options};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -169,13 +169,11 @@ fn measure(o: &Options, size: u64, dir: &Path) -> anyhow::Result<()> {
         }
         Ok(ms(start.elapsed()))
     })?;
-    // A member searches for the first time while another keeps sending.
+    // A first search no longer builds anything: timed alone.
     let mut searcher = server.client_for(&cookies[2])?;
-    let (first_search_ms, during_search) = while_sending(&server, &cookies[1], || {
-        let start = Instant::now();
-        searcher.json("GET", &format!("/api/search?q={COMMON}"), None)?;
-        Ok(ms(start.elapsed()))
-    })?;
+    let start = Instant::now();
+    searcher.json("GET", &format!("/api/search?q={COMMON}"), None)?;
+    let first_search_ms = ms(start.elapsed());
     let common = searches(&mut searcher, COMMON, 20)?;
     let rare = searches(&mut searcher, RARE, 20)?;
     // The common word not typed out: a prefix, which FTS5 answers by gathering every match.
@@ -188,6 +186,44 @@ fn measure(o: &Options, size: u64, dir: &Path) -> anyhow::Result<()> {
         .filter(|e| e.file_name().to_string_lossy().ends_with("-wal"))
         .map(|e| e.metadata().map_or(0, |m| m.len()))
         .sum();
+    server.terminate()?;
+
+    // An upgrade that rebuilds every search index (as this release's does): the server
+    // catches them all up in the background from its start, while a member keeps sending.
+    let databases: Vec<PathBuf> = std::fs::read_dir(dir.join("users"))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "db"))
+        .collect();
+    // Each database's newest row now: rows sent meanwhile are indexed in rounds every 2 s.
+    let mut newest: Vec<i64> = Vec::with_capacity(databases.len());
+    for path in &databases {
+        let conn = rusqlite::Connection::open(path)?;
+        conn.execute_batch(
+            "INSERT INTO messages_fts(messages_fts) VALUES ('delete-all');
+             UPDATE fts_state SET indexed_upto = 0;",
+        )?;
+        newest.push(conn.query_row("SELECT MAX(id) FROM messages", [], |r| r.get(0))?);
+    }
+    let server = Server::start_on(&o.server, dir)?;
+    let (rebuild_ms, during_rebuild) = while_sending(&server, &cookies[1], || {
+        let start = Instant::now();
+        for (path, newest) in databases.iter().zip(&newest) {
+            let conn = rusqlite::Connection::open(path)?;
+            conn.busy_timeout(Duration::from_secs(10))?;
+            while conn.query_row("SELECT indexed_upto FROM fts_state", [], |r| {
+                r.get::<_, i64>(0)
+            })? < *newest
+            {
+                anyhow::ensure!(
+                    start.elapsed() < Duration::from_secs(1800),
+                    "the search indexes were never rebuilt"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Ok(ms(start.elapsed()))
+    })?;
     drop(server);
 
     let mb = |b: u64| b as f64 / (1 << 20) as f64;
@@ -195,8 +231,8 @@ fn measure(o: &Options, size: u64, dir: &Path) -> anyhow::Result<()> {
         mb(db_bytes), db_bytes as f64 / size as f64, mb(indexed), indexed as f64 / size as f64);
     println!("history   {size:>9}  sign-up {signup_ms:>8.1} ms, history whole after {whole_ms:>8.1} ms   others' sends meanwhile p50 {:>7.2} p99 {:>7.2} max {:>7.2} ms ({} sends)  budget p99 ≤ 10",
         percentile(&during_signup, 0.5), percentile(&during_signup, 0.99), during_signup.last().copied().unwrap_or(f64::NAN), during_signup.len());
-    println!("history   {size:>9}  first search {first_search_ms:>8.1} ms   sends meanwhile p50 {:>7.2} p99 {:>7.2} max {:>7.2} ms ({} sends)  budget p99 ≤ 10",
-        percentile(&during_search, 0.5), percentile(&during_search, 0.99), during_search.last().copied().unwrap_or(f64::NAN), during_search.len());
+    println!("history   {size:>9}  first search {first_search_ms:>6.1} ms; every index rebuilt (an upgrade) in {:.1} s, sends meanwhile p50 {:>7.2} p99 {:>7.2} max {:>7.2} ms ({} sends)  budget p99 ≤ 10",
+        rebuild_ms / 1000.0, percentile(&during_rebuild, 0.5), percentile(&during_rebuild, 0.99), during_rebuild.last().copied().unwrap_or(f64::NAN), during_rebuild.len());
     println!("history   {size:>9}  search common word p50 {:>7.2} p99 {:>7.2} ms (budget ≤ 20 / ≤ 100)   rare word p50 {:>6.2} ms (budget ≤ 5)   WAL files {:.1} MB in all",
         percentile(&common, 0.5), percentile(&common, 0.99), percentile(&rare, 0.5), mb(wal_total));
     println!("history   {size:>9}  search for the common word's first {} letters p50 {:>7.2} p99 {:>7.2} ms   the newcomer's copy {:.1} MB ({:.0} B/msg)",
