@@ -129,31 +129,8 @@ pub fn terms_extending(conn: &Connection, word: &str, limit: usize) -> Result<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::user::{insert_row, NewRow, MIGRATIONS};
-
-    fn database() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        for step in MIGRATIONS {
-            conn.execute_batch(step).unwrap();
-        }
-        conn
-    }
-
-    fn add(conn: &Connection, sender: &str, ts: f64, filename: Option<&str>, read: bool) {
-        let row = NewRow {
-            channel: "general",
-            sender,
-            content: "hi",
-            content_type: "text",
-            filename,
-            ts,
-            read,
-            reply_to_id: None,
-            mentions: None,
-            metadata: None,
-        };
-        insert_row(conn, &row, false).unwrap();
-    }
+    use crate::db::user::testing::{add, database};
+    use crate::db::user::{insert_row, NewRow};
 
     fn matches(conn: &Connection, word: &str) -> i64 {
         conn.query_row(

@@ -546,11 +546,12 @@ pub fn delete_sent_by(conn: &Connection, sender: &str) -> Result<usize> {
     conn.execute("DELETE FROM messages WHERE sender = ?1", [sender])
 }
 
+/// An in-memory user database and rows in it, for this module's tests and db/search.rs's.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
 
-    fn database() -> Connection {
+    pub fn database() -> Connection {
         let conn = Connection::open_in_memory().unwrap();
         for step in MIGRATIONS {
             conn.execute_batch(step).unwrap();
@@ -558,7 +559,8 @@ mod tests {
         conn
     }
 
-    fn add(conn: &Connection, sender: &str, ts: f64, filename: Option<&str>, read: bool) {
+    /// A message "hi" in #general.
+    pub fn add(conn: &Connection, sender: &str, ts: f64, filename: Option<&str>, read: bool) {
         let row = NewRow {
             channel: "general",
             sender,
@@ -573,6 +575,12 @@ mod tests {
         };
         insert_row(conn, &row, false).unwrap();
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{add, database};
+    use super::*;
 
     #[test]
     fn marking_read_reports_each_message_of_others_once() {
