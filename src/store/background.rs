@@ -9,7 +9,7 @@ use super::Writer;
 use crate::db;
 
 /// How long one chunk may keep the writer: the rows per chunk follow from the last one's pace.
-const CHUNK_TIME: std::time::Duration = std::time::Duration::from_millis(3);
+const CHUNK_TIME: std::time::Duration = std::time::Duration::from_millis(2);
 /// Rows in the first chunk of a job, and the bounds of every other.
 pub(super) const FIRST_CHUNK: u64 = 500;
 const CHUNK_ROWS: std::ops::RangeInclusive<u64> = 200..=5_000;
@@ -167,15 +167,15 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn chunks_hold_the_writer_about_three_milliseconds() {
+    fn chunks_hold_the_writer_about_two_milliseconds() {
         assert_eq!(
             next_chunk(500, Duration::from_millis(1)),
             1_000,
             "grows at most twofold"
         );
         assert_eq!(
-            next_chunk(1_000, Duration::from_millis(10)),
-            300,
+            next_chunk(1_000, Duration::from_millis(5)),
+            400,
             "shrinks at once"
         );
         assert_eq!(

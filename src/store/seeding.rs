@@ -1,7 +1,7 @@
 //! A new account's history, copied on the writer in chunks, newest first, so the newcomer sees
 //! recent history at once and nobody's message waits behind the copy. The plan is made when the
 //! account is created (ids reserved, the channels' newest ts fixed: everything newer arrives
-//! live); each chunk copies and indexes about 3 ms worth of rows in one transaction and queues
+//! live); each chunk copies and indexes about 2 ms worth of rows in one transaction and queues
 //! the next behind whatever is waiting. `presence.db.history_seeds` lists unfinished copies, which
 //! resume at the next start after a crash, from the same source or, if it is gone, from the
 //! start with another.
