@@ -1,7 +1,7 @@
 //! `minimost status`: where the disk goes — the data dir's size by part, the largest
 //! databases, the WAL files, the free space and the floor below which the server refuses new
-//! things — and whether a newcomer's history is still being copied. Read-only, safe while the
-//! server runs.
+//! things — whether the search indexes are being built, and whether a newcomer's history is
+//! still being copied. Read-only, safe while the server runs.
 
 use super::{databases, relative};
 use std::path::Path;
@@ -87,6 +87,33 @@ pub fn status(data_dir: &Path) -> anyhow::Result<ExitCode> {
         for (name, d, w) in dbs.iter().take(5) {
             println!("  {name:<32} {}", mb(d + w));
         }
+    }
+    // Indexes far behind (an upgrade rebuilds every one; rows waiting for the next round are
+    // normal): searches there say their results may be incomplete until they catch up.
+    let behind: Vec<(String, u64)> = dbs
+        .iter()
+        .filter_map(|(name, ..)| {
+            let conn = crate::db::open_for_maintenance(
+                &dir.join(name),
+                crate::db::Access::ReadOnly,
+                std::time::Duration::from_secs(5),
+            )
+            .ok()?;
+            let waiting = crate::db::search::unindexed(&conn).ok()?;
+            // A search indexes this many itself: fewer never leave an answer incomplete.
+            (waiting > crate::db::search::INLINE_INDEX_ROWS).then(|| (name.clone(), waiting))
+        })
+        .collect();
+    if behind.is_empty() {
+        println!("search:    every index is up to date");
+    } else {
+        let rows: u64 = behind.iter().map(|(_, n)| n).sum();
+        println!(
+            "search:    {} of {} databases are being indexed ({rows} older messages to go; the \
+             server does it in the background): searches there may be incomplete until then",
+            behind.len(),
+            dbs.len()
+        );
     }
     let settings = crate::base::config::load_settings(&dir, &mut |_| {}).unwrap_or_default();
     let floor = u64::from(settings.min_free_disk_mb) << 20;

@@ -11,8 +11,6 @@ use crate::http::{HttpError, Request, Response};
 use crate::model::channels::{self, ChannelId};
 
 const MAX_RESULTS: u32 = 50;
-/// Waiting rows a search indexes itself before answering (a few milliseconds at most).
-const INLINE_INDEX_ROWS: u64 = 2_000;
 /// Longest query accepted, in characters.
 const MAX_QUERY_CHARS: usize = 500;
 
@@ -97,8 +95,8 @@ pub fn get_search(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     // Rows written before the index followed inserts: a few are indexed now; more are indexed
     // in the background, and meanwhile the answer says how many it could not look at.
     let mut unindexed = db::search::unindexed(&conn)?;
-    if unindexed > 0 && unindexed <= INLINE_INDEX_ROWS {
-        unindexed = if db::search::index_pending(&conn, INLINE_INDEX_ROWS)? {
+    if unindexed > 0 && unindexed <= db::search::INLINE_INDEX_ROWS {
+        unindexed = if db::search::index_pending(&conn, db::search::INLINE_INDEX_ROWS)? {
             db::search::unindexed(&conn)?
         } else {
             0

@@ -5,6 +5,10 @@
 
 use rusqlite::{params, Connection, Result};
 
+/// Waiting rows a search indexes itself before answering (a few milliseconds at most); past
+/// that, its answer says how many rows it could not look at.
+pub const INLINE_INDEX_ROWS: u64 = 2_000;
+
 /// FTS5 pages of merge work after each write to the search index: enough to keep its levels
 /// from piling up (then FTS5 would merge a whole level in one go), little enough to take about
 /// a millisecond.
