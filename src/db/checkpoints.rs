@@ -133,9 +133,7 @@ impl Checkpoints {
             let dirty = std::mem::take(&mut *self.take_dirty());
             written.extend(dirty.iter().cloned());
             for path in dirty {
-                let mut wal = path.clone().into_os_string();
-                wal.push("-wal");
-                if std::fs::metadata(&wal).map_or(0, |m| m.len()) < CHECKPOINT_WAL_BYTES {
+                if wal_bytes(&path) < CHECKPOINT_WAL_BYTES {
                     continue;
                 }
                 if let Err(e) = db::maintenance::checkpoint_passive(&path) {
@@ -153,9 +151,7 @@ impl Checkpoints {
 /// Folds in and empties the WAL of `path` if it has anything, unless the database is busy (the
 /// next quiet spell tries again).
 fn truncate_wal(path: &std::path::Path) {
-    let mut wal = path.to_owned().into_os_string();
-    wal.push("-wal");
-    if std::fs::metadata(&wal).map_or(0, |m| m.len()) == 0 {
+    if wal_bytes(path) == 0 {
         return;
     }
     if let Err(e) = db::maintenance::checkpoint_truncate(path) {
@@ -163,4 +159,11 @@ fn truncate_wal(path: &std::path::Path) {
             crate::log!("warning: cannot checkpoint {}: {e}", path.display());
         }
     }
+}
+
+/// The size of the WAL file of the database at `path` (0 when there is none).
+pub fn wal_bytes(path: &std::path::Path) -> u64 {
+    let mut wal = path.to_owned().into_os_string();
+    wal.push("-wal");
+    std::fs::metadata(wal).map_or(0, |m| m.len())
 }

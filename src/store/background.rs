@@ -40,7 +40,7 @@ impl Writer<'_> {
         path: Option<&std::path::Path>,
         task: impl FnOnce(&mut Writer) + Send + 'static,
     ) -> Result<(), crate::model::Refusal> {
-        if let Some(path) = path.filter(|p| wal_bytes(p) > BACKGROUND_WAL_BYTES) {
+        if let Some(path) = path.filter(|p| db::checkpoints::wal_bytes(p) > BACKGROUND_WAL_BYTES) {
             self.parked.push(Box::new(task));
             self.core.checkpoints.request(path);
             return Ok(());
@@ -152,13 +152,6 @@ impl Writer<'_> {
             }
         }
     }
-}
-
-/// The size of `path`'s WAL file (0 when there is none).
-fn wal_bytes(path: &std::path::Path) -> u64 {
-    let mut wal = path.to_owned().into_os_string();
-    wal.push("-wal");
-    std::fs::metadata(wal).map_or(0, |m| m.len())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! everyone), their counts per conversation and the list of one's mentions, each following
 //! edits, reads and who may read the conversation.
 
-use crate::harness::{enc, s, Client, Server};
+use crate::harness::{conversation, enc, s, Client, Server};
 use crate::json::Json;
 
 fn list(client: &mut Client, path: &str) -> Vec<Json> {
@@ -16,24 +16,6 @@ fn list(client: &mut Client, path: &str) -> Vec<Json> {
 
 fn texts(messages: &[Json]) -> Vec<String> {
     messages.iter().map(|m| s(m, "text").to_owned()).collect()
-}
-
-/// Conversation `id` as the caller's `GET /api/channels` lists it.
-fn conversation(client: &mut Client, id: &str) -> Json {
-    let res = client.get("/api/channels");
-    assert_eq!(res.status, 200);
-    let all = res.json();
-    for group in ["public", "private", "dms"] {
-        if let Some(Json::Arr(items)) = all.get(group) {
-            if let Some(item) = items
-                .iter()
-                .find(|i| i.get("id").and_then(Json::as_str) == Some(id))
-            {
-                return item.clone();
-            }
-        }
-    }
-    panic!("{id} is not in {}", all.to_json_string())
 }
 
 /// (unread, mentions) of conversation `id` for the caller.

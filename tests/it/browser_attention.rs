@@ -6,33 +6,9 @@
 //! Alerts are read from `window.__minimostAlerts`, where the page records each one it gives.
 
 use crate::browser::{message_css, open_chat, save_screenshot, sidebar_link, strings, LIVE};
-use crate::harness::{s, Client, Server};
+use crate::harness::{conversation, count, s, Client, Server};
 use crate::json::Json;
 use crate::webdriver::{self, Browser};
-
-/// Conversation `id` as the caller's `GET /api/channels` lists it.
-pub(crate) fn conversation(client: &mut Client, id: &str) -> Json {
-    let all = client.get("/api/channels").json();
-    for group in ["public", "private", "dms"] {
-        if let Some(Json::Arr(items)) = all.get(group) {
-            if let Some(item) = items
-                .iter()
-                .find(|i| i.get("id").and_then(Json::as_str) == Some(id))
-            {
-                return item.clone();
-            }
-        }
-    }
-    panic!("{id} is not in {}", all.to_json_string())
-}
-
-/// A count (`unread`, `mentions`, `pins`) of conversation `id` for the caller.
-pub(crate) fn count(client: &mut Client, id: &str, key: &str) -> u64 {
-    conversation(client, id)
-        .get(key)
-        .and_then(Json::as_u64)
-        .unwrap_or_else(|| panic!("no {key} for {id}"))
-}
 
 /// The ids of the messages this page has alerted its user to, oldest first.
 pub(crate) fn alerts(browser: &Browser) -> Vec<String> {

@@ -5,7 +5,7 @@
 //! the bottom and goes away; nothing is read while the tab is hidden.
 
 use crate::browser::{log_in, save_screenshot, sidebar_link, LIVE};
-use crate::browser_attention::count;
+use crate::harness::count;
 use crate::harness::Server;
 use crate::json::Json;
 use crate::webdriver::{self, Browser};

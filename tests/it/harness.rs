@@ -739,3 +739,27 @@ impl Ws {
             .set_read_timeout(Some(timeout.max(Duration::from_millis(1))));
     }
 }
+
+/// Conversation `id` as the caller's `GET /api/channels` lists it.
+pub fn conversation(client: &mut Client, id: &str) -> Json {
+    let all = client.get("/api/channels").json();
+    for group in ["public", "private", "dms"] {
+        if let Some(Json::Arr(items)) = all.get(group) {
+            if let Some(item) = items
+                .iter()
+                .find(|i| i.get("id").and_then(Json::as_str) == Some(id))
+            {
+                return item.clone();
+            }
+        }
+    }
+    panic!("{id} is not in {}", all.to_json_string())
+}
+
+/// A count (`unread`, `mentions`, `pins`) of conversation `id` for the caller.
+pub fn count(client: &mut Client, id: &str, key: &str) -> u64 {
+    conversation(client, id)
+        .get(key)
+        .and_then(Json::as_u64)
+        .unwrap_or_else(|| panic!("no {key} for {id}"))
+}

@@ -10,23 +10,30 @@ use std::time::{Duration, Instant};
 const OLD: usize = 2_500;
 const OLD_TS: f64 = 1_600_000_000.0;
 
-/// Writes `OLD` messages of #general into a member's database as the server would have.
-fn write_old_history(db: &Path) {
+/// Writes `n` messages of #general, `text(i)` each, into a member's database as the server
+/// would have.
+fn write_history(db: &Path, n: usize, text: impl Fn(usize) -> String) {
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.execute_batch("BEGIN").unwrap();
-    for i in 0..OLD {
-        let text = if i % 500 == 0 {
-            format!("old {i} needle")
-        } else {
-            format!("old {i}")
-        };
+    for i in 0..n {
         conn.execute(
             "INSERT INTO messages(channel, sender, content, ts, read) VALUES ('general', ?1, ?2, ?3, 1)",
-            rusqlite::params![if i % 2 == 0 { "alice" } else { "bob" }, text, OLD_TS + i as f64],
+            rusqlite::params![if i % 2 == 0 { "alice" } else { "bob" }, text(i), OLD_TS + i as f64],
         )
         .unwrap();
     }
     conn.execute_batch("COMMIT").unwrap();
+}
+
+/// Writes `OLD` messages of #general into a member's database, every 500th with a needle.
+fn write_old_history(db: &Path) {
+    write_history(db, OLD, |i| {
+        if i % 500 == 0 {
+            format!("old {i} needle")
+        } else {
+            format!("old {i}")
+        }
+    });
 }
 
 /// A data dir where alice and bob share `OLD` old messages and one sent live.
@@ -252,6 +259,47 @@ fn wal_files_are_emptied_once_writes_stop() {
         "{}",
         server.stderr()
     );
+}
+
+#[test]
+fn a_long_copy_folds_its_wal_back_as_it_goes_and_finishes() {
+    // About 60 MB of history: copied in one go, the newcomer's WAL would grow to its size.
+    const ROWS: usize = 200_000;
+    let temp = TempDir::new();
+    let server = Server::start_in(temp.path(), Options::default()).unwrap();
+    server.signup("alice");
+    server.terminate();
+    let filler = "a longer message about the build, the tests and lunch ".repeat(3);
+    write_history(&temp.path().join("users/alice.db"), ROWS, |i| {
+        format!("{i} {filler}")
+    });
+    let server = Server::start_in(temp.path(), Options::default()).unwrap();
+    server.signup("carol");
+    let wal = temp.path().join("users/carol.db-wal");
+    let carol = rusqlite::Connection::open(temp.path().join("users/carol.db")).unwrap();
+    carol.busy_timeout(Duration::from_secs(5)).unwrap();
+    let mut largest = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+        let (planned, copied): (i64, i64) = carol
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM history_seed), (SELECT COUNT(*) FROM messages)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        if planned == 0 && copied as usize >= ROWS {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the copy stalled at {copied} rows"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // 16 MiB, then folded back before the next chunk; a chunk adds at most a couple of MB.
+    assert!(largest < 24 << 20, "the WAL reached {largest} bytes");
 }
 
 #[test]

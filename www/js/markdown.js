@@ -53,6 +53,30 @@ export function plainText(text) {
     .trim();
 }
 
+/** A message as one line of plain text, for lists and notifications: its words, or else the
+ * names of its files. Cut to `max` characters (with an ellipsis) when given. */
+export function previewText(m, max = Infinity) {
+  const text = plainText(m.text) || (m.files?.length ? `📎 ${m.files.map((f) => f.original).join(', ')}` : '');
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+const whenFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+/** A `<time>` element for a ts in seconds (date and time, as lists of messages show it). */
+export function timeElement(ts, className) {
+  const when = document.createElement('time');
+  when.className = className;
+  const date = new Date(ts * 1000);
+  when.dateTime = date.toISOString();
+  when.textContent = whenFormat.format(date);
+  return when;
+}
+
+/** A ts in seconds as lists of messages show it (date and time). */
+export function formatWhen(ts) {
+  return whenFormat.format(new Date(ts * 1000));
+}
+
 /** Splits text into paragraphs and fenced code blocks ({code, lang, text}). */
 function splitBlocks(text) {
   const blocks = [];

@@ -13,7 +13,7 @@ import { showMessage } from './messages.js';
 import { validMessage, mentionsMe } from './message-model.js';
 import { openDialog } from './dialogs.js';
 import { closeDrawer } from './sidebar.js';
-import { plainText } from './markdown.js';
+import { previewText, timeElement } from './markdown.js';
 
 const PAGE_SIZE = 30;
 const SNIPPET_CHARS = 240;
@@ -23,8 +23,6 @@ const dialog = document.getElementById('mentions-dialog');
 const status = document.getElementById('mentions-status');
 const results = document.getElementById('mentions-list');
 const more = document.getElementById('mentions-more');
-
-const whenFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
 let shown = []; // the mentions listed, newest first
 let hasMore = false;
@@ -127,16 +125,10 @@ function mentionItem(m) {
   const where = document.createElement('span');
   where.className = 'search-result-channel';
   where.textContent = label(m.channel);
-  const when = document.createElement('time');
-  when.className = 'search-result-time muted';
-  const date = new Date(m.ts * 1000);
-  when.dateTime = date.toISOString();
-  when.textContent = whenFormat.format(date);
-  head.append(who, where, when);
+  head.append(who, where, timeElement(m.ts, 'search-result-time muted'));
   const text = document.createElement('span');
   text.className = 'search-result-text';
-  const plain = plainText(m.text) || (m.files?.length ? `📎 ${m.files.map((f) => f.original).join(', ')}` : '');
-  text.textContent = plain.length > SNIPPET_CHARS ? `${plain.slice(0, SNIPPET_CHARS)}…` : plain;
+  text.textContent = previewText(m, SNIPPET_CHARS);
   open.append(head, text);
   li.append(open);
   return li;

@@ -11,7 +11,7 @@
 import * as socket from './socket.js';
 import * as state from './state.js';
 import * as messages from './messages.js';
-import { plainText } from './markdown.js';
+import { previewText } from './markdown.js';
 import { mentionsMe } from './message-model.js';
 
 const NOTIFY_KEY = 'minimost.notifications';
@@ -133,18 +133,13 @@ function title(m) {
   return `${m.sender} in ${kind === 'public' ? '#' : ''}${state.conversationName(m.channel)}`;
 }
 
-function body(m) {
-  const text = plainText(m.text) || (m.files?.length ? `📎 ${m.files.map((f) => f.original).join(', ')}` : '');
-  return text.length > BODY_CHARS ? `${text.slice(0, BODY_CHARS)}…` : text;
-}
-
 function openMessage(channel, id) {
   window.focus();
   messages.showMessage(channel, id);
 }
 
 async function showNotification(m) {
-  const options = { body: body(m), tag: m.channel, icon: '/icons/icon-192.png', data: { channel: m.channel, id: m.id } };
+  const options = { body: previewText(m, BODY_CHARS), tag: m.channel, icon: '/icons/icon-192.png', data: { channel: m.channel, id: m.id } };
   try {
     const notification = new Notification(title(m), options);
     notification.addEventListener('click', () => {

@@ -12,7 +12,7 @@ import * as users from './users.js';
 import { view, render, showMessage } from './messages.js';
 import { validMessage } from './message-model.js';
 import { openDialog, showError } from './dialogs.js';
-import { plainText } from './markdown.js';
+import { formatWhen, previewText, timeElement } from './markdown.js';
 
 const SNIPPET_CHARS = 200;
 
@@ -22,8 +22,6 @@ const dialog = document.getElementById('pins-dialog');
 const where = document.getElementById('pins-where');
 const status = document.getElementById('pins-status');
 const pinList = document.getElementById('pins-list');
-
-const whenFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
 let pins = []; // the open conversation's pinned messages, most recently pinned first
 let pinsChannel = null; // the conversation `pins` belongs to
@@ -133,7 +131,7 @@ function pinItem(m) {
   li.className = 'pin-item';
   const jump = document.createElement('button');
   jump.type = 'button';
-  jump.className = 'pin-jump';
+  jump.className = 'search-result pin-jump';
   jump.dataset.id = m.id;
   const head = document.createElement('span');
   head.className = 'pin-head';
@@ -141,19 +139,14 @@ function pinItem(m) {
   who.className = 'pin-sender';
   who.textContent = m.sender;
   who.style.setProperty('--name-color', users.nameColor(m.sender));
-  const when = document.createElement('time');
-  when.className = 'pin-time muted';
-  when.dateTime = new Date(m.ts * 1000).toISOString();
-  when.textContent = whenFormat.format(new Date(m.ts * 1000));
-  head.append(who, when);
+  head.append(who, timeElement(m.ts, 'pin-time muted'));
   const text = document.createElement('span');
   text.className = 'pin-text';
-  const plain = plainText(m.text) || (m.files?.length ? `📎 ${m.files.map((f) => f.original).join(', ')}` : '');
-  text.textContent = plain.length > SNIPPET_CHARS ? `${plain.slice(0, SNIPPET_CHARS)}…` : plain;
+  text.textContent = previewText(m, SNIPPET_CHARS);
   const by = document.createElement('span');
   by.className = 'pin-by muted';
   const pinnedBy = typeof m.pinned_by === 'string' ? m.pinned_by : '';
-  const pinnedAt = typeof m.pinned_ts === 'number' ? ` · ${whenFormat.format(new Date(m.pinned_ts * 1000))}` : '';
+  const pinnedAt = typeof m.pinned_ts === 'number' ? ` · ${formatWhen(m.pinned_ts)}` : '';
   by.textContent = `Pinned by ${pinnedBy === state.myName() ? 'you' : pinnedBy || 'someone'}${pinnedAt}`;
   jump.append(head, text, by);
   jump.title = 'Show it in the conversation';

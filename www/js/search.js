@@ -8,7 +8,7 @@ import * as state from './state.js';
 import * as users from './users.js';
 import * as messages from './messages.js';
 import { openDialog } from './dialogs.js';
-import { plainText } from './markdown.js';
+import { previewText, timeElement } from './markdown.js';
 
 const TYPING_PAUSE_MS = 250;
 const SNIPPET_CHARS = 240;
@@ -21,8 +21,6 @@ const from = document.getElementById('search-from');
 const status = document.getElementById('search-status');
 const results = document.getElementById('search-results');
 const button = document.getElementById('search-button');
-
-const whenFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
 let timer = 0;
 let asked = 0; // the number of the latest search, so a slow answer cannot replace a newer one
@@ -134,16 +132,10 @@ function resultItem(m, words) {
     who.textContent = m.sender;
     who.style.setProperty('--name-color', users.nameColor(m.sender));
   }
-  const when = document.createElement('time');
-  when.className = 'search-result-time muted';
-  const date = new Date(m.ts * 1000);
-  when.dateTime = date.toISOString();
-  when.textContent = whenFormat.format(date);
-  head.append(who, where, when);
+  head.append(who, where, timeElement(m.ts, 'search-result-time muted'));
   const text = document.createElement('span');
   text.className = 'search-result-text';
-  const plain = plainText(m.text) || (m.files?.length ? `📎 ${m.files.map((f) => f.original).join(', ')}` : '');
-  text.append(highlight(plain, words));
+  text.append(highlight(previewText(m), words));
   open.append(head, text);
   li.append(open);
   return li;
