@@ -8,7 +8,7 @@ use super::require_user;
 use crate::base::json::Json;
 use crate::db;
 use crate::http::{HttpError, Request, Response};
-use crate::model::{channels, messages};
+use crate::model::channels;
 
 const DEFAULT_MENTIONS: u32 = 50;
 const MAX_MENTIONS: u32 = 200;
@@ -16,23 +16,8 @@ const MAX_MENTIONS: u32 = 200;
 /// GET /api/mentions?before=<id>&limit=<n>
 pub fn get_mentions(ctx: &Ctx, req: &mut Request) -> Result<Response, HttpError> {
     let user = require_user(ctx, req)?;
-    let limit = match req.query_param("limit") {
-        Some(n) => n
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_MENTIONS).contains(n))
-            .ok_or_else(|| {
-                HttpError::BadRequest(format!(
-                    "\"limit\" must be a number from 1 to {MAX_MENTIONS}"
-                ))
-            })?,
-        None => DEFAULT_MENTIONS,
-    };
-    let before = match req.query_param("before") {
-        Some(id) => messages::parse_id(&id)
-            .ok_or_else(|| HttpError::BadRequest("\"before\" must be a message id".into()))?,
-        None => f64::INFINITY,
-    };
+    let limit = super::limit_param(req, DEFAULT_MENTIONS, MAX_MENTIONS)?;
+    let before = super::before_param(req)?.unwrap_or(f64::INFINITY);
     let me = user.name.as_str();
     let presence = ctx.presence_db.get()?;
     let readable = channels::readable_channels(&ctx.settings.channels, &presence, me)?;

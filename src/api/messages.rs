@@ -28,26 +28,8 @@ pub fn get_messages(ctx: &Ctx, req: &mut Request, channel: &str) -> Result<Respo
             .ok_or_else(|| HttpError::BadRequest("\"after\" must be a ts (a number)".into()))?;
         db::user::changed_since(&conn, &channel, since, MAX_CATCH_UP)?
     } else {
-        let limit = match req.query_param("limit") {
-            Some(n) => n
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=MAX_PAGE).contains(n))
-                .ok_or_else(|| {
-                    HttpError::BadRequest(format!(
-                        "\"limit\" must be a number from 1 to {MAX_PAGE}"
-                    ))
-                })?,
-            None => DEFAULT_PAGE,
-        };
-        let before =
-            match req.query_param("before") {
-                Some(id) => Some(messages::parse_id(&id).ok_or_else(|| {
-                    HttpError::BadRequest("\"before\" must be a message id".into())
-                })?),
-                None => None,
-            };
-        db::user::page(&conn, &channel, before, limit)?
+        let limit = super::limit_param(req, DEFAULT_PAGE, MAX_PAGE)?;
+        db::user::page(&conn, &channel, super::before_param(req)?, limit)?
     };
     drop(conn);
     let list = crate::model::history::render_rows(ctx, &*ctx.presence_db.get()?, rows)?;

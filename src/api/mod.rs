@@ -244,6 +244,30 @@ pub fn host_name(header: &str) -> Option<&str> {
 
 /// Refuses what would fill the disk (messages, uploads, accounts) while the data dir's file
 /// system has less free space than `min_free_disk_mb` (read live from settings.json).
+/// The `limit` query parameter of a listing: 1 to `max`, `default` when absent.
+pub fn limit_param(req: &Request, default: u32, max: u32) -> Result<u32, HttpError> {
+    match req.query_param("limit") {
+        Some(n) => n
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                HttpError::BadRequest(format!("\"limit\" must be a number from 1 to {max}"))
+            }),
+        None => Ok(default),
+    }
+}
+
+/// The `before` query parameter of a listing: a message id, if given.
+pub fn before_param(req: &Request) -> Result<Option<f64>, HttpError> {
+    req.query_param("before")
+        .map(|id| {
+            crate::model::messages::parse_id(&id)
+                .ok_or_else(|| HttpError::BadRequest("\"before\" must be a message id".into()))
+        })
+        .transpose()
+}
+
 pub fn require_room(ctx: &Ctx) -> Result<(), HttpError> {
     let floor = u64::from(ctx.live_settings.get().min_free_disk_mb) << 20;
     crate::base::disk::require_room(&ctx.data_dir, floor)

@@ -427,3 +427,36 @@ fn reading_up_to_a_message_leaves_the_later_ones_unread() {
     );
     assert_eq!(counts(&mut bob, "general"), (0, 0));
 }
+
+#[test]
+fn listings_refuse_a_bad_limit_or_before_in_words() {
+    let server = Server::start();
+    let mut alice = server.signup("alice");
+    for path in [
+        "/api/mentions?limit=0",
+        "/api/mentions?limit=201",
+        "/api/channels/general/messages?limit=abc",
+    ] {
+        let res = alice.get(path);
+        assert_eq!(res.status, 400, "{path}");
+        assert!(
+            res.text()
+                .contains("\\\"limit\\\" must be a number from 1 to"),
+            "{path}: {}",
+            res.text()
+        );
+    }
+    for path in [
+        "/api/mentions?before=soon",
+        "/api/channels/general/messages?before=soon",
+    ] {
+        let res = alice.get(path);
+        assert_eq!(res.status, 400, "{path}");
+        assert!(
+            res.text().contains("\\\"before\\\" must be a message id"),
+            "{path}: {}",
+            res.text()
+        );
+    }
+    assert_eq!(alice.get("/api/mentions?limit=200").status, 200);
+}
