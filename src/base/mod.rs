@@ -20,11 +20,14 @@ pub mod stun;
 pub mod util;
 
 /// Writes a line to stderr like `eprintln!`, but never panics: a server whose stderr was closed
-/// (`minimost 2>&1 | head -1`) must keep serving, and stay stoppable.
+/// (`minimost 2>&1 | head -1`) must keep serving, and stay stoppable. The line goes out in one
+/// write: stderr is unbuffered, so formatting straight into it wrote a line in pieces, which
+/// threads could interleave and a reader (journald, a test) could see half of.
 #[macro_export]
 macro_rules! log {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
+        let line = format!("{}\n", format_args!($($arg)*));
+        let _ = std::io::stderr().write_all(line.as_bytes());
     }};
 }
